@@ -1,0 +1,269 @@
+"""A Vision Transformer, written as the recipe of Dosovitskiy et al. (2020) reads, step by step.
+
+    image → patches → patch embeddings → [class token; patches] → + position embeddings
+          → encoder blocks (pre-norm attention + MLP) → final norm → class-token output → linear head
+
+Two things go beyond the paper, both because the demo is about *seeing* the model at any patch size:
+
+* The forward returns every layer's post-softmax attention next to the logits (big_vision style), so the
+  explanation code needs no hooks.
+* The patch size is chosen per call. The patch-embedding kernel is resized with FlexiViT's pseudo-inverse
+  resize (PI-resize, Beyer et al. 2022) and the position embeddings are resampled to the new grid.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ViTConfig
+
+# --------------------------------------------------------------------------------------------------------
+# Step 1-2: image → patches → patch embeddings
+
+
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """(B, C, H, W) → (B, N, C·p·p) with patches in row-major order; pixels beyond the last full patch drop."""
+    return F.unfold(images, kernel_size=patch_size, stride=patch_size).transpose(1, 2)
+
+
+def embed_patches_unfold(images: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The paper's definition: flatten each patch and multiply by the embedding matrix E."""
+    patches = patchify(images, weight.shape[-1])
+    out = patches @ weight.flatten(1).T
+    return out if bias is None else out + bias
+
+
+def embed_patches_conv(images: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The same linear map as a convolution with kernel = stride = p: what every library runs, faster."""
+    p = weight.shape[-1]
+    return F.conv2d(images, weight, bias, stride=p).flatten(2).transpose(1, 2)
+
+
+@functools.lru_cache(maxsize=64)
+def pi_resize_matrix(old: int, new: int) -> torch.Tensor:
+    """pinv(Bᵀ) of shape (new², old²), where B (new², old²) bilinearly resizes an old×old patch to new×new.
+
+    With W' = pinv(Bᵀ)·W, an embedding of the resized patch equals the original one: ⟨W', Bx⟩ = ⟨W, x⟩
+    whenever B has full column rank (new ≥ old). For new < old it is the least-squares best kernel.
+    """
+    basis = torch.eye(old * old, dtype=torch.float64).reshape(old * old, 1, old, old)
+    resized = F.interpolate(basis, size=(new, new), mode="bilinear", align_corners=False)
+    b_transposed = resized.reshape(old * old, new * new)  # row i = B·e_i, so this is Bᵀ
+    return torch.linalg.pinv(b_transposed).to(torch.float32)
+
+
+def pi_resize_kernel(weight: torch.Tensor, new: int) -> torch.Tensor:
+    """Resize a (D, C, p, p) patch-embedding kernel to (D, C, new, new) with PI-resize; differentiable."""
+    d, c, old, _ = weight.shape
+    if new == old:
+        return weight
+    matrix = pi_resize_matrix(old, new).to(device=weight.device, dtype=torch.float32)
+    resized = weight.float().reshape(d * c, old * old) @ matrix.T
+    return resized.reshape(d, c, new, new).to(weight.dtype)
+
+
+class PatchEmbedding(nn.Module):
+    """The embedding matrix E, stored as a conv kernel (D, C, p, p) like every checkpoint stores it."""
+
+    def __init__(self, config: ViTConfig):
+        super().__init__()
+        p = config.patch_size
+        self.weight = nn.Parameter(torch.empty(config.dim, config.in_channels, p, p))
+        self.bias = nn.Parameter(torch.zeros(config.dim))
+        nn.init.trunc_normal_(self.weight, std=math.sqrt(1.0 / (config.in_channels * p * p)))
+
+    def kernel(self, patch_size: int) -> torch.Tensor:
+        return pi_resize_kernel(self.weight, patch_size)
+
+    def forward(self, images: torch.Tensor, patch_size: int, method: str = "conv") -> torch.Tensor:
+        embed = {"conv": embed_patches_conv, "unfold": embed_patches_unfold}[method]
+        return embed(images, self.kernel(patch_size), self.bias)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Step 3-4: class token and position embeddings
+
+
+def resample_grid(pos: torch.Tensor, new_grid: tuple[int, int], mode: str) -> torch.Tensor:
+    """Resample (1, h·w, D) position embeddings laid out on a square grid to (1, H·W, D).
+
+    Bicubic without antialiasing is what transformers does for ViT/DeiT (our numerical reference); FlexiViT's
+    authors resize bilinearly with jax.image.resize, which antialiases when shrinking, so we do too.
+    """
+    n, dim = pos.shape[1], pos.shape[2]
+    side = math.isqrt(n)
+    assert side * side == n, f"position embeddings of {n} tokens are not a square grid"
+    if (side, side) == tuple(new_grid):
+        return pos
+    grid = pos.reshape(1, side, side, dim).permute(0, 3, 1, 2).float()
+    shrinking = new_grid[0] < side or new_grid[1] < side
+    grid = F.interpolate(grid, size=new_grid, mode=mode, align_corners=False,
+                         antialias=(mode == "bilinear" and shrinking))
+    return grid.permute(0, 2, 3, 1).reshape(1, new_grid[0] * new_grid[1], dim).to(pos.dtype)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Step 5: the Transformer encoder
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with fused [q; k; v] rows (timm's layout) that can return its weights."""
+
+    def __init__(self, config: ViTConfig):
+        super().__init__()
+        self.heads = config.heads
+        self.qkv = nn.Linear(config.dim, 3 * config.dim, bias=config.qkv_bias)
+        self.proj = nn.Linear(config.dim, config.dim)
+
+    def forward(self, x: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        if need_weights:
+            weights = ((q * (q.shape[-1] ** -0.5)) @ k.transpose(-2, -1)).softmax(dim=-1)
+            out = weights @ v
+        else:  # training and plain classification: the fused kernel is faster and leaner
+            weights, out = None, F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, t, d)), weights
+
+
+class MLP(nn.Module):
+    def __init__(self, config: ViTConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(config.dim, config.mlp_dim)
+        self.fc2 = nn.Linear(config.mlp_dim, config.dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm encoder block: x + Attention(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, config: ViTConfig):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
+        self.attn = Attention(config)
+        self.norm2 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.attn(self.norm1(x), need_weights)
+        x = x + attended
+        return x + self.mlp(self.norm2(x)), weights
+
+
+# --------------------------------------------------------------------------------------------------------
+# Step 6: the whole model
+
+
+@dataclass
+class ViTOutput:
+    """Logits plus the intermediates explanation code needs (big_vision returns the same next to logits)."""
+
+    logits: torch.Tensor  # (B, num_classes)
+    attentions: tuple[torch.Tensor, ...]  # one (B, heads, T, T) per layer, post-softmax; () if not asked
+    grid: tuple[int, int]  # (rows, cols) of patches
+    patch_size: int
+    intermediates: dict[str, torch.Tensor] | None = None  # stage name → tensor, when asked for
+
+
+class ViT(nn.Module):
+    def __init__(self, config: ViTConfig, labels: list[str] | None = None):
+        super().__init__()
+        self.config = config
+        self.labels = list(labels) if labels else [f"class {i}" for i in range(config.num_classes)]
+        assert len(self.labels) == config.num_classes, "need one label per class"
+        d, prefix = config.dim, config.num_prefix_tokens
+        side = config.image_size // config.patch_size
+        self.patch_embed = PatchEmbedding(config)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.dist_token = nn.Parameter(torch.zeros(1, 1, d)) if config.distilled else None
+        n_pos = side * side + (prefix if config.pos_embed_prefix else 0)
+        self.pos_embed = nn.Parameter(torch.randn(1, n_pos, d) * 0.02)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.norm = nn.LayerNorm(d, eps=config.layer_norm_eps)
+        self.head = nn.Linear(d, config.num_classes)
+        self.head_dist = nn.Linear(d, config.num_classes) if config.distilled else None
+        self.apply(_init_weights)
+        nn.init.normal_(self.cls_token, std=1e-6)
+
+    @property
+    def device(self) -> torch.device:
+        return self.cls_token.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.cls_token.dtype
+
+    def prefix_tokens(self, batch: int) -> torch.Tensor:
+        tokens = [self.cls_token] + ([self.dist_token] if self.dist_token is not None else [])
+        return torch.cat(tokens, dim=1).expand(batch, -1, -1)
+
+    def position_embeddings(self, grid: tuple[int, int]) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(prefix part or None, patch part resampled to `grid`)."""
+        prefix = self.config.num_prefix_tokens if self.config.pos_embed_prefix else 0
+        patch_pos = resample_grid(self.pos_embed[:, prefix:], grid, self.config.pos_interpolation)
+        return (self.pos_embed[:, :prefix] if prefix else None), patch_pos
+
+    def embed(self, images: torch.Tensor, patch_size: int, method: str = "conv",
+              stages: dict | None = None) -> torch.Tensor:
+        """Steps 1-4: pixels → the token sequence the encoder reads, (B, prefix + rows·cols, D)."""
+        grid = (images.shape[-2] // patch_size, images.shape[-1] // patch_size)
+        patches = self.patch_embed(images, patch_size, method)
+        prefix_pos, patch_pos = self.position_embeddings(grid)
+        tokens = self.prefix_tokens(images.shape[0])
+        if prefix_pos is None:  # FlexiViT: positions on patches only, then the class token in front
+            x = torch.cat([tokens, patches + patch_pos], dim=1)
+            with_prefix = torch.cat([tokens, patches], dim=1)
+        else:
+            with_prefix = torch.cat([tokens, patches], dim=1)
+            x = with_prefix + torch.cat([prefix_pos, patch_pos], dim=1)
+        if stages is not None:
+            stages.update(patches=patchify(images, patch_size), patch_embeddings=patches,
+                          with_class_token=with_prefix, with_position=x)
+        return x
+
+    def forward(self, images: torch.Tensor, patch_size: int | None = None, output_attentions: bool = True,
+                output_intermediates: bool = False, patch_method: str = "conv") -> ViTOutput:
+        """Classify `images` (B, C, H, W) at `patch_size` (default: the native one), any H and W ≥ p."""
+        p = patch_size or self.config.patch_size
+        if images.shape[-1] < p or images.shape[-2] < p:
+            raise ValueError(f"image {tuple(images.shape[-2:])} is smaller than one {p}×{p} patch")
+        stages: dict | None = {} if output_intermediates else None
+        x = self.embed(images.to(self.dtype), p, patch_method, stages)
+        attentions = []
+        for i, block in enumerate(self.blocks):
+            x, weights = block(x, output_attentions)
+            if weights is not None:
+                attentions.append(weights)
+            if stages is not None:
+                stages[f"block{i}"] = x
+        x = self.norm(x)
+        logits = self.head(x[:, 0])
+        if self.head_dist is not None:  # DeiT at inference: average the class and distillation heads
+            logits = (logits + self.head_dist(x[:, 1])) / 2
+        if stages is not None:
+            stages.update(encoded=x, class_token_output=x[:, 0], logits=logits)
+        grid = (images.shape[-2] // p, images.shape[-1] // p)
+        return ViTOutput(logits.float(), tuple(attentions), grid, p, stages)
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def loss(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """The recipe's training objective: cross-entropy of the class-token logits against the labels."""
+    return F.cross_entropy(logits.float(), targets, label_smoothing=label_smoothing)
