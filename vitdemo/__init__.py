@@ -21,7 +21,7 @@ _EXPORTS = {
     "ViT": "model", "ViTOutput": "model", "loss": "model",
     "ViTConfig": "config", "Preprocessing": "config",
     "preprocess": "preprocess", "model_view": "preprocess",
-    "load": "loading",
+    "load": "loading", "CheckpointError": "loading", "CheckpointNotFound": "loading",
     "save": "checkpoint",
     "analyze": "explain", "Analysis": "explain",
     "pick_device": "device",

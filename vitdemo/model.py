@@ -46,6 +46,7 @@ def embed_patches_conv(images: torch.Tensor, weight: torch.Tensor, bias: torch.T
 
 
 @functools.lru_cache(maxsize=64)
+@torch.inference_mode(False)  # the cached matrix must stay usable under autograd (relevance, training)
 def pi_resize_matrix(old: int, new: int) -> torch.Tensor:
     """pinv(Bᵀ) of shape (new², old²), where B (new², old²) bilinearly resizes an old×old patch to new×new.
 

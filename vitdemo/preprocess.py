@@ -46,8 +46,9 @@ def model_view(image: Image.Image, config: ViTConfig, patch_size: int | None = N
         out_h = _whole_patches(min(h * scale, size * MAX_KEEP_ASPECT), p)
         resized = image.resize((max(out_w, round(w * scale)), max(out_h, round(h * scale))), resample)
         return _center_crop(resized, out_w, out_h)
-    if pre.squash:
-        return image.resize((size, size), resample)
+    if pre.squash:  # transformers' processors: a square resize (then a crop when crop_pct < 1)
+        side = int(size / pre.crop_pct)
+        return _center_crop(image.resize((side, side), resample), size, size)
     short = int(size / pre.crop_pct)
     scale = short / min(w, h)
     resized = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), resample)

@@ -1,0 +1,372 @@
+"""Checkpoint layouts → vitdemo: pure functions from a config dict + state dict to (ViTConfig, labels, weights).
+
+Each library names the same tensors differently; these functions only rename (and fuse q, k, v into the
+[q; k; v] rows vitdemo and timm use). Like nanoGPT's `from_pretrained`, every converted tensor is then
+checked against the shapes a vitdemo ViT built from the derived config expects, and leftover tensors are
+an error, so a checkpoint that does something our ViT does not (LayerScale, registers, pooling heads...)
+fails loudly instead of giving quietly wrong answers.
+
+Supported layouts:
+* **transformers** (`config.json` with `model_type` "vit" or "deit"): the names `save_pretrained` writes.
+  transformers 5 renames modules in memory (`vit.layers.N.attention.q_proj`, `o_proj`, `mlp.fc1`), but
+  5.24 still writes the hub names (`vit.encoder.layer.N.attention.attention.query`, `attention.output.dense`,
+  `intermediate.dense`, `output.dense`); both are accepted.
+* **timm** (`config.json` with `architecture`, optional `model_args` and `pretrained_cfg`).
+* **vitdemo**'s own format is read by `checkpoint.load_vitdemo_dir`; it is only detected here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, NamedTuple
+
+import torch
+
+from .config import HALF, IMAGENET_MEAN, IMAGENET_STD, Preprocessing, ViTConfig
+from .labels import IMAGENET_CLASSES, generic_labels, imagenet_labels
+from .model import ViT
+
+SUPPORTED = ("transformers ViT/DeiT (config.json with model_type 'vit' or 'deit'), "
+             "timm ViT/DeiT/FlexiViT (config.json with 'architecture'), "
+             "vitdemo (config.json with format 'vitdemo')")
+State = dict[str, torch.Tensor]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint vitdemo cannot read: an unknown layout, or weights that do not fit the config."""
+
+
+class Converted(NamedTuple):
+    config: ViTConfig
+    labels: list[str]
+    state_dict: State  # vitdemo names, float32, shapes checked
+
+
+def detect_layout(config: dict[str, Any]) -> str:
+    """"vitdemo", "transformers" or "timm", read from a checkpoint's config.json."""
+    if config.get("format") == "vitdemo":
+        return "vitdemo"
+    if "model_type" in config:
+        if config["model_type"] in ("vit", "deit"):
+            return "transformers"
+        raise CheckpointError(f"transformers model_type {config['model_type']!r} is not a plain ViT/DeiT; "
+                              f"supported: {SUPPORTED}")
+    if "architecture" in config:
+        return "timm"
+    raise CheckpointError(f"config.json names no layout vitdemo knows; supported: {SUPPORTED}")
+
+
+def convert(layout: str, config: dict[str, Any], state: State,
+            preprocessor: dict[str, Any] | None = None) -> Converted:
+    """Dispatch to `from_transformers` or `from_timm`."""
+    if layout == "transformers":
+        return from_transformers(config, state, preprocessor)
+    if layout == "timm":
+        return from_timm(config, state)
+    raise CheckpointError(f"no converter for layout {layout!r}; supported: {SUPPORTED}")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Shared: renaming, fusing q/k/v, checking against the model
+
+Rules = list[tuple[str, str]]
+
+
+def rename(state: State, rules: Rules, ignore: tuple[str, ...] = ()) -> State:
+    """Apply the first matching (regex, replacement) rule to each key; unmatched keys are an error."""
+    out, leftover = {}, []
+    for key, tensor in state.items():
+        for pattern, replacement in rules:
+            new, n = re.subn(pattern, replacement, key, count=1)
+            if n:
+                out[new] = tensor
+                break
+        else:
+            if not key.startswith(ignore):
+                leftover.append(key)
+    if leftover:
+        raise CheckpointError(f"tensors vitdemo's ViT has no place for (an unsupported variant?): "
+                              f"{_some(leftover)}")
+    return out
+
+
+def fuse_qkv(state: State) -> State:
+    """Replace `blocks.N.attn.{q,k,v}.{weight,bias}` with one `blocks.N.attn.qkv` holding [q; k; v] rows."""
+    out = {k: v for k, v in state.items() if not re.search(r"\.attn\.[qkv]\.", k)}
+    for key in state:
+        if ".attn.q." in key:
+            parts = [state.get(key.replace(".attn.q.", f".attn.{n}.")) for n in "qkv"]
+            if any(p is None for p in parts):
+                raise CheckpointError(f"{key}: query without key or value")
+            out[key.replace(".attn.q.", ".attn.qkv.")] = torch.cat(parts, dim=0)
+    return out
+
+
+def check_against_model(config: ViTConfig, state: State) -> State:
+    """Every tensor a ViT(config) expects, present and of the right shape, and nothing else; as float32."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in ViT(config).state_dict().items()}
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    if missing or extra:
+        raise CheckpointError(f"checkpoint does not match the config: missing {_some(missing)}; "
+                              f"unexpected {_some(extra)}")
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            raise CheckpointError(f"{key}: the checkpoint has shape {tuple(state[key].shape)}, the config "
+                                  f"(dim {config.dim}, patch {config.patch_size}, image {config.image_size}) "
+                                  f"needs {shape}")
+    return {k: v.float() for k, v in state.items()}
+
+
+def _some(keys: list[str], n: int = 5) -> str:
+    return "none" if not keys else ", ".join(keys[:n]) + (f" (+{len(keys) - n} more)" if len(keys) > n else "")
+
+
+def _square(value: Any, what: str) -> int:
+    """An int from an int or an (h, w) pair with h == w: vitdemo's checkpoints are square at their native size."""
+    if isinstance(value, (list, tuple)):
+        if len(set(value)) != 1:
+            raise CheckpointError(f"{what} {value} is not square")
+        value = value[0]
+    return int(value)
+
+
+# --------------------------------------------------------------------------------------------------------
+# transformers
+
+HF_MEMORY_TO_FILE: Rules = [  # transformers 5 in-memory names → the hub names save_pretrained writes
+    (r"^layers\.(\d+)\.", r"encoder.layer.\1."),
+    (r"\.attention\.q_proj\.", ".attention.attention.query."),
+    (r"\.attention\.k_proj\.", ".attention.attention.key."),
+    (r"\.attention\.v_proj\.", ".attention.attention.value."),
+    (r"\.attention\.o_proj\.", ".attention.output.dense."),
+    (r"\.mlp\.fc1\.", ".intermediate.dense."),
+    (r"\.mlp\.fc2\.", ".output.dense."),
+]
+HF_TO_VITDEMO: Rules = [  # hub names (after the "vit."/"deit." prefix) → vitdemo
+    (r"^embeddings\.cls_token$", "cls_token"),
+    (r"^embeddings\.distillation_token$", "dist_token"),
+    (r"^embeddings\.position_embeddings$", "pos_embed"),
+    (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
+    (r"^encoder\.layer\.(\d+)\.layernorm_before\.", r"blocks.\1.norm1."),
+    (r"^encoder\.layer\.(\d+)\.attention\.attention\.query\.", r"blocks.\1.attn.q."),
+    (r"^encoder\.layer\.(\d+)\.attention\.attention\.key\.", r"blocks.\1.attn.k."),
+    (r"^encoder\.layer\.(\d+)\.attention\.attention\.value\.", r"blocks.\1.attn.v."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"blocks.\1.attn.proj."),
+    (r"^encoder\.layer\.(\d+)\.layernorm_after\.", r"blocks.\1.norm2."),
+    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"blocks.\1.mlp.fc1."),
+    (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"blocks.\1.mlp.fc2."),
+    (r"^layernorm\.", "norm."),
+    (r"^(classifier|cls_classifier)\.", "head."),
+    (r"^distillation_classifier\.", "head_dist."),
+]
+HF_UNUSED = ("pooler.", "embeddings.mask_token")  # ViTModel's pooler and MAE's mask token: not in classification
+PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}
+
+
+def hf_state_to_vitdemo(state: State) -> State:
+    """transformers names (files or in-memory, with or without the "vit."/"deit." prefix) → vitdemo names."""
+    plain = {re.sub(r"^(vit|deit)\.", "", k): v for k, v in state.items()}
+    for pattern, replacement in HF_MEMORY_TO_FILE:
+        plain = {re.sub(pattern, replacement, k): v for k, v in plain.items()}
+    return fuse_qkv(rename(plain, HF_TO_VITDEMO, ignore=HF_UNUSED))
+
+
+def from_transformers(config: dict[str, Any], state: State, preprocessor: dict[str, Any] | None = None) -> Converted:
+    """A `ViTForImageClassification` or `DeiTForImageClassificationWithTeacher` checkpoint."""
+    if config.get("hidden_act", "gelu") != "gelu":
+        raise CheckpointError(f"hidden_act {config['hidden_act']!r}: vitdemo's MLP uses exact GELU only")
+    mapped = hf_state_to_vitdemo(state)
+    deit = config["model_type"] == "deit"
+    if "head.weight" not in mapped:
+        raise CheckpointError("no classification head (classifier.weight): vitdemo needs an image classifier "
+                              "such as ViTForImageClassification")
+    if deit and "head_dist.weight" not in mapped:
+        raise CheckpointError("DeiTForImageClassification (class head only) is not supported: use a "
+                              "DeiTForImageClassificationWithTeacher checkpoint (distilled, two heads)")
+    image_size = _square(config.get("image_size", 224), "image_size")
+    vit_config = ViTConfig(
+        image_size=image_size,
+        patch_size=_square(config.get("patch_size", 16), "patch_size"),
+        in_channels=config.get("num_channels", 3),
+        dim=config.get("hidden_size", 768),
+        depth=config.get("num_hidden_layers", 12),
+        heads=config.get("num_attention_heads", 12),
+        mlp_dim=config.get("intermediate_size", 3072),
+        num_classes=mapped["head.weight"].shape[0],
+        layer_norm_eps=config.get("layer_norm_eps", 1e-12),
+        qkv_bias=config.get("qkv_bias", True),
+        distilled=deit,
+        name=(config.get("architectures") or [config["model_type"]])[0],
+        preprocessing=hf_preprocessing(preprocessor, config["model_type"], image_size),
+    )
+    return Converted(vit_config, hf_labels(config, vit_config.num_classes), check_against_model(vit_config, mapped))
+
+
+def hf_labels(config: dict[str, Any], num_classes: int) -> list[str]:
+    """`id2label` in class order; transformers' placeholder names ("LABEL_3") count as no names."""
+    id2label = {int(k): v for k, v in (config.get("id2label") or {}).items()}
+    names = [id2label.get(i) for i in range(num_classes)]
+    if any(n is None for n in names) or all(n == f"LABEL_{i}" for i, n in enumerate(names)):
+        return generic_labels(num_classes)
+    return names
+
+
+def hf_preprocessing(pre: dict[str, Any] | None, model_type: str, image_size: int) -> Preprocessing:
+    """ViTImageProcessor / DeiTImageProcessor settings as vitdemo's Preprocessing.
+
+    transformers resizes to `size` (a square `{"height", "width"}`, or a bare int in old feature extractors:
+    `squash`; `{"shortest_edge"}`: keep the aspect ratio), then centre-crops to `crop_size` when
+    `do_center_crop` (DeiT: 256 → 224, i.e. crop_pct 0.875). Without a preprocessor_config.json we use the
+    defaults transformers' processors have for that model type.
+    """
+    if pre is None:
+        if model_type == "deit":
+            return Preprocessing(IMAGENET_MEAN, IMAGENET_STD, crop_pct=224 / 256, interpolation="bicubic", squash=True)
+        return Preprocessing(HALF, HALF, crop_pct=1.0, interpolation="bilinear", squash=True)
+    default_mean, default_std = (IMAGENET_MEAN, IMAGENET_STD) if model_type == "deit" else (HALF, HALF)
+    mean, std = tuple(pre.get("image_mean", default_mean)), tuple(pre.get("image_std", default_std))
+    if not pre.get("do_normalize", True):
+        mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    resized, squash = _hf_size(pre.get("size"), image_size)
+    if pre.get("do_center_crop", False):
+        crop_pct = _hf_size(pre.get("crop_size"), image_size)[0] / resized
+    else:
+        crop_pct = 1.0 if squash else image_size / resized
+    interpolation = PIL_RESAMPLE.get(pre.get("resample", 2), "bilinear")
+    return Preprocessing(mean, std, crop_pct=min(crop_pct, 1.0), interpolation=interpolation, squash=squash)
+
+
+def _hf_size(size: Any, default: int) -> tuple[int, bool]:
+    """(side, squash) from a transformers `size`: int or {"height", "width"} squash; {"shortest_edge"} not."""
+    if size is None:
+        return default, True
+    if isinstance(size, (int, float)):
+        return int(size), True
+    if "shortest_edge" in size:
+        return int(size["shortest_edge"]), False
+    return int(size["height"]), True
+
+
+# --------------------------------------------------------------------------------------------------------
+# timm
+
+TIMM_TO_VITDEMO: Rules = [  # timm already fuses [q; k; v]; only the patch embedding is renamed
+    (r"^patch_embed\.proj\.", "patch_embed."),
+    (r"^(cls_token|dist_token|pos_embed)$", r"\1"),
+    (r"^(blocks\.\d+\.(?:norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.(?:weight|bias))$", r"\1"),
+    (r"^((?:norm|head|head_dist)\.(?:weight|bias))$", r"\1"),
+]
+TIMM_NAME = re.compile(r"^(?P<family>vit|deit|flexivit)_(?P<size>tiny|small|medium|base|large|huge)"
+                       r"(?P<distilled>_distilled)?(?:_patch(?P<patch>\d+))?(?:_(?P<img>\d+))?")
+TIMM_SIZES = {  # name → (embed_dim, depth, num_heads), as timm's model registry defines them
+    "tiny": (192, 12, 3), "small": (384, 12, 6), "medium": (512, 12, 8),
+    "base": (768, 12, 12), "large": (1024, 24, 16), "huge": (1280, 32, 16),
+}
+FLEXIVIT_PATCH_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)  # big_vision's training sizes (240 px)
+TIMM_ALLOWED = {  # model_args that change the network: the values vitdemo's ViT reproduces
+    "class_token": (True,), "global_pool": ("token", ""), "reg_tokens": (0,), "init_values": (None,),
+    "pre_norm": (False,), "final_norm": (True,), "fc_norm": (None, False), "qk_norm": (False,),
+    "act_layer": (None, "gelu"), "pos_embed": ("learn",), "class_token_pos": (None,),
+}
+TIMM_HARMLESS = {"dynamic_img_size", "dynamic_img_pad", "strict_img_size", "weight_init", "fix_init", "in_chans",
+                 "num_classes", "embed_dim", "depth", "num_heads", "patch_size", "img_size", "mlp_ratio",
+                 "qkv_bias", "no_embed_class", "distilled", "flexi"}
+SYNSET = re.compile(r"n\d{8}")
+
+
+def timm_args(config: dict[str, Any]) -> dict[str, Any]:
+    """Model arguments: those the architecture name implies (timm's registry), overridden by `model_args`."""
+    name = config["architecture"]
+    match = TIMM_NAME.match(name)
+    args: dict[str, Any] = {"mlp_ratio": 4.0, "qkv_bias": True}
+    if match:
+        dim, depth, heads = TIMM_SIZES[match["size"]]
+        flexi = match["family"] == "flexivit"
+        args.update(embed_dim=dim, depth=depth, num_heads=heads, patch_size=int(match["patch"] or 16),
+                    no_embed_class=flexi, distilled=bool(match["distilled"]), flexi=flexi)
+    args.update(config.get("model_args") or {})
+    missing = [k for k in ("embed_dim", "depth", "num_heads") if k not in args]
+    if missing:
+        raise CheckpointError(f"unknown timm architecture {name!r}: give {', '.join(missing)} in model_args "
+                              "(known: vit_/deit_/flexivit_ tiny|small|medium|base|large|huge)")
+    for key, value in args.items():
+        if key.endswith("drop_rate") or key in TIMM_HARMLESS:
+            continue
+        if value not in TIMM_ALLOWED.get(key, ()):
+            raise CheckpointError(f"timm {name}: {key}={value!r} is not supported by vitdemo's ViT")
+    if config.get("global_pool", "token") not in ("token", ""):
+        raise CheckpointError(f"timm {name}: global_pool {config['global_pool']!r}; vitdemo reads the class token")
+    return args
+
+
+def from_timm(config: dict[str, Any], state: State) -> Converted:
+    """A timm VisionTransformer / VisionTransformerDistilled checkpoint (ViT, DeiT, FlexiViT)."""
+    args = timm_args(config)
+    mapped = rename(state, TIMM_TO_VITDEMO)
+    for key in ("patch_embed.weight", "pos_embed", "head.weight"):
+        if key not in mapped:
+            raise CheckpointError(f"timm {config['architecture']}: no {key} (a headless or unsupported variant?)")
+    distilled = bool(args.get("distilled")) or "dist_token" in mapped
+    patch = int(mapped["patch_embed.weight"].shape[-1])
+    no_embed_class = bool(args.get("no_embed_class", False))
+    side = _pos_grid_side(mapped["pos_embed"].shape[1], 0 if no_embed_class else 1 + distilled)
+    pretrained = config.get("pretrained_cfg") or {}
+    flexi = bool(args.get("flexi"))
+    vit_config = ViTConfig(
+        image_size=side * patch,  # from the weights: FlexiViT's hub checkpoints are 240 px (15×15 at 16)
+        patch_size=patch,
+        in_channels=int(mapped["patch_embed.weight"].shape[1]),
+        dim=args["embed_dim"],
+        depth=args["depth"],
+        heads=args["num_heads"],
+        mlp_dim=int(args["embed_dim"] * args["mlp_ratio"]),
+        num_classes=int(mapped["head.weight"].shape[0]),
+        layer_norm_eps=1e-6,
+        qkv_bias=args["qkv_bias"],
+        distilled=distilled,
+        pos_embed_prefix=not no_embed_class,
+        pos_interpolation="bilinear" if flexi else "bicubic",
+        native_patch_sizes=FLEXIVIT_PATCH_SIZES if flexi else (),
+        name=config["architecture"],
+        preprocessing=timm_preprocessing(pretrained, config["architecture"]),
+    )
+    return Converted(vit_config, timm_labels(config, vit_config.num_classes), check_against_model(vit_config, mapped))
+
+
+def _pos_grid_side(tokens: int, prefix: int) -> int:
+    side = math.isqrt(tokens - prefix)
+    if side * side != tokens - prefix:
+        raise CheckpointError(f"pos_embed holds {tokens} tokens: not {prefix} prefix tokens plus a square grid")
+    return side
+
+
+def timm_preprocessing(pretrained_cfg: dict[str, Any], architecture: str) -> Preprocessing:
+    """timm's eval transform: shorter side to size / crop_pct, centre crop (or `crop_mode` "squash")."""
+    deit = architecture.startswith("deit")
+    interpolation = pretrained_cfg.get("interpolation", "bicubic")
+    return Preprocessing(
+        mean=tuple(pretrained_cfg.get("mean", IMAGENET_MEAN if deit else HALF)),
+        std=tuple(pretrained_cfg.get("std", IMAGENET_STD if deit else HALF)),
+        crop_pct=float(pretrained_cfg.get("crop_pct", 0.9)),
+        interpolation=interpolation if interpolation in ("bilinear", "bicubic", "nearest") else "bicubic",
+        squash=pretrained_cfg.get("crop_mode") == "squash",
+    )
+
+
+def timm_labels(config: dict[str, Any], num_classes: int) -> list[str]:
+    """`label_names` (with `label_descriptions` if given); ImageNet synset ids become the shipped names."""
+    pretrained = config.get("pretrained_cfg") or {}
+    names = config.get("label_names") or pretrained.get("label_names")
+    descriptions = config.get("label_descriptions") or pretrained.get("label_descriptions") or {}
+    if isinstance(names, dict):
+        names = [names.get(str(i), names.get(i)) for i in range(num_classes)]
+    if not names or len(names) != num_classes or any(n is None for n in names):
+        return generic_labels(num_classes)
+    if descriptions:
+        return [descriptions.get(n, n) for n in names]
+    if num_classes == IMAGENET_CLASSES and all(SYNSET.fullmatch(n) for n in names):
+        return imagenet_labels()
+    return [str(n) for n in names]
