@@ -1,0 +1,41 @@
+"""The Gradio app: `build_app(model=None)` returns the demo, `launch_options()` the arguments to launch it with.
+
+    from vitdemo.app import build_app, launch_options, serve
+    serve(build_app("bundled"), server_port=7860)      # launch, then load the model while the page is served
+    build_app("bundled").launch(**launch_options())    # also works: the model loads on first use
+
+`zerogpu` is imported first, before anything can import torch: on a ZeroGPU Space the `spaces` package must
+come before CUDA is touched. Everything else (gradio, torch) loads on first use, which keeps the app's cold
+start short.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import zerogpu  # noqa: F401  (must precede torch: see the module docstring)
+
+
+def build_app(model: str | None = None, **kwargs: Any) -> Any:
+    """The `gr.Blocks` demo (see `vitdemo.app.ui.build_app`)."""
+    from .ui import build_app as build
+
+    return build(model, **kwargs)
+
+
+def launch_options() -> dict[str, Any]:
+    """Keyword arguments for `demo.launch()`: theme, CSS, upload size limit, example paths."""
+    from .ui import launch_options as options
+
+    return options()
+
+
+def serve(demo: Any, **launch_kwargs: Any) -> None:
+    """Launch `demo` with `launch_options()`, load its default model in the background, block until closed.
+
+    The page is served first and torch + the weights load afterwards, so the cold start to a served page
+    does not include them.
+    """
+    demo.launch(prevent_thread_lock=True, **{**launch_options(), **launch_kwargs})
+    demo.vitdemo_engine.warm_up()
+    demo.block_thread()

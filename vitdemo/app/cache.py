@@ -1,0 +1,91 @@
+"""The forward pass, remembered per (image, model, patch size), so every view control only re-renders.
+
+An `Analysis` keeps every layer's attention, which is what makes a view switch cost milliseconds, and also
+what makes it big: ViT-B at patch 8 holds 12 × 12 × 785² floats (~350 MB). So the cache is bounded by an
+estimate of the bytes it holds as well as by count, and drops the least recently used analysis first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, NamedTuple
+
+from PIL import Image
+
+DEFAULT_MAX_ITEMS = int(os.environ.get("VITDEMO_CACHE_ITEMS", "32"))
+DEFAULT_MAX_BYTES = int(float(os.environ.get("VITDEMO_CACHE_MB", "1024")) * 2**20)
+
+
+class AnalysisKey(NamedTuple):
+    """What decides a forward pass's result; everything else (layer, head, method, colours) is a view."""
+
+    image: str  # `image_digest` of the decoded pixels
+    model: str  # `ModelEntry.key`
+    patch_size: int
+    keep_aspect: bool = False
+
+
+def image_digest(image: Image.Image) -> str:
+    """A short hash of the decoded pixels: the same photo uploaded twice (or by two users) is one entry."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(f"{image.mode}{image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def analysis_nbytes(analysis: Any) -> int:
+    """Bytes held by an analysis' arrays (attentions, stages); doubled once relevance has kept a graph."""
+    attentions = getattr(analysis, "attentions", ())
+    arrays = [attentions] if hasattr(attentions, "nbytes") else list(attentions)  # one stacked array, or a tuple
+    arrays += list(getattr(analysis, "intermediates", {}).values())
+    size = sum(int(a.nbytes) for a in arrays)
+    return size * 2 if getattr(analysis, "_graph", None) is not None else size
+
+
+class AnalysisCache:
+    """A thread-safe LRU of analyses bounded by count and by `analysis_nbytes`."""
+
+    def __init__(self, max_items: int = DEFAULT_MAX_ITEMS, max_bytes: int = DEFAULT_MAX_BYTES,
+                 sizeof: Callable[[Any], int] = analysis_nbytes):
+        self.max_items, self.max_bytes, self.sizeof = max_items, max_bytes, sizeof
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            self._shrink()
+
+    def drop_model(self, model_key: str) -> None:
+        """Forget every analysis of one model (it holds the model: unloading it must free its memory)."""
+        with self._lock:
+            for key in [k for k in self._items if getattr(k, "model", None) == model_key]:
+                del self._items[key]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(self.sizeof(v) for v in self._items.values())
+
+    def _shrink(self) -> None:
+        """Drop the oldest entries until both bounds hold; the newest always stays, however big."""
+        while len(self._items) > self.max_items:
+            self._items.popitem(last=False)
+        total = sum(self.sizeof(v) for v in self._items.values())
+        while total > self.max_bytes and len(self._items) > 1:
+            _, old = self._items.popitem(last=False)
+            total -= self.sizeof(old)

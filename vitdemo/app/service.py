@@ -1,0 +1,208 @@
+"""What the UI and the API share: decode an upload, pick the model, analyse once, remember the result.
+
+No Gradio here: this is the app's logic as plain Python, so it is tested without a browser and the UI
+(`ui.py`, `callbacks.py`) and the named endpoints (`api.py`) stay thin. Errors meant for the person using
+the app are `UserError` or `vitdemo.uploads.ImageInputError`; the Gradio layer shows both with `gr.Error`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, NamedTuple
+
+from PIL import Image
+
+from ..config import ViTConfig
+from .batching import Batcher
+from .cache import AnalysisCache, AnalysisKey, image_digest
+from .models import REGISTRY, ModelEntry, Startup, hub_offline, is_cached, peek_config, resolve
+from .pool import ModelPool
+from .zerogpu import gpu, gpu_machine
+
+logger = logging.getLogger(__name__)
+BATCH_WAIT_S = 0.005  # on a GPU, how long the first request of a batch waits for others to join
+
+# The pool the GPU function reads. ZeroGPU runs `_forward` in a forked worker and pickles its arguments,
+# so the function receives a model key rather than a model, and finds the model here.
+_POOLS: dict[int, ModelPool] = {}
+
+
+class Analysed(NamedTuple):
+    """An analysis, the cache key it is stored under, whether it came from the cache, and the seconds it took."""
+
+    key: AnalysisKey
+    analysis: Any
+    cached: bool
+    seconds: float
+
+
+class UserError(ValueError):
+    """A request we will not serve, with a message for the person who made it (bad model, bad patch size)."""
+
+
+@gpu
+def _forward(pool_id: int, model_key: str, inputs: Any, patch_size: int) -> list[Any]:
+    """One batched forward on the model's device; one ViTOutput per image, on the CPU, batch dim kept at 1."""
+    import torch
+
+    from ..model import ViTOutput
+
+    model = _POOLS[pool_id].peek(model_key)
+    if model is None:
+        raise RuntimeError(f"model {model_key} was unloaded during the request")
+    with torch.inference_mode():
+        out = model(inputs.to(model.device), patch_size, output_attentions=True, output_intermediates=True)
+    stages = {k: v.cpu() for k, v in (out.intermediates or {}).items()}
+    attentions = tuple(a.cpu() for a in out.attentions)
+    logits = out.logits.cpu()
+    return [ViTOutput(logits[i:i + 1], tuple(a[i:i + 1] for a in attentions), out.grid, out.patch_size,
+                      {k: v[i:i + 1] for k, v in stages.items()}) for i in range(inputs.shape[0])]
+
+
+def prepare(model: Any) -> None:
+    """Do once, before a user asks, what the first request would otherwise wait for.
+
+    That is the PI-resize matrix of every offered patch size (a pseudo-inverse per size, cached by the model
+    code: seconds on a CPU for the larger sizes) and the renderer's colormap (importing matplotlib).
+    """
+    import torch
+
+    from .. import render
+
+    render.colormap_lut(render.DEFAULT_COLORMAP)
+    with torch.inference_mode():
+        for p in model.config.offered_patch_sizes():
+            model.patch_embed.kernel(p)
+
+
+class Engine:
+    """The models on offer, the loaded ones (`ModelPool`) and the analyses done (`AnalysisCache`)."""
+
+    def __init__(self, startup: Startup, pool: ModelPool | None = None, cache: AnalysisCache | None = None):
+        self.startup = startup
+        self.entries: dict[str, ModelEntry] = {**REGISTRY, startup.entry.key: startup.entry}
+        if startup.pending:
+            self.entries[startup.pending.key] = startup.pending
+        self.default_key = startup.entry.key
+        self.cache = cache or AnalysisCache()
+        self.pool = pool or ModelPool()
+        self.pool.on_evict = self.cache.drop_model
+        _POOLS[id(self.pool)] = self.pool
+        self.batcher = Batcher(self._run_batch, wait_s=BATCH_WAIT_S if gpu_machine() else 0.0)
+
+    # -- models ----------------------------------------------------------------------------------------
+
+    def entry(self, name: str | None = None) -> ModelEntry:
+        """The entry named by key or hub id; the app's default for None or ""."""
+        try:
+            return resolve(name or self.default_key, self.entries)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+
+    def model(self, name: str | None = None) -> Any:
+        """The loaded model (loading it now if needed: the UI wraps this with download progress)."""
+        entry = self.entry(name)
+        if self.pool.peek(entry.key) is None and entry.on_hub and hub_offline() and not is_cached(entry):
+            raise UserError(f"{entry.title} is not downloaded and the app is offline (HF_HUB_OFFLINE=1). "
+                            f"Available now: {', '.join(self.available())}.")
+        try:
+            return self.pool.get(entry)
+        except UserError:
+            raise
+        except Exception as exc:  # network down mid-download, a broken checkpoint: say so, keep serving
+            logger.exception("loading %s failed", entry.source)
+            raise UserError(f"Could not load {entry.title}: {exc}") from exc
+
+    def adopt_pending(self, key: str) -> None:
+        """The hub model the app was waiting for has loaded: it becomes the default (for the API too)."""
+        pending = self.startup.pending
+        if pending is not None and pending.key == key:
+            self.default_key = key
+            self.startup = Startup(pending, f"Downloaded from the Hugging Face Hub ({pending.source}).")
+
+    def available(self) -> list[str]:
+        """Keys of the models that can run without the network right now."""
+        return [k for k, e in self.entries.items() if self.pool.peek(k) is not None or is_cached(e)]
+
+    def config(self, name: str | None = None) -> ViTConfig:
+        """The model's config, from its file when that is enough (no torch import), else from the model."""
+        entry = self.entry(name)
+        loaded = self.pool.peek(entry.key)
+        if loaded is not None:
+            return loaded.config
+        return peek_config(entry) or self.model(entry.key).config
+
+    def warm_up(self, name: str | None = None) -> threading.Thread:
+        """Load a model in the background, so the page can be served while torch and weights load; then
+        do what the first request would otherwise wait for (see `prepare`)."""
+        def run() -> None:
+            try:
+                prepare(self.model(name))
+            except Exception:  # reported again, to the user, on first use
+                logger.exception("warm-up failed")
+        thread = threading.Thread(target=run, name="model-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    # -- images and analyses ---------------------------------------------------------------------------
+
+    def decode(self, source: Any) -> Image.Image:
+        """An upload (path, bytes, PIL or numpy) as an upright RGB image; ImageInputError says what is wrong."""
+        from ..uploads import decode_image
+
+        return decode_image(source)
+
+    def patch_size(self, config: ViTConfig, patch_size: int | float | str | None) -> int:
+        """The patch size to run: the native one for None/0, else any whole size within the offered range.
+
+        The range keeps requests bounded: a 4 px patch on a 224 px model would be 3,136 tokens and gigabytes
+        of attention maps.
+        """
+        if patch_size in (None, "", 0):
+            return config.patch_size
+        try:
+            p = int(float(patch_size))
+        except (TypeError, ValueError):
+            raise UserError(f"patch_size must be a whole number, not {patch_size!r}.") from None
+        offered = config.offered_patch_sizes()
+        if p != float(patch_size) or not min(offered) <= p <= max(offered):
+            raise UserError(f"patch_size must be a whole number from {min(offered)} to {max(offered)} for this "
+                            f"model (trained at {', '.join(map(str, config.native_patch_sizes))}), not {patch_size}.")
+        return p
+
+    def analysis(self, image: Image.Image, model: str | None = None, patch_size: int | None = None,
+                 keep_aspect: bool = False) -> Analysed:
+        """The analysis of `image`, from the cache when this (image, model, patch size) was seen before."""
+        entry = self.entry(model)
+        net = self.model(entry.key)
+        p = self.patch_size(net.config, patch_size)
+        key = AnalysisKey(image_digest(image), entry.key, p, bool(keep_aspect))
+        start = time.perf_counter()
+        analysis = self.cache.get(key)
+        cached = analysis is not None
+        if not cached:
+            analysis = self._analyse(net, entry.key, image, p, keep_aspect)
+            self.cache.put(key, analysis)
+        return Analysed(key, analysis, cached, time.perf_counter() - start)
+
+    def cached(self, key: AnalysisKey | None) -> Any | None:
+        """The analysis stored under `key`, or None if it was never made or has been evicted."""
+        return self.cache.get(key) if key else None
+
+    def _analyse(self, net: Any, model_key: str, image: Image.Image, p: int, keep_aspect: bool) -> Any:
+        from ..explain import Analysis
+        from ..preprocess import model_view, to_tensor
+
+        view = model_view(image, net.config, p, keep_aspect)
+        inputs = to_tensor(view, net.config)
+        output = self.batcher.submit((model_key, p, tuple(inputs.shape)), inputs)
+        return Analysis(net, view, inputs.to(net.device), output)
+
+    def _run_batch(self, group: tuple[str, int, tuple[int, ...]], inputs: list[Any]) -> list[Any]:
+        """The forward of requests that arrived together (same model, patch size and input shape)."""
+        import torch
+
+        model_key, p, _ = group
+        return _forward(id(self.pool), model_key, torch.cat(inputs), p)
