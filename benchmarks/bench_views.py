@@ -24,7 +24,7 @@ from vitdemo.config import ViTConfig
 from vitdemo.device import inference_dtype, pick_device
 from vitdemo.explain import Analysis, analyze, patch_at
 from vitdemo.model import ViT
-from vitdemo.preprocess import preprocess
+from vitdemo.preprocessing import preprocess
 
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "textures" / "brick.png"
 

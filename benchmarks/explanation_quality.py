@@ -27,7 +27,7 @@ from PIL import Image
 from vitdemo.config import ViTConfig
 from vitdemo.explain import analyze
 from vitdemo.model import ViT
-from vitdemo.preprocess import model_view
+from vitdemo.preprocessing import model_view
 from vitdemo.shapes import SHAPE_LABELS, ShapesDataset
 
 METHODS = {"last-layer attention": dict(method="attention"), "rollout": dict(method="rollout"),

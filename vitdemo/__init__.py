@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ViT": "model", "ViTOutput": "model", "loss": "model",
     "ViTConfig": "config", "Preprocessing": "config",
-    "preprocess": "preprocess", "model_view": "preprocess",
+    "preprocess": "preprocessing", "model_view": "preprocessing",
     "load": "loading", "CheckpointError": "loading", "CheckpointNotFound": "loading",
     "save": "checkpoint",
     "analyze": "explain", "Analysis": "explain",

@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 
 from .model import ViT
-from .preprocess import model_view, to_tensor
+from .preprocessing import model_view, to_tensor
 
 METHODS = ("attention", "rollout", "relevance")
 HEAD_FUSIONS = ("mean", "max", "min")

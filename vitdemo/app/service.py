@@ -193,7 +193,7 @@ class Engine:
 
     def _analyse(self, net: Any, model_key: str, image: Image.Image, p: int, keep_aspect: bool) -> Any:
         from ..explain import Analysis
-        from ..preprocess import model_view, to_tensor
+        from ..preprocessing import model_view, to_tensor
 
         view = model_view(image, net.config, p, keep_aspect)
         inputs = to_tensor(view, net.config)

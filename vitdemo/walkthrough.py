@@ -1,0 +1,215 @@
+"""The README's pictures, regenerated: launch the app, drive it in headless Chromium, save numbered screenshots.
+
+    python -m vitdemo.walkthrough [--out assets/screenshots] [--model bundled] [--image assets/examples/cat.jpg]
+
+Each step does what a visitor does (upload a photo, pick patch sizes and methods, open the per-head gallery,
+click a patch, open the recipe and probing tabs) and saves `NN-name.png`: the same inputs give the same
+pictures, so a changed screenshot means a changed app. What keeps them deterministic: a fixed 1280×800
+viewport, animations and transitions switched off, the mouse parked off the page, every pending event and
+image load awaited, and the one run-dependent text on the page (the analysis time) blanked. The screenshots
+are reduced to a 256-colour palette (no dithering), which keeps each well under 400 KB.
+
+Chromium is Debian's `/usr/bin/chromium` (never `playwright install`, which downloads a browser); the app
+runs in this process on a free loopback port, offline, and is closed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+# --disable-partial-raster: re-rasterising only the changed part of a tile draws anti-aliased edges that
+# cross the changed area differently (±2 levels) from a full raster, so the same page gave different pixels.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-partial-raster"]
+VIEWPORT = {"width": 1280, "height": 800}
+NO_ANIMATIONS = "*{transition:none!important;animation:none!important}"
+MAX_PNG_BYTES = 400_000
+TIMEOUT_MS = 120_000  # one step: a first analysis on a busy CPU, or a model load
+# The run-dependent text: the analysis time in the summary line ("· 349 ms", "· 1.2 s").
+TIMING = re.compile(r"\s*·\s*[\d.,]+\s*(?:ms|s)\b(?:\s*\(cached\))?")
+BLANK_TIMINGS = """pattern => {
+    const walker = document.createTreeWalker(document.querySelector('#summary') || document.body, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) node.nodeValue = node.nodeValue.replace(new RegExp(pattern, 'g'), '');
+}"""
+ALL_SETTLED = """() => [...document.querySelectorAll('[data-testid="status-tracker"]')]
+                        .every(e => e.classList.contains('hide'))
+                   && [...document.images].every(i => i.complete)"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_app(model: str | None) -> Iterator[str]:
+    """The app on a free 127.0.0.1 port, its model loaded; yields the URL, closes the server on exit."""
+    from vitdemo.app import build_app, launch_options
+
+    demo = build_app(model)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
+    demo.vitdemo_engine.warm_up().join()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+class Camera:
+    """Saves the page as `NN-name.png`, once it has settled, as a palette PNG."""
+
+    def __init__(self, page: Any, out_dir: Path):
+        self.page, self.out_dir, self.count, self.saved = page, out_dir, 0, []
+
+    def settle(self) -> None:
+        """Wait for every pending Gradio event and image, then blank the run-dependent timing text."""
+        self.page.wait_for_timeout(300)  # let a just-triggered event register as pending
+        self.page.wait_for_function(ALL_SETTLED, timeout=TIMEOUT_MS)
+        self.page.wait_for_timeout(200)
+        self.page.evaluate(BLANK_TIMINGS, TIMING.pattern)
+        self.page.mouse.move(0, 0)
+        self.page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring
+
+
+    def shoot(self, name: str) -> Path:
+        self.settle()
+        self.count += 1
+        path = self.out_dir / f"{self.count:02d}-{name}.png"
+        path.write_bytes(palette_png(self.page.screenshot(animations="disabled", caret="hide")))
+        self.saved.append(path)
+        print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size // 1024} KB)")
+        return path
+
+
+def palette_png(png: bytes, colors: int = 256) -> bytes:
+    """The screenshot with at most `colors` colours (no dithering: flat UI stays flat), under MAX_PNG_BYTES."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    while True:
+        out = io.BytesIO()
+        image.quantize(colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(out, "PNG",
+                                                                                                optimize=True)
+        if out.tell() < MAX_PNG_BYTES or colors <= 32:
+            return out.getvalue()
+        colors //= 2
+
+
+def scroll_to(page: Any, selector: str) -> None:
+    """Put the element at the top of the viewport (the same scroll position every run)."""
+    page.locator(selector).evaluate("e => e.scrollIntoView({block: 'start'})")
+
+
+def click_option(page: Any, group: str, text: str) -> None:
+    """Click the radio option of `group` (an elem_id) whose label starts with `text`."""
+    page.locator(f"#{group} label").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\b")).first.click()
+
+
+def patch_options(page: Any) -> list[str]:
+    """The patch sizes the page offers, as their labels' leading numbers."""
+    labels = page.locator("#patch-size label").all_inner_texts()
+    return [m[0] for m in (re.match(r"\s*(\d+)", t) for t in labels) if m]
+
+
+def three_sizes(options: list[str]) -> list[str]:
+    """The smallest, a middle and the largest offered patch size (fewer if fewer are offered)."""
+    picks = [options[0], options[len(options) // 2], options[-1]] if options else []
+    return list(dict.fromkeys(picks))
+
+
+def walk(page: Any, camera: Camera, image: Path) -> None:
+    """The steps, in the README's order."""
+    camera.shoot("start-page")
+
+    page.locator("#input-image button[aria-label='Remove Image']").first.click()
+    page.locator("#input-image input[type=file]").set_input_files(str(image))
+    camera.shoot("uploaded-photo")
+
+    sizes = three_sizes(patch_options(page))
+    for size in sizes:
+        click_option(page, "patch-size", size)
+        camera.shoot(f"patch-grid-{size}px")
+    click_option(page, "patch-size", sizes[len(sizes) // 2])  # the methods on a mid-size grid
+
+    for method in ("Attention", "Rollout", "Relevance"):
+        click_option(page, "method", method)
+        camera.shoot(f"method-{method.lower()}")
+    click_option(page, "method", "Attention")
+
+    page.get_by_role("tab", name="All heads of this layer").click()
+    camera.settle()
+    scroll_to(page, "#tabs")
+    camera.shoot("per-head-gallery")
+
+    page.evaluate("window.scrollTo(0, 0)")
+    box = page.locator("#grid img").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.45)
+    camera.shoot("click-a-patch")
+
+    for tab, name in (("The recipe, live", "recipe-tab"), ("Model probing", "probing-tab")):
+        page.get_by_role("tab", name=tab).click()
+        camera.settle()
+        scroll_to(page, "#tabs")
+        camera.shoot(name)
+
+
+def run(out_dir: Path, model: str | None, image: Path, steps: Callable[[Any, Camera, Path], None] = walk) -> list[Path]:
+    """Launch the app and the browser, take every screenshot into `out_dir` (old numbered ones removed)."""
+    from playwright.sync_api import sync_playwright
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("[0-9][0-9]-*.png"):
+        old.unlink()
+    with running_app(model) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1, reduced_motion="reduce")
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(url)
+            page.wait_for_selector("#grid img")  # the page's own first analysis is done
+            page.add_style_tag(content=NO_ANIMATIONS)
+            camera = Camera(page, out_dir)
+            steps(page, camera, image)
+            return camera.saved
+        finally:
+            browser.close()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m vitdemo.walkthrough", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "assets" / "screenshots", help="screenshot folder")
+    parser.add_argument("--model", default="bundled", help="the app's model (default: bundled, works offline)")
+    parser.add_argument("--image", type=Path, default=ROOT / "assets" / "examples" / "cat.jpg",
+                        help="the photo to upload (default: the example cat)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is imported: never wait on the network
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)", file=sys.stderr)
+        return 1
+    saved = run(args.out, args.model, args.image)
+    too_big = [p.name for p in saved if p.stat().st_size >= MAX_PNG_BYTES]
+    if too_big:
+        print(f"over {MAX_PNG_BYTES // 1000} KB: {', '.join(too_big)}", file=sys.stderr)
+    return 1 if too_big else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
