@@ -1,0 +1,107 @@
+"""How good a model is, measured the way the model card reports it: top-1 per patch size, and whether the
+class-token attention rollout points at the object (the fraction of its mass inside the object's mask).
+
+Images go through `preprocessing.preprocess`, the same path the app uses, so these numbers are the app's.
+The rollout here is the plain Abnar & Zuidema (2020) recipe with the residual folded in; it is the
+metric's definition, kept self-contained so a change to the explanation code cannot move the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .model import ViT
+from .preprocessing import preprocess
+
+
+@dataclass
+class PatchSizeResult:
+    patch_size: int
+    accuracy: float  # top-1 over the images
+    rollout_mass: float | None  # mean share of the rollout on patches inside the mask (None without masks)
+    mask_fraction: float | None  # mean share of the image the masks cover: what uniform attention would score
+    images: int
+
+
+def rollout(attentions: Sequence[torch.Tensor], num_prefix_tokens: int = 1) -> torch.Tensor:
+    """(B, rows·cols) class-token attention rollout over the patch tokens, each row summing to 1.
+
+    Per layer Â = (A + I) / 2 (attention plus the residual path), renormalised over the keys and averaged
+    over heads; the layers are multiplied from the first to the last, and the class token's row is read off.
+    """
+    result = None
+    for layer in attentions:
+        a = layer.float()
+        a = (a + torch.eye(a.shape[-1], device=a.device)) / 2
+        a = (a / a.sum(dim=-1, keepdim=True)).mean(dim=1)
+        result = a if result is None else a @ result
+    assert result is not None, "rollout needs at least one layer of attention"
+    row = result[:, 0, num_prefix_tokens:]
+    return row / row.sum(dim=-1, keepdim=True)
+
+
+def patch_coverage(mask: np.ndarray, grid: tuple[int, int], side: int | None = None) -> torch.Tensor:
+    """(rows·cols,) fraction of each patch covered by a bool mask aligned with the model's input.
+
+    A mask of another size than the input (`side`) is area-resampled to it first.
+    """
+    m = torch.from_numpy(np.asarray(mask, dtype=np.float32))[None, None]
+    if side is not None and m.shape[-1] != side:
+        m = F.interpolate(m, size=(side, side), mode="area")
+    rows, cols = grid
+    return F.adaptive_avg_pool2d(m[..., : m.shape[-2] // rows * rows, : m.shape[-1] // cols * cols],
+                                 (rows, cols)).flatten()
+
+
+def mass_inside(maps: torch.Tensor, coverages: torch.Tensor) -> torch.Tensor:
+    """(B,) Σ map × covered fraction: how much of each map lies on the object."""
+    return (maps * coverages).sum(dim=-1)
+
+
+def _inputs(model: ViT, images: Sequence[Image.Image], patch_size: int) -> torch.Tensor:
+    return torch.cat([preprocess(im, model.config, patch_size) for im in images])
+
+
+@torch.no_grad()
+def evaluate(model: ViT, images: Sequence[Image.Image], labels: Sequence[int], patch_size: int,
+             masks: Sequence[np.ndarray] | None = None, batch_size: int = 128) -> PatchSizeResult:
+    """Top-1 accuracy at `patch_size` and, given masks aligned with the images, the rollout mass inside them.
+
+    Masks must be aligned with the model's view of the image: true for images already at the input size.
+    """
+    model.eval()
+    correct, masses, fractions = 0, [], []
+    for start in range(0, len(images), batch_size):
+        chunk = slice(start, start + batch_size)
+        x = _inputs(model, images[chunk], patch_size).to(model.device)
+        out = model(x, patch_size=patch_size, output_attentions=masks is not None)
+        target = torch.as_tensor(list(labels[chunk]))
+        correct += int((out.logits.argmax(-1).cpu() == target).sum())
+        if masks is not None:
+            maps = rollout(out.attentions, model.config.num_prefix_tokens).cpu()
+            cover = torch.stack([patch_coverage(m, out.grid, x.shape[-1]) for m in masks[chunk]])
+            masses.append(mass_inside(maps, cover))
+            fractions.extend(float(np.mean(m)) for m in masks[chunk])
+    return PatchSizeResult(
+        patch_size, correct / max(len(images), 1),
+        float(torch.cat(masses).mean()) if masses else None,
+        float(np.mean(fractions)) if fractions else None, len(images))
+
+
+def evaluate_shapes(model: ViT, n: int = 1100, seed: int = 12345, patch_sizes: Iterable[int] | None = None,
+                    image_size: int | None = None) -> list[PatchSizeResult]:
+    """Accuracy and rollout mass on `n` freshly generated shapes (seed ≠ training's) at each patch size."""
+    from .shapes import SHAPE_LABELS, ShapesDataset
+
+    data = ShapesDataset(n, image_size=image_size or model.config.image_size, seed=seed)
+    samples = [data[i] for i in range(n)]
+    images, masks = [s.image for s in samples], [s.mask for s in samples]
+    labels = [model.labels.index(SHAPE_LABELS[s.label]) for s in samples]  # by name: heads may order differently
+    sizes = list(patch_sizes or model.config.offered_patch_sizes())
+    return [evaluate(model, images, labels, p, masks) for p in sizes]

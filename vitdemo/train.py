@@ -1,0 +1,407 @@
+"""Train a ViT with the recipe's loss: AdamW, warm-up + cosine, and a random patch size per batch.
+
+FlexiViT's observation (Beyer et al. 2022) is that one set of weights works at every patch size if each
+batch is trained at a randomly chosen one: the model's patch embedding is PI-resized in the graph, so the
+gradient of every size flows into the same base kernel and position embeddings. That is what lets the
+app offer a slider of patch sizes for the bundled model.
+
+Checkpoints are written each epoch (and on Ctrl-C) into the output folder in vitdemo's own format, so
+`vitdemo.load(DIR)` reads them; `train_state.pt` next to them (tensors, numbers and strings only, read
+back with `weights_only=True`) holds the optimizer, the schedule and the step, so `--resume` continues
+exactly where training stopped: the batches are a function of (seed, step), see `train_data`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from . import checkpoint, train_data
+from .config import Preprocessing, ViTConfig
+from .device import cpu_has_native_bf16, pick_device
+from .model import ViT, loss
+from .preprocessing import input_size
+
+TRAIN_STATE = "train_state.pt"
+NO_DECAY = ("cls_token", "dist_token", "pos_embed")  # and every bias and LayerNorm: 1-D tensors
+
+
+@dataclass
+class TrainOptions:
+    """Everything that defines a training run; saved in config.json so a run can be reproduced."""
+
+    data: str = "shapes"  # "shapes" or an image folder with one sub-folder per class
+    out: str = "runs/vit"
+    init: str | None = None  # fine-tune this checkpoint (hub id, local folder, "bundled") with a new head
+    epochs: int = 10
+    steps_per_epoch: int | None = None  # default: 200 for shapes, one pass for folders
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 0.05
+    warmup: int = 200  # optimizer steps of linear warm-up before the cosine decay
+    label_smoothing: float = 0.1
+    token_loss: float = 0.0  # shapes: weight of the per-patch loss (patches inside the object get its label)
+    silhouette_steps: int = 0  # shapes: steps of the curriculum that fades from silhouettes to the images
+    mimetic_init: bool = True  # new models: attention starts as "attend to similar tokens" (Trockman 2023)
+    image_size: int | None = None  # default: 96 for a new model, the checkpoint's for --init
+    patch_size: int = 16  # native: the size the embedding kernel is stored at
+    patch_sizes: tuple[int, ...] = (8, 12, 16, 24, 32)  # one drawn at random per batch
+    dim: int = 128
+    depth: int = 6
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    seed: int = 0
+    workers: int = 1
+    precision: str = "auto"  # "auto" | "fp32" | "bf16"
+    resume: bool = False
+    max_minutes: float | None = None  # stop (with a checkpoint) after this much wall-clock time
+    val_samples: int = 550  # shapes: held-out images (other seed) checked after each epoch
+    val_fraction: float = 0.1  # folders: share of the images held out for validation
+    save_fp16: bool = False  # halve the weights file (the loader casts back to float32)
+    device: str | None = None
+    threads: int | None = None  # intra-op threads; 1 is far faster when other programs share the CPU
+    command: str = field(default="", repr=False)
+
+
+@dataclass
+class TrainResult:
+    model: ViT
+    step: int
+    history: list[dict[str, float]]  # one row per epoch: loss, accuracy, val_accuracy, images/s
+    seconds: float
+    stopped_early: bool
+
+
+# --------------------------------------------------------------------------------------------------------
+# Model, optimizer and schedule
+
+
+def new_model(opts: TrainOptions, labels: list[str]) -> ViT:
+    """A ViT sized by the options, whose config remembers the patch sizes it was trained to serve."""
+    config = ViTConfig(
+        image_size=opts.image_size or 96, patch_size=opts.patch_size, dim=opts.dim, depth=opts.depth,
+        heads=opts.heads, mlp_dim=int(opts.dim * opts.mlp_ratio), num_classes=len(labels),
+        native_patch_sizes=tuple(sorted(opts.patch_sizes)), patch_sizes=tuple(sorted(opts.patch_sizes)),
+        name="vitdemo-" + Path(opts.out).name, preprocessing=Preprocessing(interpolation="bicubic"),
+    )
+    model = ViT(config, labels)
+    if opts.mimetic_init:
+        mimetic_init_(model, torch.Generator().manual_seed(opts.seed))
+    return model
+
+
+@torch.no_grad()
+def mimetic_init_(model: ViT, generator: torch.Generator, alpha: float = 0.7, beta: float = 0.7) -> None:
+    """Mimetic initialisation (Trockman & Kolter, 2023): W_q W_kᵀ ≈ αZ + βI per head and W_o W_v ≈ αZ − βI.
+
+    Attention then starts out grouping tokens that look alike (here: patches of the same colour, i.e. the
+    object) instead of averaging everything, which shortens the slow start of small ViTs on small data.
+    """
+    d, heads = model.config.dim, model.config.heads
+    k = d // heads
+    for block in model.blocks:
+        qkv = block.attn.qkv.weight  # rows: [q; k; v], each d × d, heads in blocks of k rows
+        for h in range(heads):
+            left, right = _factors(alpha * torch.randn(d, d, generator=generator) / d**0.5 + beta * torch.eye(d), k)
+            qkv[h * k:(h + 1) * k] = left.T
+            qkv[d + h * k:d + (h + 1) * k] = right.T
+        left, right = _factors(alpha * torch.randn(d, d, generator=generator) / d**0.5 - beta * torch.eye(d), d)
+        qkv[2 * d:] = right.T
+        block.attn.proj.weight.copy_(left)
+
+
+def _factors(matrix: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L, R), each (n, rank), with L Rᵀ the best rank-`rank` approximation of `matrix` (split SVD)."""
+    u, s, vh = torch.linalg.svd(matrix)
+    root = s[:rank].sqrt()
+    return u[:, :rank] * root, vh[:rank].T * root
+
+
+def fine_tune_model(opts: TrainOptions, labels: list[str]) -> ViT:
+    """The --init checkpoint in float32 with a fresh head (and distillation head) for `labels`."""
+    from .loading import load
+
+    model = load(opts.init, device="cpu", precision="fp32")
+    config = model.config
+    config.num_classes = len(labels)
+    config.patch_sizes = tuple(sorted(opts.patch_sizes)) if opts.patch_sizes else config.patch_sizes
+    config.name = f"{config.name or opts.init}-finetuned"
+    model.head = nn.Linear(config.dim, len(labels))
+    nn.init.zeros_(model.head.weight), nn.init.zeros_(model.head.bias)  # start from "no opinion"
+    if model.head_dist is not None:
+        model.head_dist = nn.Linear(config.dim, len(labels))
+        nn.init.zeros_(model.head_dist.weight), nn.init.zeros_(model.head_dist.bias)
+    model.labels = list(labels)
+    return model.float().train()
+
+
+def optimizer_for(model: nn.Module, opts: TrainOptions) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only: decaying norms, biases and tokens hurts small ViTs."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or name in NO_DECAY else decay).append(p)
+    groups = [{"params": decay, "weight_decay": opts.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=opts.lr, betas=(0.9, 0.999))
+
+
+def warmup_cosine(warmup: int, total: int) -> Any:
+    """Learning-rate factor at a step: linear from ~0 to 1 over `warmup` steps, then cosine to 0 at `total`."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """bf16 autocast where the hardware computes it natively (measured ~1.5-2× on this CPU), else fp32."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto" and (device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())):
+        return torch.bfloat16
+    return None
+
+
+def batch_patch_size(opts: TrainOptions, seed: int, step: int) -> int:
+    """The patch size of one step: random, yet a function of (seed, step) so a resumed run draws the same."""
+    return random.Random(seed * 1_000_003 + step).choice(sorted(opts.patch_sizes))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def save_checkpoint(out: Path, model: ViT, optimizer: torch.optim.Optimizer, scheduler: Any, step: int,
+                    extra: dict[str, Any], save_fp16: bool) -> None:
+    """Write weights, config and train state to a staging folder, then move them in with Ctrl-C deferred.
+
+    A Ctrl-C while writing loses only the staging folder; the previous checkpoint stays intact.
+    """
+    staging = out / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    checkpoint.save(model, staging, extra, dtype=torch.float16 if save_fp16 else torch.float32)
+    state = {"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+    torch.save(state, staging / TRAIN_STATE)
+    with interrupts_deferred():
+        for name in (checkpoint.WEIGHTS, "config.json", TRAIN_STATE):  # state last: it marks completeness
+            (staging / name).replace(out / name)
+    staging.rmdir()
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold SIGINT for the few renames that must happen together; re-raise it afterwards."""
+    received: list[Any] = []
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, lambda *args: received.append(args))
+    except ValueError:  # not the main thread: nothing to defer
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
+def load_train_state(out: Path) -> dict[str, Any]:
+    """The saved step, optimizer and scheduler state; tensors and plain values only, so never unpickles code."""
+    return torch.load(out / TRAIN_STATE, map_location="cpu", weights_only=True)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The training loop
+
+
+def train(opts: TrainOptions) -> TrainResult:
+    """Run (or resume) a training run described by `opts`; returns the trained model and its history."""
+    torch.manual_seed(opts.seed)
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    out = Path(opts.out)
+    device = pick_device(opts.device)
+    source, val_source, per_epoch = sources(opts)
+    if opts.resume:
+        model = checkpoint.load_vitdemo_dir(out).train()
+    else:
+        model = (fine_tune_model if opts.init else new_model)(opts, source.labels)
+    model.to(device)
+    total = opts.epochs * (per_epoch // opts.batch_size)
+    optimizer = optimizer_for(model, opts)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(opts.warmup, total))
+    step, history = 0, []
+    if opts.resume:
+        state = load_train_state(out)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+    loop = _Loop(opts, model, optimizer, scheduler, device, source, val_source, per_epoch, total)
+    if opts.resume:
+        earlier = checkpoint.read_meta(out).get("training", {})
+        history, loop.earlier_seconds = list(earlier.get("history", [])), float(earlier.get("seconds", 0.0))
+    return loop.run(step, history)
+
+
+def sources(opts: TrainOptions) -> tuple[train_data.TrainingSource, train_data.TrainingSource | None, int]:
+    """(training source, validation source or None, samples per epoch) for --data."""
+    steps = opts.steps_per_epoch
+    if opts.data == "shapes":
+        per_epoch = (steps or 200) * opts.batch_size
+        size = opts.image_size or 96
+        train_src = train_data.shapes_source(opts.epochs * per_epoch, size, opts.seed)
+        val_src = train_data.shapes_source(opts.val_samples, size, opts.seed + 1) if opts.val_samples else None
+        return train_src, val_src, per_epoch
+    train_src, val_src = train_data.split_source(train_data.folder_source(opts.data), opts.val_fraction, opts.seed)
+    n = len(train_src.pairs)
+    per_epoch = steps * opts.batch_size if steps else max(opts.batch_size, n - n % opts.batch_size)
+    return train_src, val_src, per_epoch
+
+
+class _Loop:
+    """The state one run carries between steps; split out so `train` reads as setup, then run."""
+
+    def __init__(self, opts: TrainOptions, model: ViT, optimizer: Any, scheduler: Any, device: torch.device,
+                 source: Any, val_source: Any, per_epoch: int, total: int):
+        self.opts, self.model, self.optimizer, self.scheduler, self.device = opts, model, optimizer, scheduler, device
+        self.source, self.val_source, self.per_epoch, self.total = source, val_source, per_epoch, total
+        self.steps_per_epoch = per_epoch // opts.batch_size
+        self.amp = autocast_dtype(device, opts.precision)
+        self.started = time.time()
+        self.step_now = 0
+        self.earlier_seconds = 0.0  # training time of the sessions before a --resume
+
+    def run(self, step: int, history: list[dict[str, float]]) -> TrainResult:
+        stopped = False
+        try:
+            while step < self.total and not stopped:
+                epoch, done = divmod(step, self.steps_per_epoch)
+                step, row, stopped = self.epoch(epoch, step, done)
+                if not stopped:
+                    row["val_accuracy"] = self.validate()
+                    history.append(row)
+                self.save(step, history)
+        except KeyboardInterrupt:
+            self.save(self.step_now, history)
+            print(f"\ninterrupted: checkpoint at step {self.step_now} in {self.opts.out}; --resume continues",
+                  file=sys.stderr)
+            raise
+        return TrainResult(self.model.eval(), step, history, self.earlier_seconds + time.time() - self.started,
+                           stopped)
+
+    def epoch(self, epoch: int, step: int, done: int) -> tuple[int, dict[str, float], bool]:
+        """Train from batch `done` of `epoch` to its end (or to the time limit)."""
+        opts = self.opts
+        draws = train_data.epoch_draws(self.source, epoch, self.per_epoch, opts.seed, done * opts.batch_size)
+        silhouettes = opts.silhouette_steps * opts.batch_size if self.source.has_masks else 0
+        loader = train_data.batches(self.source, self.model.config, draws, opts.batch_size, opts.workers, opts.seed,
+                                    silhouette_draws=silhouettes)
+        self.model.train()
+        sums = {"loss": 0.0, "correct": 0, "seen": 0}
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{opts.epochs}", total=len(loader), dynamic_ncols=True,
+                   file=sys.stderr)
+        t0 = time.time()
+        self.step_now = step
+        for pixels, labels, masks in bar:
+            batch_loss, correct = self.train_step(pixels, labels, masks, batch_patch_size(opts, opts.seed, step))
+            step += 1
+            self.step_now = step
+            sums["loss"] += batch_loss * len(labels)
+            sums["correct"] += correct
+            sums["seen"] += len(labels)
+            rate = sums["seen"] / max(time.time() - t0, 1e-9)
+            bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}", acc=f"{sums['correct'] / sums['seen']:.3f}",
+                            img_s=f"{rate:.0f}", refresh=False)
+            if opts.max_minutes is not None and time.time() - self.started > 60 * opts.max_minutes:
+                bar.close()
+                print(f"time limit of {opts.max_minutes} min reached at step {step}", file=sys.stderr)
+                return step, {}, True
+        bar.close()
+        seen = max(sums["seen"], 1)
+        row = {"epoch": epoch + 1, "step": step, "loss": sums["loss"] / seen, "accuracy": sums["correct"] / seen,
+               "images_per_s": sums["seen"] / max(time.time() - t0, 1e-9)}
+        return step, row, False
+
+    def train_step(self, pixels: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor,
+                   patch_size: int) -> tuple[float, int]:
+        """One optimizer step at `patch_size`; returns (loss, number correct)."""
+        x = train_data.normalize(pixels, self.model.config, input_size(self.model.config, patch_size))
+        x, labels = x.to(self.device), labels.to(self.device)
+        dense = self.opts.token_loss > 0 and masks.numel() > 0
+        with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+            out = self.model(x, patch_size=patch_size, output_attentions=False, output_intermediates=dense)
+        value = loss(out.logits, labels, self.opts.label_smoothing)
+        if dense:
+            value = value + self.opts.token_loss * self.token_label_loss(out, labels, masks.to(self.device))
+        logits = out.logits
+        self.optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        return value.item(), int((logits.argmax(-1) == labels).sum())
+
+    def token_label_loss(self, out: Any, labels: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Token labelling (Jiang et al., 2021) with exact labels: each patch at least half inside the object is
+        classified by the same head as the class token. A dense signal that finds the object sooner, and
+        makes the object's patches the ones worth attending to."""
+        patches = out.intermediates["encoded"][:, self.model.config.num_prefix_tokens:]
+        rows, cols = out.grid
+        cover = torch.nn.functional.adaptive_avg_pool2d(masks[:, None].float(), (rows, cols)).flatten(1)
+        inside = cover >= 0.5
+        if not inside.any():
+            return out.logits.new_zeros(())
+        token_logits = self.model.head(patches[inside])
+        return loss(token_logits, labels[:, None].expand_as(inside)[inside], self.opts.label_smoothing)
+
+    @torch.no_grad()
+    def validate(self) -> float | None:
+        """Top-1 on the held-out source at the native patch size (nan-free: None when there is none)."""
+        if self.val_source is None:
+            return None
+        self.model.eval()
+        draws = list(range(len(self.val_source.pairs)))
+        loader = train_data.batches(self.val_source, self.model.config, draws, 128, 0, self.opts.seed,
+                                    drop_last=False)
+        correct = 0
+        for pixels, labels, _ in loader:
+            x = train_data.normalize(pixels, self.model.config).to(self.device)
+            with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+                logits = self.model(x, output_attentions=False).logits
+            correct += int((logits.argmax(-1).cpu() == labels).sum())
+        self.model.train()
+        return correct / len(draws)
+
+    def save(self, step: int, history: list[dict[str, float]]) -> None:
+        save_checkpoint(Path(self.opts.out), self.model, self.optimizer, self.scheduler, step,
+                        {"training": self.metadata(step, history)}, self.opts.save_fp16)
+
+    def metadata(self, step: int, history: list[dict[str, float]]) -> dict[str, Any]:
+        """What config.json records about the run: how to repeat it and how well it went."""
+        opts = asdict(self.opts)
+        opts["patch_sizes"] = list(opts["patch_sizes"])
+        last = history[-1] if history else {}
+        return {
+            "command": self.opts.command, "options": opts, "seed": self.opts.seed, "step": step,
+            "total_steps": self.total, "seconds": round(self.earlier_seconds + time.time() - self.started, 1),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "torch": torch.__version__,
+            "autocast": str(self.amp).replace("torch.", "") if self.amp else "fp32",
+            "train_accuracy": last.get("accuracy"), "val_accuracy": last.get("val_accuracy"), "history": history,
+        }
