@@ -10,8 +10,9 @@ fresh images, a *first analysis* (/analyze of an image not seen at that patch si
 and the first *relevance* view (one backward pass). Medians are reported.
 
 * **server**: the app's `/analyze` function called in this process (upload decode, analysis, both pictures
-  rendered and PNG-encoded as Gradio does), so Gradio's queue and HTTP are left out. This is what the
-  targets (first analysis ≤ 0.5 s, view switch ≤ 50 ms) are about.
+  rendered and written as PNG files as the app's outputs do, by `vitdemo.app.outputs.picture_file`), so
+  Gradio's queue and HTTP are left out. This is what the targets (first analysis ≤ 0.5 s, view switch
+  ≤ 50 ms) are about.
 * **round trip**: `gradio_client` against `python app.py --model M` started by this script with
   VITDEMO_PRECISION set, on a free 127.0.0.1 port, offline: what a person waits for, uploads included.
   The same start gives the **cold start** (spawn → "/" answers 200) and the **first request** after it
@@ -27,7 +28,6 @@ asking the hub); any other name is passed to `app.py --model` as is.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys
@@ -76,6 +76,7 @@ def server_timings(source: str, precision: str, patch_sizes: list[int], images: 
     """The scenarios through the app's own /analyze function in this process (a fresh engine and cache)."""
     from vitdemo.app.api import Endpoints
     from vitdemo.app.models import choose_startup
+    from vitdemo.app.outputs import picture_file
     from vitdemo.app.service import Engine
 
     previous = os.environ.get("VITDEMO_PRECISION")
@@ -85,8 +86,8 @@ def server_timings(source: str, precision: str, patch_sizes: list[int], images: 
 
         def analyze(image: Path, patch: int | None, method: str, layer: int, head: str) -> object:
             grid, attention, labels = endpoints.analyze(str(image), patch, method, layer, head, "")
-            for picture in (grid, attention):  # Gradio's postprocess for format="png" outputs
-                picture.save(io.BytesIO(), "PNG")
+            for picture in (grid, attention):  # what the app's format="png" outputs do before Gradio's
+                picture_file(picture, "png")
             return labels
 
         analyze(images[0], None, "attention", -1, "mean")  # loads the model: not timed

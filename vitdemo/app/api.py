@@ -22,6 +22,7 @@ from . import views
 from .choices import METHODS
 from .components import upload_image
 from .errors import shown_to_user
+from .outputs import output_image
 from .service import Engine
 
 CLASSIFY_DESCRIPTION = (
@@ -87,8 +88,8 @@ def register_endpoints(engine: Engine, concurrency: dict[str, Any]) -> Endpoints
         head = gr.Textbox(value="mean", label="head", elem_id="api-head")
         model = gr.Dropdown(list(engine.entries), value="", allow_custom_value=True, label="model",
                             elem_id="api-model")
-        grid = gr.Image(format="png", label="grid", elem_id="api-grid")
-        attention = gr.Image(format="png", label="attention", elem_id="api-attention")
+        grid = output_image(format="png", label="grid", elem_id="api-grid")
+        attention = output_image(format="png", label="attention", elem_id="api-attention")
         labels = gr.Label(num_top_classes=5, label="labels", elem_id="api-labels")
         classify_button = gr.Button(visible=False, elem_id="api-classify")
         analyze_button = gr.Button(visible=False, elem_id="api-analyze")

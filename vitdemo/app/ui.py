@@ -22,6 +22,7 @@ from .callbacks import Handlers, head_choices, model_choices, patch_choices, pat
 from .choices import COLORMAPS, DEFAULT_COLORMAP
 from .components import upload_image
 from .models import BUNDLED, HubProbe, choose_startup, settle_pending
+from .outputs import output_gallery, output_image
 from .service import Engine
 from .zerogpu import gpu_machine
 
@@ -88,9 +89,9 @@ def _layout(engine: Engine, config: Any) -> dict[str, Any]:
         with gr.Column(scale=9):
             ui["summary"] = gr.Markdown("", elem_id="summary")
             with gr.Row(equal_height=True):
-                ui["grid"] = gr.Image(label="Patch grid", format="png", height=330,
+                ui["grid"] = output_image(label="Patch grid", format="png", height=330,
                                       interactive=False, elem_id="grid", buttons=["download", "fullscreen"])
-                ui["attention"] = gr.Image(label="Attention", format="jpeg", height=330,
+                ui["attention"] = output_image(label="Attention", format="jpeg", height=330,
                                            interactive=False, elem_id="attention", buttons=["download", "fullscreen"])
                 ui["labels"] = gr.Label(num_top_classes=5, label="Top-5", elem_id="labels", min_width=200)
             ui["caption"] = gr.Markdown("", elem_id="caption")
@@ -143,7 +144,7 @@ def _display_options(ui: dict[str, Any]) -> None:
 def _tabs(ui: dict[str, Any], config: Any) -> None:
     with gr.Tabs(elem_id="tabs"):
         with gr.Tab("All heads of this layer", id="heads", elem_id="tab-heads") as ui["tab_heads"]:
-            ui["gallery"] = gr.Gallery(label="Class-token attention, one picture per head", columns=6, height=360,
+            ui["gallery"] = output_gallery(label="Class-token attention, one picture per head", columns=6, height=360,
                                        format="jpeg", elem_id="heads-gallery", object_fit="contain")
         with gr.Tab("Compare patch sizes", id="compare", elem_id="tab-compare") as ui["tab_compare"]:
             with gr.Row():
@@ -151,22 +152,22 @@ def _tabs(ui: dict[str, Any], config: Any) -> None:
                                                        label="Pick 2 or 3 patch sizes", elem_id="compare-sizes",
                                                        scale=4)
                 ui["compare_button"] = gr.Button("Compare", variant="primary", elem_id="compare-button", scale=1)
-            ui["compare_gallery"] = gr.Gallery(label="Patch grids (top) and attention (bottom)", columns=3,
+            ui["compare_gallery"] = output_gallery(label="Patch grids (top) and attention (bottom)", columns=3,
                                                height=560, format="jpeg", elem_id="compare-gallery",
                                                object_fit="contain")
         with gr.Tab("The recipe, live", id="recipe", elem_id="tab-recipe") as ui["tab_recipe"]:
             ui["recipe_table"] = gr.Markdown("", elem_id="recipe-table")
-            ui["recipe_gallery"] = gr.Gallery(label="Stages", columns=6, height=300, format="png",
+            ui["recipe_gallery"] = output_gallery(label="Stages", columns=6, height=300, format="png",
                                               elem_id="recipe-gallery", object_fit="contain")
         with gr.Tab("Model probing", id="probing", elem_id="tab-probing") as ui["tab_probing"]:
             gr.Markdown("The ViT paper's Fig. 7 for this model: embedding filters (left), position-embedding "
                         "similarity (centre) and each head's mean attention distance on this image (right).")
             with gr.Row():
-                ui["probe_filters"] = gr.Image(label="Top principal components of the patch-embedding filters",
+                ui["probe_filters"] = output_image(label="Top principal components of the patch-embedding filters",
                                                format="png", elem_id="probe-filters", interactive=False)
-                ui["probe_positions"] = gr.Image(label="Position-embedding similarity", format="png",
+                ui["probe_positions"] = output_image(label="Position-embedding similarity", format="png",
                                                  elem_id="probe-positions", interactive=False)
-                ui["probe_distance"] = gr.Image(label="Mean attention distance", format="png",
+                ui["probe_distance"] = output_image(label="Mean attention distance", format="png",
                                                 elem_id="probe-distance", interactive=False)
 
 
