@@ -134,8 +134,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per case (batch 8: half)")
     parser.add_argument("--quick", action="store_true", help="skip batch 8 at patch 8")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch threads for both libraries (default: one per core)")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, random ViT-B weights, 224 px\n")
     table = speed_table(args.rounds, args.quick)
     print("\n".join(table) + "\n")

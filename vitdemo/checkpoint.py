@@ -45,9 +45,10 @@ def load_vitdemo_dir(path: str | Path) -> ViT:
     """Read a folder written by `save` into a float32 ViT on the CPU (the caller picks device/precision)."""
     path = Path(path)
     meta = json.loads((path / "config.json").read_text())
-    model = ViT(ViTConfig.from_dict(meta["config"]), meta.get("labels"))
+    with torch.device("meta"):  # no random init to throw away: the weights are assigned, not copied
+        model = ViT(ViTConfig.from_dict(meta["config"]), meta.get("labels"))
     state = {k: v.float() for k, v in load_file(str(path / WEIGHTS)).items()}
-    model.load_state_dict(state)
+    model.load_state_dict(state, assign=True)
     return model.eval()
 
 
