@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vitdemo import checkpoint, train
+from vitdemo import checkpoint, train, train_aids
 from vitdemo.config import ViTConfig
 from vitdemo.folder import SkippedImageWarning
 from vitdemo.model import ViT
@@ -83,6 +83,38 @@ def test_resume_continues_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert resumed.step == straight.step == 4
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
+
+
+def test_resume_restores_the_training_only_silhouette_head(tmp_path: Path) -> None:
+    opts = replace(TINY, epochs=2, steps_per_epoch=2, silhouette_loss=1.0, token_loss=0.5, silhouette_steps=2)
+    straight = train.train(replace(opts, out=str(tmp_path / "straight")))
+    train.train(replace(opts, out=str(tmp_path / "stopped"), max_minutes=0.0))
+    assert "silhouette_head" in train.load_train_state(tmp_path / "stopped")
+    resumed = train.train(replace(opts, out=str(tmp_path / "stopped"), resume=True))
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    assert set(checkpoint.load_vitdemo_dir(tmp_path / "stopped").state_dict()) == set(straight.model.state_dict())
+
+
+def test_patch_cover_is_the_share_of_object_pixels_per_cell() -> None:
+    mask = torch.zeros(1, 8, 8, dtype=torch.bool)
+    mask[0, :4, :4] = True  # the top-left patch of a 2×2 grid
+    mask[0, 4, 4] = True  # one pixel of the bottom-right patch's top-left cell
+    cover = train_aids.patch_cover(mask, (2, 2), sub=2)
+    assert cover.shape == (1, 4, 4)
+    torch.testing.assert_close(cover[0, 0], torch.ones(4))
+    torch.testing.assert_close(cover[0, 3], torch.tensor([0.25, 0.0, 0.0, 0.0]))
+    assert cover[0, 1:3].sum() == 0
+
+
+def test_mimetic_init_starts_attention_near_identity() -> None:
+    model = ViT(ViTConfig(image_size=32, patch_size=8, dim=32, depth=1, heads=2, mlp_dim=64, num_classes=3))
+    qkv = model.blocks[0].attn.qkv.weight.detach()
+    assert abs(float(torch.trace(qkv[:16].T @ qkv[32:48]))) < 1.0  # default init: no preference
+    train_aids.mimetic_init_(model, torch.Generator().manual_seed(0))
+    qkv, proj = model.blocks[0].attn.qkv.weight.detach(), model.blocks[0].attn.proj.weight.detach()
+    assert float(torch.trace(qkv[:16].T @ qkv[32:48])) > 5.0  # head 0: q·k rewards a token like itself
+    assert float(torch.trace(proj @ qkv[64:])) < -5.0  # values come back subtracted: x − mean of look-alikes
 
 
 def test_help_lists_every_option() -> None:

@@ -47,6 +47,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     schedule.add_argument("--token-loss", type=float, default=d.token_loss, help="shapes: weight of a per-patch "
                           "cross-entropy that gives every patch at least half inside the object the object's label, "
                           "through the same head (token labelling); 0 trains the class token only " + DEFAULTS_NOTE)
+    schedule.add_argument("--silhouette-loss", type=float, default=d.silhouette_loss, help="shapes: weight of a "
+                          "training-only head on a middle block that predicts each patch's object pixels (4×4 per "
+                          "patch) from the object masks; dropped after training " + DEFAULTS_NOTE)
     schedule.add_argument("--silhouette-steps", type=int, default=d.silhouette_steps, help="shapes: for this many "
                           "first steps, blend the images with the object's white-on-black silhouette, fading to the "
                           "plain images (a curriculum: random colours are what makes shapes slow to learn) "

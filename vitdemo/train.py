@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import checkpoint, train_data
+from . import checkpoint, train_aids, train_data
 from .config import Preprocessing, ViTConfig
 from .device import cpu_has_native_bf16, pick_device
 from .model import ViT, loss
@@ -52,6 +52,7 @@ class TrainOptions:
     warmup: int = 200  # optimizer steps of linear warm-up before the cosine decay
     label_smoothing: float = 0.1
     token_loss: float = 0.0  # shapes: weight of the per-patch loss (patches inside the object get its label)
+    silhouette_loss: float = 0.0  # shapes: weight of the training-only per-patch silhouette head's loss
     silhouette_steps: int = 0  # shapes: steps of the curriculum that fades from silhouettes to the images
     mimetic_init: bool = True  # new models: attention starts as "attend to similar tokens" (Trockman 2023)
     image_size: int | None = None  # default: 96 for a new model, the checkpoint's for --init
@@ -97,35 +98,8 @@ def new_model(opts: TrainOptions, labels: list[str]) -> ViT:
     )
     model = ViT(config, labels)
     if opts.mimetic_init:
-        mimetic_init_(model, torch.Generator().manual_seed(opts.seed))
+        train_aids.mimetic_init_(model, torch.Generator().manual_seed(opts.seed))
     return model
-
-
-@torch.no_grad()
-def mimetic_init_(model: ViT, generator: torch.Generator, alpha: float = 0.7, beta: float = 0.7) -> None:
-    """Mimetic initialisation (Trockman & Kolter, 2023): W_q W_kᵀ ≈ αZ + βI per head and W_o W_v ≈ αZ − βI.
-
-    Attention then starts out grouping tokens that look alike (here: patches of the same colour, i.e. the
-    object) instead of averaging everything, which shortens the slow start of small ViTs on small data.
-    """
-    d, heads = model.config.dim, model.config.heads
-    k = d // heads
-    for block in model.blocks:
-        qkv = block.attn.qkv.weight  # rows: [q; k; v], each d × d, heads in blocks of k rows
-        for h in range(heads):
-            left, right = _factors(alpha * torch.randn(d, d, generator=generator) / d**0.5 + beta * torch.eye(d), k)
-            qkv[h * k:(h + 1) * k] = left.T
-            qkv[d + h * k:d + (h + 1) * k] = right.T
-        left, right = _factors(alpha * torch.randn(d, d, generator=generator) / d**0.5 - beta * torch.eye(d), d)
-        qkv[2 * d:] = right.T
-        block.attn.proj.weight.copy_(left)
-
-
-def _factors(matrix: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(L, R), each (n, rank), with L Rᵀ the best rank-`rank` approximation of `matrix` (split SVD)."""
-    u, s, vh = torch.linalg.svd(matrix)
-    root = s[:rank].sqrt()
-    return u[:, :rank] * root, vh[:rank].T * root
 
 
 def fine_tune_model(opts: TrainOptions, labels: list[str]) -> ViT:
@@ -146,11 +120,12 @@ def fine_tune_model(opts: TrainOptions, labels: list[str]) -> ViT:
     return model.float().train()
 
 
-def optimizer_for(model: nn.Module, opts: TrainOptions) -> torch.optim.AdamW:
+def optimizer_for(modules: list[nn.Module], opts: TrainOptions) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only: decaying norms, biases and tokens hurts small ViTs."""
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 or name in NO_DECAY else decay).append(p)
+    for module in modules:
+        for name, p in module.named_parameters():
+            (no_decay if p.ndim <= 1 or name in NO_DECAY else decay).append(p)
     groups = [{"params": decay, "weight_decay": opts.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=opts.lr, betas=(0.9, 0.999))
 
@@ -187,8 +162,7 @@ def batch_patch_size(opts: TrainOptions, seed: int, step: int) -> int:
 # Checkpoints
 
 
-def save_checkpoint(out: Path, model: ViT, optimizer: torch.optim.Optimizer, scheduler: Any, step: int,
-                    extra: dict[str, Any], save_fp16: bool) -> None:
+def save_checkpoint(out: Path, model: ViT, state: dict[str, Any], extra: dict[str, Any], save_fp16: bool) -> None:
     """Write weights, config and train state to a staging folder, then move them in with Ctrl-C deferred.
 
     A Ctrl-C while writing loses only the staging folder; the previous checkpoint stays intact.
@@ -196,7 +170,6 @@ def save_checkpoint(out: Path, model: ViT, optimizer: torch.optim.Optimizer, sch
     staging = out / ".staging"
     staging.mkdir(parents=True, exist_ok=True)
     checkpoint.save(model, staging, extra, dtype=torch.float16 if save_fp16 else torch.float32)
-    state = {"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
     torch.save(state, staging / TRAIN_STATE)
     with interrupts_deferred():
         for name in (checkpoint.WEIGHTS, "config.json", TRAIN_STATE):  # state last: it marks completeness
@@ -223,7 +196,7 @@ def interrupts_deferred():
 
 
 def load_train_state(out: Path) -> dict[str, Any]:
-    """The saved step, optimizer and scheduler state; tensors and plain values only, so never unpickles code."""
+    """The saved step, optimizer, scheduler and training-only head; tensors and plain values only, never code."""
     return torch.load(out / TRAIN_STATE, map_location="cpu", weights_only=True)
 
 
@@ -244,16 +217,20 @@ def train(opts: TrainOptions) -> TrainResult:
     else:
         model = (fine_tune_model if opts.init else new_model)(opts, source.labels)
     model.to(device)
+    silhouette = train_aids.SilhouetteHead(model).to(device) if opts.silhouette_loss and source.has_masks else None
     total = opts.epochs * (per_epoch // opts.batch_size)
-    optimizer = optimizer_for(model, opts)
+    optimizer = optimizer_for([model] + ([silhouette] if silhouette else []), opts)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(opts.warmup, total))
     step, history = 0, []
     if opts.resume:
         state = load_train_state(out)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if silhouette:
+            silhouette.load_state_dict(state["silhouette_head"])
         step = int(state["step"])
     loop = _Loop(opts, model, optimizer, scheduler, device, source, val_source, per_epoch, total)
+    loop.silhouette = silhouette
     if opts.resume:
         earlier = checkpoint.read_meta(out).get("training", {})
         history, loop.earlier_seconds = list(earlier.get("history", [])), float(earlier.get("seconds", 0.0))
@@ -286,6 +263,7 @@ class _Loop:
         self.amp = autocast_dtype(device, opts.precision)
         self.started = time.time()
         self.step_now = 0
+        self.silhouette: train_aids.SilhouetteHead | None = None  # training-only, never saved with the model
         self.earlier_seconds = 0.0  # training time of the sessions before a --resume
 
     def run(self, step: int, history: list[dict[str, float]]) -> TrainResult:
@@ -344,32 +322,23 @@ class _Loop:
         """One optimizer step at `patch_size`; returns (loss, number correct)."""
         x = train_data.normalize(pixels, self.model.config, input_size(self.model.config, patch_size))
         x, labels = x.to(self.device), labels.to(self.device)
-        dense = self.opts.token_loss > 0 and masks.numel() > 0
+        opts, masks = self.opts, masks.to(self.device)
+        dense = masks.numel() > 0 and (opts.token_loss > 0 or self.silhouette is not None)
         with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
             out = self.model(x, patch_size=patch_size, output_attentions=False, output_intermediates=dense)
-        value = loss(out.logits, labels, self.opts.label_smoothing)
-        if dense:
-            value = value + self.opts.token_loss * self.token_label_loss(out, labels, masks.to(self.device))
+            value = loss(out.logits, labels, opts.label_smoothing)
+            if dense and opts.token_loss > 0:
+                tokens = train_aids.token_label_loss(self.model, out, labels, masks, opts.label_smoothing)
+                value = value + opts.token_loss * tokens
+            if dense and self.silhouette is not None:
+                value = value + opts.silhouette_loss * self.silhouette.loss(out, masks)
         logits = out.logits
         self.optimizer.zero_grad(set_to_none=True)
         value.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for group in self.optimizer.param_groups for p in group["params"]], 1.0)
         self.optimizer.step()
         self.scheduler.step()
         return value.item(), int((logits.argmax(-1) == labels).sum())
-
-    def token_label_loss(self, out: Any, labels: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """Token labelling (Jiang et al., 2021) with exact labels: each patch at least half inside the object is
-        classified by the same head as the class token. A dense signal that finds the object sooner, and
-        makes the object's patches the ones worth attending to."""
-        patches = out.intermediates["encoded"][:, self.model.config.num_prefix_tokens:]
-        rows, cols = out.grid
-        cover = torch.nn.functional.adaptive_avg_pool2d(masks[:, None].float(), (rows, cols)).flatten(1)
-        inside = cover >= 0.5
-        if not inside.any():
-            return out.logits.new_zeros(())
-        token_logits = self.model.head(patches[inside])
-        return loss(token_logits, labels[:, None].expand_as(inside)[inside], self.opts.label_smoothing)
 
     @torch.no_grad()
     def validate(self) -> float | None:
@@ -390,8 +359,11 @@ class _Loop:
         return correct / len(draws)
 
     def save(self, step: int, history: list[dict[str, float]]) -> None:
-        save_checkpoint(Path(self.opts.out), self.model, self.optimizer, self.scheduler, step,
-                        {"training": self.metadata(step, history)}, self.opts.save_fp16)
+        state = {"step": step, "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        if self.silhouette is not None:
+            state["silhouette_head"] = self.silhouette.state_dict()
+        save_checkpoint(Path(self.opts.out), self.model, state, {"training": self.metadata(step, history)},
+                        self.opts.save_fp16)
 
     def metadata(self, step: int, history: list[dict[str, float]]) -> dict[str, Any]:
         """What config.json records about the run: how to repeat it and how well it went."""
