@@ -89,14 +89,16 @@ def speed_table(rounds: int, quick: bool) -> list[str]:
 
 
 RSS_SCRIPT = """
-import resource, sys, torch
+import sys, torch
 sys.path.insert(0, {root!r})
 import vitdemo
 model = vitdemo.load({path!r}, device='cpu', precision={precision!r})
 with torch.inference_mode():
     for _ in range(10):
         out = model(torch.randn(1, 3, 224, 224))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM, not ru_maxrss: Linux carries the parent's high-water mark into ru_maxrss across fork + exec,
+# so a child of this (large) benchmark process would report the parent's peak.
+print(int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024)
 """
 
 IMPORT_SCRIPT = """
