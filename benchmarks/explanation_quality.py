@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 
 from vitdemo.config import ViTConfig
+from vitdemo.evaluate import patch_coverage
 from vitdemo.explain import analyze
 from vitdemo.model import ViT
 from vitdemo.preprocessing import model_view
@@ -54,13 +55,6 @@ def mask_in_view(mask: np.ndarray, config: ViTConfig, patch_size: int) -> np.nda
     return np.asarray(model_view(picture, config, patch_size))[..., 0] >= 128
 
 
-def patch_coverage(mask: np.ndarray, grid: tuple[int, int], patch_size: int) -> np.ndarray:
-    """(rows, cols) fraction of each patch's pixels inside the mask."""
-    rows, cols = grid
-    cropped = mask[: rows * patch_size, : cols * patch_size].astype(np.float64)
-    return cropped.reshape(rows, patch_size, cols, patch_size).mean(axis=(1, 3))
-
-
 def map_scores(attention_map: np.ndarray, coverage: np.ndarray) -> tuple[float, bool]:
     """(share of mass on object pixels, whether the top patch touches the object)."""
     top = np.unravel_index(np.argmax(attention_map), attention_map.shape)
@@ -73,7 +67,7 @@ def evaluate(model: ViT, samples: ShapesDataset, patch_size: int) -> Scores:
         a = analyze(model, sample.image, patch_size)
         scores.grid = a.grid
         scores.correct.append(a.labels[int(a.probabilities.argmax())] == SHAPE_LABELS[sample.label])
-        coverage = patch_coverage(mask_in_view(sample.mask, model.config, patch_size), a.grid, a.patch_size)
+        coverage = patch_coverage(mask_in_view(sample.mask, model.config, patch_size), a.grid).reshape(a.grid).numpy()
         scores.add("chance (uniform map)", float(coverage.mean()), float((coverage > 0).mean()))
         for name, arguments in METHODS.items():
             scores.add(name, *map_scores(a.attention_map(**arguments), coverage))

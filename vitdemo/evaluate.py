@@ -2,8 +2,7 @@
 class-token attention rollout points at the object (the fraction of its mass inside the object's mask).
 
 Images go through `preprocessing.preprocess`, the same path the app uses, so these numbers are the app's.
-The rollout here is the plain Abnar & Zuidema (2020) recipe with the residual folded in; it is the
-metric's definition, kept self-contained so a change to the explanation code cannot move the target.
+The rollout is the explanation code's own (Abnar & Zuidema 2020), so the metric measures the map users see.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import explain
 from .model import ViT
 from .preprocessing import preprocess
 
@@ -32,18 +32,13 @@ class PatchSizeResult:
 def rollout(attentions: Sequence[torch.Tensor], num_prefix_tokens: int = 1) -> torch.Tensor:
     """(B, rows·cols) class-token attention rollout over the patch tokens, each row summing to 1.
 
-    Per layer Â = (A + I) / 2 (attention plus the residual path), renormalised over the keys and averaged
-    over heads; the layers are multiplied from the first to the last, and the class token's row is read off.
+    The map the app shows (`explain.rollout`, heads averaged, no discarding), per image of the batch.
     """
-    result = None
-    for layer in attentions:
-        a = layer.float()
-        a = (a + torch.eye(a.shape[-1], device=a.device)) / 2
-        a = (a / a.sum(dim=-1, keepdim=True)).mean(dim=1)
-        result = a if result is None else a @ result
-    assert result is not None, "rollout needs at least one layer of attention"
-    row = result[:, 0, num_prefix_tokens:]
-    return row / row.sum(dim=-1, keepdim=True)
+    layers = [layer.float().cpu().numpy() for layer in attentions]
+    rows = [explain.rollout([layer[i] for layer in layers], query=0)[num_prefix_tokens:]
+            for i in range(layers[0].shape[0])]
+    result = torch.from_numpy(np.stack(rows))
+    return result / result.sum(dim=-1, keepdim=True)
 
 
 def patch_coverage(mask: np.ndarray, grid: tuple[int, int], side: int | None = None) -> torch.Tensor:
