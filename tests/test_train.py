@@ -117,6 +117,18 @@ def test_mimetic_init_starts_attention_near_identity() -> None:
     assert float(torch.trace(proj @ qkv[64:])) < -5.0  # values come back subtracted: x − mean of look-alikes
 
 
+def test_compute_balance_draws_coarse_patch_sizes_more_often() -> None:
+    sizes = (8, 16, 32)  # at 32 px: 17, 5 and 2 tokens with the class token
+    uniform = replace(TINY, patch_sizes=sizes, compute_balance=0.0)
+    balanced = replace(TINY, patch_sizes=sizes, compute_balance=1.0)
+    assert train.patch_size_weights(uniform, list(sizes)) == [1.0, 1.0, 1.0]
+    weights = train.patch_size_weights(balanced, list(sizes))
+    assert [w * t for w, t in zip(weights, (17, 5, 2))] == pytest.approx([1.0, 1.0, 1.0])  # equal compute
+    draws = [train.batch_patch_size(balanced, 0, step) for step in range(3000)]
+    assert draws.count(32) > 5 * draws.count(8)  # expected 8.5×
+    assert draws == [train.batch_patch_size(balanced, 0, step) for step in range(3000)]  # a function of the step
+
+
 def test_help_lists_every_option() -> None:
     text = subprocess.run([sys.executable, "-m", "vitdemo", "train", "--help"], capture_output=True, text=True,
                           check=True, cwd=Path(__file__).parent.parent).stdout

@@ -77,6 +77,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--patch-sizes", type=_int_list, default=d.patch_sizes, help="comma-separated patch "
                        "sizes, one drawn at random per batch (FlexiViT); saved as the sizes the app offers "
                        "(default: 8,12,16,24,32)")
+    model.add_argument("--compute-balance", type=float, default=d.compute_balance, help="draw each batch's "
+                       "patch size with probability ∝ tokens^-BALANCE: 0 is uniform (FlexiViT), 1 gives every "
+                       "size the same compute time, so coarse sizes get more steps and a minute more images "
+                       + DEFAULTS_NOTE)
     model.add_argument("--dim", type=int, default=d.dim, help="token width " + DEFAULTS_NOTE)
     model.add_argument("--depth", type=int, default=d.depth, help="encoder blocks " + DEFAULTS_NOTE)
     model.add_argument("--heads", type=int, default=d.heads, help="attention heads per block " + DEFAULTS_NOTE)
