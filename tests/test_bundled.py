@@ -16,13 +16,15 @@ from vitdemo.model import ViT
 
 HELD_OUT_SEED = 4242  # training used seed 0 (data) and 1 (validation)
 SIMPLE_SEEDS = range(10)  # 4 shapes × 10 = 40 images
-# The targets (95% native, 90% at every size, 90% on the second renderer, rollout ≥ 50% in the mask)
-# are NOT met by the bundled model (MODEL_CARD.md has the measured numbers). These thresholds sit just below
-# what it measures, so a regression in the model, the loader or the preprocessing still fails them; chance
-# is 1/11 = 9%.
-NATIVE_MIN_ACCURACY = 0.6  # measured 68% on 550 held-out images
-ANY_SIZE_MIN_ACCURACY = 0.5  # measured 63-76% across patch sizes 8-32
-SIMPLE_MIN_ACCURACY = 0.3  # measured 37.5% (native) and 47.5% (patch 8) on these 40 images
+# The accuracy targets: 95% at the native patch size and 90% at every offered size (measured on these
+# 220 images: 97.3% native, 92.3-97.7% across sizes 8-32; MODEL_CARD.md has larger samples). Its rollout
+# target (>= 50% of the mass inside the object) is NOT met (measured 34% native against 26% for a uniform
+# map; see the card for why), so the rollout test only checks that the map points at the object more than
+# chance does. The model and the images are deterministic: these are fixed numbers, not flaky ones.
+NATIVE_MIN_ACCURACY = 0.95
+ANY_SIZE_MIN_ACCURACY = 0.90
+SIMPLE_MIN_ACCURACY = 0.85  # measured 97.5% (native) and 92.5% (patch 8) on these 40 images
+ROLLOUT_MIN_MARGIN = 0.05  # rollout mass in the mask minus a uniform map's: measured +0.08 at patch 16
 
 
 @cache
@@ -50,6 +52,8 @@ def test_bundled_classifies_fresh_shapes_at_every_patch_size() -> None:
     accuracy = {r.patch_size: r.accuracy for r in results}
     assert accuracy[model.config.patch_size] >= NATIVE_MIN_ACCURACY, accuracy
     assert min(accuracy.values()) >= ANY_SIZE_MIN_ACCURACY, accuracy
+    native = next(r for r in results if r.patch_size == model.config.patch_size)
+    assert native.rollout_mass >= native.mask_fraction + ROLLOUT_MIN_MARGIN, native
 
 
 @pytest.mark.parametrize("patch_size", [None, 8])
