@@ -38,7 +38,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                           "epoch; for shapes each step draws --batch-size new images (default: 200 for shapes, "
                           "one pass over the images for a folder)")
     schedule.add_argument("--batch-size", type=int, default=d.batch_size, help=DEFAULTS_NOTE)
-    schedule.add_argument("--lr", type=float, default=d.lr, help="peak AdamW learning rate " + DEFAULTS_NOTE)
+    schedule.add_argument("--lr", type=float, default=d.lr, help="peak AdamW learning rate (default: 1.5e-3 "
+                          "for a new model, 1e-4 when fine-tuning with --init)")
     schedule.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay on "
                           "weight matrices (not on biases, norms or tokens) " + DEFAULTS_NOTE)
     schedule.add_argument("--warmup", type=int, default=d.warmup, help="steps of linear learning-rate warm-up "
