@@ -1,8 +1,8 @@
 """The README's pictures, regenerated: launch the app, drive it in headless Chromium, save numbered screenshots.
 
-    python -m vitdemo.walkthrough [--out assets/screenshots] [--model bundled] [--image assets/examples/cat.jpg]
+    python -m vitdemo.walkthrough [--out assets/screenshots] [--model bundled] [--image assets/examples/shape_star.png]
 
-Each step does what a visitor does (upload a photo, pick patch sizes and methods, open the per-head gallery,
+Each step does what a visitor does (upload an image, pick patch sizes and methods, open the per-head gallery,
 click a patch, open the recipe and probing tabs) and saves `NN-name.png`: the same inputs give the same
 pictures, so a changed screenshot means a changed app. What keeps them deterministic: a fixed 1280×800
 viewport, animations and transitions switched off, the mouse parked off the page, every pending event and
@@ -136,7 +136,7 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
 
     page.locator("#input-image button[aria-label='Remove Image']").first.click()
     page.locator("#input-image input[type=file]").set_input_files(str(image))
-    camera.shoot("uploaded-photo")
+    camera.shoot("uploaded-image")
 
     sizes = three_sizes(patch_options(page))
     for size in sizes:
@@ -192,8 +192,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m vitdemo.walkthrough", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "assets" / "screenshots", help="screenshot folder")
     parser.add_argument("--model", default="bundled", help="the app's model (default: bundled, works offline)")
-    parser.add_argument("--image", type=Path, default=ROOT / "assets" / "examples" / "cat.jpg",
-                        help="the photo to upload (default: the example cat)")
+    parser.add_argument("--image", type=Path, default=ROOT / "assets" / "examples" / "shape_star.png",
+                        help="the image to upload (default: the star example; the bundled model knows shapes)")
     return parser.parse_args(argv)
 
 
