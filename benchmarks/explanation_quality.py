@@ -10,7 +10,10 @@ class), at two patch sizes, on `count` freshly generated `shapes` images (a seed
 * **pointing game**: how often the map's top patch touches the object (at least one mask pixel).
 
 The "chance" row is what a uniform map scores: mass = the mean object fraction of the image; pointing =
-the mean fraction of patches that touch the object (a random patch). Prints a markdown table.
+the mean fraction of patches that touch the object (a random patch). The "reference" row is a map spread
+evenly over every patch that touches the object: the object region at patch resolution, outline patches
+included, which shows how much mass a map can put "in the mask" without favouring the object's interior.
+Prints a markdown table.
 `--model random` runs an untrained model, to develop the script without the bundled one.
 """
 
@@ -69,6 +72,8 @@ def evaluate(model: ViT, samples: ShapesDataset, patch_size: int) -> Scores:
         scores.correct.append(a.labels[int(a.probabilities.argmax())] == SHAPE_LABELS[sample.label])
         coverage = patch_coverage(mask_in_view(sample.mask, model.config, patch_size), a.grid).reshape(a.grid).numpy()
         scores.add("chance (uniform map)", float(coverage.mean()), float((coverage > 0).mean()))
+        touching = (coverage > 0) / (coverage > 0).sum()
+        scores.add("reference: even on every patch touching the object", *map_scores(touching, coverage))
         for name, arguments in METHODS.items():
             scores.add(name, *map_scores(a.attention_map(**arguments), coverage))
     return scores
