@@ -40,14 +40,16 @@ from vitdemo.app import build_app, serve  # noqa: E402  (imports neither gradio 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from vitdemo.settings import settings  # the one place that reads the environment
+
+    now = settings()
     parser = argparse.ArgumentParser(description="Interactive Vision Transformer demo.")
-    parser.add_argument("--model", default=os.environ.get("VITDEMO_MODEL"),
+    parser.add_argument("--model", default=now.model,
                         help="bundled, flexivit-b, vit-b16, deit-tiny, deit-small, a hub id or a local folder "
                              "(default: $VITDEMO_MODEL, else FlexiViT-B when cached or reachable, else bundled)")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+    parser.add_argument("--host", default=now.host,
                         help="address to bind (default: $GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 for everyone)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-                        help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--port", type=int, default=now.port, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     return parser.parse_args(argv)
 

@@ -34,7 +34,7 @@ class Choices:
 
 def example_images(out_dir: Path) -> list[Path]:
     """The app's example photos plus generated shapes of many sizes and aspect ratios, as files."""
-    from vitdemo.shapes import render_sample
+    from vitdemo.data.shapes import render_sample
 
     images = sorted(p for p in (ROOT / "assets" / "examples").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     for i, (width, height) in enumerate(SHAPE_SIZES):
@@ -52,7 +52,7 @@ def model_choices(model: str) -> Choices:
 
     config = vitdemo.load(model, device="cpu", precision="fp32").config
     return Choices(patch_sizes=list(config.offered_patch_sizes()), methods=list(METHODS),
-                   layers=list(range(-config.depth, config.depth)),
+                   layers=list(range(1, config.depth + 1)),
                    heads=[*HEAD_FUSIONS, *map(str, range(config.heads))])
 
 

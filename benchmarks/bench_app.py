@@ -52,10 +52,10 @@ Timings = dict[int, dict[str, float]]  # patch size → kind → median seconds
 
 def scenario(image: Path, patch: int) -> Iterator[tuple[str, tuple]]:
     """The requests of one image at one patch size, in order, each with what it measures."""
-    yield "first analysis", (image, patch, "attention", -1, "mean")
-    yield "view switch", (image, patch, "rollout", -1, "mean")
-    yield "view switch", (image, patch, "attention", 0, "max")
-    yield "relevance, first", (image, patch, "relevance", -1, "mean")
+    yield "first analysis", (image, patch, "attention", None, "mean")
+    yield "view switch", (image, patch, "rollout", None, "mean")
+    yield "view switch", (image, patch, "attention", 1, "max")
+    yield "relevance, first", (image, patch, "relevance", None, "mean")
 
 
 def timed_scenarios(analyze: Analyze, patch_sizes: list[int], images: list[Path]) -> Timings:
@@ -90,7 +90,7 @@ def server_timings(source: str, precision: str, patch_sizes: list[int], images: 
                 picture_file(picture, "png")
             return labels
 
-        analyze(images[0], None, "attention", -1, "mean")  # loads the model: not timed
+        analyze(images[0], None, "attention", None, "mean")  # loads the model: not timed
         return timed_scenarios(analyze, patch_sizes, images[1:])
     finally:
         os.environ.pop("VITDEMO_PRECISION") if previous is None else os.environ.update(VITDEMO_PRECISION=previous)
@@ -107,7 +107,7 @@ def app_timings(source: str, precision: str, patch_sizes: list[int], images: lis
                                                  api_name="/analyze"))
 
         start = time.perf_counter()
-        analyze(images[0], None, "attention", -1, "mean")
+        analyze(images[0], None, "attention", None, "mean")
         first_request = time.perf_counter() - start
         return app.startup_s, first_request, timed_scenarios(analyze, patch_sizes, images[1:])
 

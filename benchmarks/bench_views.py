@@ -19,10 +19,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from vitdemo import render
 from vitdemo.config import ViTConfig
 from vitdemo.device import inference_dtype, pick_device
-from vitdemo.explain import Analysis, analyze, patch_at
+from vitdemo.explain import Analysis, analyze, patch_at, render
 from vitdemo.model import ViT
 from vitdemo.preprocessing import preprocess
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from vitdemo.checkpoint import read_meta
-from vitdemo.evaluate import evaluate, evaluate_shapes
 from vitdemo.loading import load, resolve
 from vitdemo.model import ViT
 from vitdemo.preprocessing import input_size
+from vitdemo.train.evaluate import evaluate, evaluate_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))

@@ -28,11 +28,11 @@ import torch
 from PIL import Image
 
 from vitdemo.config import ViTConfig
-from vitdemo.evaluate import patch_coverage
+from vitdemo.data.masks import patch_cover
+from vitdemo.data.shapes import SHAPE_LABELS, ShapesDataset
 from vitdemo.explain import analyze
 from vitdemo.model import ViT
 from vitdemo.preprocessing import model_view
-from vitdemo.shapes import SHAPE_LABELS, ShapesDataset
 
 METHODS = {"last-layer attention": dict(method="attention"), "rollout": dict(method="rollout"),
            "relevance": dict(method="relevance")}
@@ -70,7 +70,8 @@ def evaluate(model: ViT, samples: ShapesDataset, patch_size: int) -> Scores:
         a = analyze(model, sample.image, patch_size)
         scores.grid = a.grid
         scores.correct.append(a.labels[int(a.probabilities.argmax())] == SHAPE_LABELS[sample.label])
-        coverage = patch_coverage(mask_in_view(sample.mask, model.config, patch_size), a.grid).reshape(a.grid).numpy()
+        coverage = patch_cover(mask_in_view(sample.mask, model.config, patch_size), a.grid)[0, :, 0]
+        coverage = coverage.reshape(a.grid).numpy()
         scores.add("chance (uniform map)", float(coverage.mean()), float((coverage > 0).mean()))
         touching = (coverage > 0) / (coverage > 0).sum()
         scores.add("reference: even on every patch touching the object", *map_scores(touching, coverage))

@@ -38,7 +38,7 @@ from bad_inputs import fuzz_uploads  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from vitdemo.uploads import ImageInputError, decode_image  # noqa: E402
+from vitdemo.app.uploads import ImageInputError, decode_image  # noqa: E402
 
 BATCH = 500  # examples per hypothesis run; small enough to stop close to the time limit
 REFUSAL_KINDS = ("not an image", "damaged", "too large", "no pixels", "empty", "colour mode")

@@ -135,7 +135,7 @@ def warm_up(url: str, images: list[Path], download_dir: str) -> None:
     """One request of each endpoint, so the model is loaded before the memory baseline is read."""
     client = new_client(url, download_dir)
     check_label(client.predict(handle_file(str(images[0])), None, api_name="/classify"))
-    check_analysis(client.predict(handle_file(str(images[0])), None, "attention", -1, "mean", "", api_name="/analyze"))
+    check_analysis(client.predict(handle_file(str(images[0])), None, "attention", None, "mean", "", api_name="/analyze"))
 
 
 def percentile(values: list[float], q: float) -> float:

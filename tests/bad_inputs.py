@@ -1,4 +1,4 @@
-"""Uploads to test `vitdemo.uploads.decode_image` with, built in memory so no binaries are committed.
+"""Uploads to test `vitdemo.app.uploads.decode_image` with, built in memory so no binaries are committed.
 
 - `bad_input_corpus()`: files the app must refuse with a friendly message (not images, damaged images,
   decompression bombs, oversized files).
@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import strategies as st
 from PIL import Image
 
-from vitdemo.uploads import MAX_FILE_BYTES
+from vitdemo.app.uploads import MAX_FILE_BYTES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ORIENTATION = 0x0112  # the EXIF tag that says how to turn a sideways-stored photo upright

@@ -1,4 +1,5 @@
-"""Shared fixtures: an offline hub, small random transformers ViT/DeiT checkpoints, a timm-layout writer and a
+"""Shared fixtures: an offline hub with an empty cache in every test, small random transformers ViT/DeiT
+checkpoints, a timm-layout writer and a
 local Hugging Face cache.
 
 The hub is switched off before anything imports huggingface_hub (it reads HF_HUB_OFFLINE once, at import).
@@ -13,6 +14,7 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,8 +23,14 @@ import pytest
 import torch
 
 os.environ["HF_HUB_OFFLINE"] = "1"
-if "huggingface_hub" in sys.modules:  # imported before us (by a plugin): it has read the variable already
+# Never the developer's own Hugging Face cache: a cached ViT-B/16 there would change what the app offers and
+# starts with. An empty cache for the whole run (module-scoped apps start before any per-test fixture) ...
+_EMPTY_HUB = tempfile.mkdtemp(prefix="vitdemo-tests-hf-")
+os.environ["HF_HOME"] = _EMPTY_HUB
+os.environ["HF_HUB_CACHE"] = os.path.join(_EMPTY_HUB, "hub")
+if "huggingface_hub" in sys.modules:  # imported before us (by a plugin): it has read the variables already
     sys.modules["huggingface_hub"].constants.HF_HUB_OFFLINE = True
+    sys.modules["huggingface_hub"].constants.HF_HUB_CACHE = os.environ["HF_HUB_CACHE"]
 
 # A ViT small enough for exact comparisons in milliseconds: 4×4 patches of 8 px, 2 layers of 4 heads.
 SMALL_VIT = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
@@ -167,15 +175,21 @@ class HubCache:
         return commit
 
 
-@pytest.fixture
-def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HubCache:
-    """An empty hub cache in a temp dir, used by huggingface_hub for this test, with the hub offline."""
+@pytest.fixture(autouse=True)
+def empty_hub_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """... and a fresh empty one for each test, with the hub offline: what one test caches, no other sees.
+    (Beside the test's `tmp_path`, not in it: tests that list their `tmp_path` must not find it there.)"""
     import huggingface_hub.constants as constants
 
-    root = tmp_path / "hf-cache"
-    root.mkdir()
+    root = tmp_path_factory.mktemp("hf-cache")
     monkeypatch.setenv("HF_HUB_CACHE", str(root))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(root))  # read at import; the variable alone is too late
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    return HubCache(root)
+    return root
+
+
+@pytest.fixture
+def hub_cache(empty_hub_cache: Path) -> HubCache:
+    """This test's empty hub cache, to fill with repos for offline loading by repo id."""
+    return HubCache(empty_hub_cache)

@@ -1,6 +1,6 @@
-"""A second, deliberately plain shape renderer, independent of ``vitdemo.shapes``.
+"""A second, deliberately plain shape renderer, independent of ``vitdemo.data.shapes``.
 
-Why it exists: a model trained on ``vitdemo.shapes`` could learn that generator's quirks
+Why it exists: a model trained on ``vitdemo.data.shapes`` could learn that generator's quirks
 (its antialiasing, colour rules, clutter) instead of the shapes. Tests render the
 shared classes here, with different code, randomness (``random.Random``, not NumPy)
 and drawing primitives, and check that the bundled model still recognises them.

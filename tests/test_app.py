@@ -90,7 +90,8 @@ def test_classify_returns_the_models_top5(app, client):
 def test_analyze_returns_grid_attention_and_labels_in_that_order(app, client):
     config = app.vitdemo_engine.model().config
     p = config.offered_patch_sizes()[0]
-    grid, attention, labels = client.predict(handle_file(CAT), p, "rollout", -1, "mean", "", api_name="/analyze")
+    grid, attention, labels = client.predict(handle_file(CAT), p, "rollout", None, "mean", "", "",
+                                              api_name="/analyze")
     grid, attention = local(grid), local(attention)
     assert grid.size == attention.size and grid.format == attention.format == "PNG"
     side = config.image_size // p * p
@@ -102,8 +103,8 @@ def test_analyze_returns_grid_attention_and_labels_in_that_order(app, client):
 
 
 def test_view_switches_reuse_the_stored_forward(app, client, forwards):
-    for method, layer, head in [("attention", -1, "mean"), ("rollout", 0, "max"), ("attention", -2, "1"),
-                                ("relevance", -1, "mean")]:
+    for method, layer, head in [("attention", None, "mean"), ("rollout", 1, "max"), ("attention", 2, "1"),
+                                ("relevance", None, "mean")]:
         client.predict(handle_file(CAT), None, method, layer, head, "", api_name="/analyze")
     client.predict(handle_file(CAT), None, api_name="/classify")
     assert len(forwards) == 1
@@ -139,24 +140,10 @@ def test_app_keeps_serving_after_bad_uploads(client, tmp_path):
 def test_odd_but_real_images_are_analysed(client, tmp_path, name):
     path = tmp_path / f"{name}.img"
     path.write_bytes(good_odd_input_corpus()[name])
-    grid, attention, labels = client.predict(handle_file(path), None, "attention", -1, "mean", "",
+    grid, attention, labels = client.predict(handle_file(path), None, "attention", None, "mean", "",
                                              api_name="/analyze")
     assert local(grid).size == local(attention).size
     assert len(labels["confidences"]) == 5
-
-
-@pytest.mark.parametrize("args, complaint", [
-    ((7, "attention", -1, "mean", ""), "patch_size must be a whole number from"),
-    ((None, "gradcam", -1, "mean", ""), "gradcam is not in the list of choices"),  # Gradio checks it
-    ((None, "attention", 99, "mean", ""), "layer must be from"),
-    ((None, "attention", -1, "999", ""), "head must be below"),
-    ((None, "attention", -1, "median", ""), "head must be a head index or one of"),
-    ((None, "attention", -1, "mean", "someone/huge-model"), "Unknown model"),
-    ((None, "attention", -1, "mean", "vit-b16"), "not downloaded and the app is offline"),
-])
-def test_bad_parameters_get_clear_errors(client, args, complaint):
-    with pytest.raises(AppError, match=complaint):
-        client.predict(handle_file(CAT), *args, api_name="/analyze")
 
 
 def test_api_page_lists_both_endpoints_with_descriptions(client):
@@ -164,9 +151,9 @@ def test_api_page_lists_both_endpoints_with_descriptions(client):
     named = info["named_endpoints"]
     assert set(named) == {"/classify", "/analyze"}, "UI events stay off the API page"
     assert [p["parameter_name"] for p in named["/analyze"]["parameters"]] == [
-        "image", "patch_size", "method", "layer", "head", "model"]
+        "image", "patch_size", "method", "layer", "head", "model", "target"]
     assert [r["label"] for r in named["/analyze"]["returns"]] == ["grid", "attention", "labels"]
-    assert [p["parameter_name"] for p in named["/classify"]["parameters"]] == ["image", "patch_size"]
+    assert [p["parameter_name"] for p in named["/classify"]["parameters"]] == ["image", "patch_size", "model"]
 
 
 def test_endpoint_descriptions_are_published(app):
@@ -174,41 +161,6 @@ def test_endpoint_descriptions_are_published(app):
     descriptions = {d.get("api_name"): d.get("api_description") for d in config["dependencies"]}
     assert "top-5" in descriptions["classify"]
     assert "grid" in descriptions["analyze"] and "relevance" in descriptions["analyze"]
-
-
-def test_ui_view_controls_and_patch_clicks_run_no_forward(app, forwards):
-    import gradio as gr
-
-    from vitdemo.app.callbacks import Handlers
-
-    handlers = Handlers(app.vitdemo_engine)
-    depth = app.vitdemo_engine.model().config.depth  # the slider counts layers from 1
-    view = ["attention", depth, "mean", "", 0.0, "inferno", 0.6, False, False, False]
-    grid, attention, labels, summary, caption, key, *_ = handlers.analyse(str(CAT), "", None, False, *view)
-    assert "tokens" in summary and caption.startswith("Attention")
-    assert len(handlers.heads_view(key, str(CAT), *view)) == app.vitdemo_engine.model().config.heads
-    shown = {Image.open(attention).tobytes() if isinstance(attention, str) else attention.tobytes()}
-    for method, layer, head in [("rollout", depth, "mean"), ("attention", 1, "0"), ("relevance", depth, "max")]:
-        picture, caption = handlers.attention_view(key, None, str(CAT), method, layer, head, *view[3:])
-        assert caption.lower().startswith(method)
-        shown.add(picture.tobytes())
-    patch = handlers.select_patch(key, gr.SelectData(None, {"index": [1, 1], "value": None}))
-    assert patch == (0, 0)
-    picture, caption = handlers.attention_view(key, patch, str(CAT), *view)
-    assert caption.startswith("What patch (row 0, col 0)")
-    shown.add(picture.tobytes())
-    handlers.grid_view(key, patch, str(CAT), *view[:8], True, True)
-    assert len(shown) == 5, "each view is a different picture"
-    assert len(forwards) == 1
-
-
-def test_ui_model_switch_to_an_unavailable_model_keeps_the_current_one(app):
-    from vitdemo.app.callbacks import Handlers
-
-    current = app.vitdemo_engine.default_key
-    with pytest.warns(UserWarning, match="not downloaded"):
-        outputs = Handlers(app.vitdemo_engine).switch_model("vit-b16", current)
-    assert outputs[0]["value"] == current and outputs[1] == current
 
 
 # -- start-up, models, cache ------------------------------------------------------------------------------
@@ -328,8 +280,9 @@ def test_registry_offers_the_issue_models():
 
 
 def test_control_vocabulary_matches_the_library():
-    from vitdemo import explain, render
+    from vitdemo import explain
     from vitdemo.app import choices
+    from vitdemo.explain import render
 
     assert choices.METHODS == explain.METHODS and choices.HEAD_FUSIONS == explain.HEAD_FUSIONS
     assert choices.COLORMAPS == render.COLORMAPS and choices.DEFAULT_COLORMAP == render.DEFAULT_COLORMAP

@@ -10,9 +10,9 @@ import pytest
 from simple_renderer import SIMPLE_SHAPES, render_simple
 
 from vitdemo.checkpoint import read_meta
-from vitdemo.evaluate import evaluate, evaluate_shapes
 from vitdemo.loading import BUNDLED_DIR, load
 from vitdemo.model import ViT
+from vitdemo.train.evaluate import evaluate, evaluate_shapes
 
 HELD_OUT_SEED = 4242  # training used seed 0 (data) and 1 (validation)
 SIMPLE_SEEDS = range(10)  # 4 shapes × 10 = 40 images

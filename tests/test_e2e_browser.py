@@ -122,9 +122,9 @@ def test_a_bad_upload_shows_a_clear_message_and_the_app_keeps_working(page, tmp_
     toast = page.locator(".toast-body", has_text="Accepted: PNG, JPEG")
     toast.first.wait_for()
     assert "not an image" in toast.first.inner_text()
-    grid = src(page, "grid")
+    page.wait_for_function("() => !document.querySelector('#grid img')")  # no results of the previous image
     page.locator("#examples").get_by_role("button").first.click()  # an example still works afterwards
-    wait_for_new_picture(page, "grid", grid)
+    wait_for_new_picture(page, "grid", None)
     assert_results_shown(page)
 
 
@@ -135,3 +135,38 @@ def test_picking_a_model_that_is_not_downloaded_warns_and_keeps_the_current_one(
     page.locator(".toast-body", has_text="not downloaded and the app is offline").first.wait_for()
     page.wait_for_function("v => document.querySelector('#model input').value === v", arg=current)
     assert_results_shown(page)
+
+
+def test_pictures_download_under_names_that_say_what_they_show(page, app_url):
+    page.locator("#examples").get_by_role("button").nth(4).click()  # the star
+    page.wait_for_function("() => (document.querySelector('#grid img') || {}).src?.includes('star_p')")
+    grid, attention = src(page, "grid"), src(page, "attention")
+    assert grid.endswith("_grid.png") and "star_p" in grid
+    assert "_layer" in attention and attention.endswith(".jpg")
+    assert "/vitdemo-pictures-" in grid, "served from the instance's picture folder, not a second copy"
+
+
+def test_a_camera_that_cannot_start_is_explained(page):
+    page.locator("#input-image button[aria-label='Capture from camera']").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.wait_for_function("() => document.querySelector('#webcam-error').innerText.includes('camera')")
+    assert "upload" in page.locator("#webcam-error").inner_text()
+    page.reload()  # back to the starting page for the next test
+
+
+def test_a_phone_sees_a_result_on_the_first_screen(page, app_url):
+    phone = page.context.browser.new_page(viewport={"width": 390, "height": 844})
+    phone.set_default_timeout(TIMEOUT_MS)
+    errors = []
+    phone.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    phone.goto(app_url)
+    wait_for_new_picture(phone, "attention", None)
+    for elem_id in ("input-image", "grid", "attention"):
+        box = phone.locator(f"#{elem_id}").bounding_box()
+        assert box and box["y"] + box["height"] <= 844 and box["width"] >= 150, f"#{elem_id} at {box}"
+    top1 = phone.locator("#labels h2, #labels [data-testid=label-output-value]").first.bounding_box()
+    assert top1 and top1["y"] < 844, "the top-1 label is on the first screen"
+    header = phone.locator("#header").bounding_box()
+    assert header and header["width"] <= 390
+    phone.close()
+    assert errors == []

@@ -180,7 +180,7 @@ def test_prefix_tokens_are_left_out_and_patches_are_read_row_by_row():
 
 
 def test_view_switches_run_no_forward():
-    from vitdemo import render
+    from vitdemo.explain import render
 
     model = small_model()
     a = analyze(model, photo(80, 40), keep_aspect=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from vitdemo.folder import ImageFolder, SkippedImageWarning
+from vitdemo.data.folder import ImageFolder, SkippedImageWarning
 
 
 def _jpeg_bytes(colour: tuple[int, int, int], size: int = 64) -> bytes:

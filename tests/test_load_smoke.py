@@ -49,7 +49,7 @@ def app_url(small_model_dir: Path):
 def test_two_users_five_requests_each_without_errors(app_url: str, small_model_dir: Path, tmp_path: Path):
     images = example_images(tmp_path)
     choices = model_choices(str(small_model_dir))
-    assert choices.patch_sizes == [8, 16] and choices.layers == [-2, -1, 0, 1]
+    assert choices.patch_sizes == [8, 16] and choices.layers == [1, 2]  # counted from 1, as on the page
     warm_up(app_url, images, str(tmp_path))
     samples, wall_s = run_users(app_url, images, choices, users=2, requests=10, seconds=60,
                                 download_dir=str(tmp_path))

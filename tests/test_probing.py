@@ -7,9 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vitdemo import probing
 from vitdemo.config import ViTConfig
-from vitdemo.explain import analyze
+from vitdemo.explain import analyze, probing
 from vitdemo.model import ViT
 
 SMALL = dict(image_size=32, patch_size=8, dim=32, depth=2, heads=4, mlp_dim=64, num_classes=5)

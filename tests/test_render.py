@@ -7,11 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from vitdemo import render
 from vitdemo.config import ViTConfig
-from vitdemo.explain import Analysis, analyze
+from vitdemo.explain import Analysis, analyze, render
+from vitdemo.explain.recipe import patch_embedding_difference, recipe
 from vitdemo.model import ViT
-from vitdemo.recipe import patch_embedding_difference, recipe
 
 SMALL = dict(image_size=32, patch_size=8, dim=32, depth=2, heads=4, mlp_dim=64, num_classes=5)
 

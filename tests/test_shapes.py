@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from simple_renderer import SIMPLE_SHAPES, render_simple
 
-from vitdemo.shapes import SHAPE_LABELS, ShapesDataset, render_sample, render_shape, shape_samples
+from vitdemo.data.shapes import SHAPE_LABELS, ShapesDataset, render_sample, render_shape, shape_samples
 
 SAMPLES = 240  # enough to hit every class and background kind many times, in about a second
 

@@ -13,10 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
-from vitdemo import checkpoint, train, train_aids
+from vitdemo import checkpoint
 from vitdemo.config import ViTConfig
-from vitdemo.folder import SkippedImageWarning
+from vitdemo.data.folder import SkippedImageWarning
+from vitdemo.data.masks import patch_cover
 from vitdemo.model import ViT
+from vitdemo.train import aids as train_aids
+from vitdemo.train import loop as train
 
 TINY = train.TrainOptions(
     image_size=32, patch_size=8, patch_sizes=(8, 16), dim=32, depth=1, heads=2, mlp_ratio=2.0, batch_size=8,
@@ -100,7 +103,7 @@ def test_patch_cover_is_the_share_of_object_pixels_per_cell() -> None:
     mask = torch.zeros(1, 8, 8, dtype=torch.bool)
     mask[0, :4, :4] = True  # the top-left patch of a 2×2 grid
     mask[0, 4, 4] = True  # one pixel of the bottom-right patch's top-left cell
-    cover = train_aids.patch_cover(mask, (2, 2), sub=2)
+    cover = patch_cover(mask, (2, 2), sub=2)
     assert cover.shape == (1, 4, 4)
     torch.testing.assert_close(cover[0, 0], torch.ones(4))
     torch.testing.assert_close(cover[0, 3], torch.tensor([0.25, 0.0, 0.0, 0.0]))

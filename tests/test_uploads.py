@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
-from vitdemo.uploads import (
+from vitdemo.app.uploads import (
     ACCEPTED_DESCRIPTION,
     ACCEPTED_FORMATS,
     MAX_FILE_BYTES,

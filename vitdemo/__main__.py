@@ -17,7 +17,7 @@ DEFAULTS_NOTE = "(default: %(default)s)"
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Every field of `train.TrainOptions` as an option, with the same defaults."""
-    from .train import TrainOptions
+    from .train.loop import TrainOptions
 
     d = TrainOptions()
     data = parser.add_argument_group("data")
@@ -95,7 +95,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .train import TrainOptions, train
+    from .train.loop import TrainOptions, train
 
     names = {f.name for f in fields(TrainOptions)}
     opts = TrainOptions(**{k: v for k, v in vars(args).items() if k in names})

@@ -21,11 +21,6 @@ FORMAT = "vitdemo"
 WEIGHTS = "model.safetensors"
 
 
-def is_vitdemo_dir(path: str | Path) -> bool:
-    config = Path(path) / "config.json"
-    return config.is_file() and json.loads(config.read_text()).get("format") == FORMAT
-
-
 def save(model: ViT, out_dir: str | Path, extra: dict[str, Any] | None = None,
          dtype: torch.dtype = torch.float32) -> Path:
     """Write the model to `out_dir` (created if needed); `dtype=torch.float16` halves the file size."""

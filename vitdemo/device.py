@@ -7,16 +7,17 @@ ViT-B/16) and fp32 on other CPUs, where emulated bf16 is slower; bf16 (or fp16 w
 from __future__ import annotations
 
 import functools
-import os
 
 import torch
+
+from .settings import settings
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The argument, else $VITDEMO_DEVICE, else cuda, then mps, then cpu."""
-    choice = device or os.environ.get("VITDEMO_DEVICE")
+    choice = device or settings().device
     if choice:
         return torch.device(choice)
     if torch.cuda.is_available():
@@ -39,7 +40,7 @@ def cpu_has_native_bf16() -> bool:
 
 def inference_dtype(device: torch.device, precision: str | None = None) -> torch.dtype:
     """The dtype weights and activations use for `precision` ("auto", "fp32", "bf16", "fp16") on `device`."""
-    precision = precision or os.environ.get("VITDEMO_PRECISION", "auto")
+    precision = precision or settings().precision
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if precision != "auto":

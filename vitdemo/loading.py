@@ -21,8 +21,8 @@ from . import layouts
 from .checkpoint import load_vitdemo_dir
 from .device import inference_dtype, pick_device
 from .model import ViT
+from .settings import BUNDLED_DIR
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "bundled"
 CONFIG_FILES = ["config.json", "preprocessor_config.json"]
 SAFETENSORS = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
 PICKLED = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*-of-*.bin")

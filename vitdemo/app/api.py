@@ -5,10 +5,15 @@ have stable names, types and defaults whatever model the page shows, and calling
 Both share the forward-pass cache with the UI: analysing the same image again with another method, layer
 or head is a view switch and runs no forward pass.
 
+The hidden inputs hand every value over unconverted (`components.raw_number`, `components.raw_choice`),
+so each is checked by `validation`, the same checks the page's controls go through, and a bad value gets
+one sentence naming the parameter instead of Gradio's bare "Error" and a traceback in the server log.
+Layers count from 1 here as on the page (empty = the last layer).
+
     from gradio_client import Client, handle_file
     client = Client("http://127.0.0.1:7860/")
-    client.predict(handle_file("cat.jpg"), 16, api_name="/classify")
-    grid, attention, labels = client.predict(handle_file("cat.jpg"), 16, "rollout", -1, "mean", "",
+    client.predict(handle_file("cat.jpg"), 16, "", api_name="/classify")
+    grid, attention, labels = client.predict(handle_file("cat.jpg"), 16, "rollout", None, "mean", "", "",
                                              api_name="/analyze")
 """
 
@@ -18,25 +23,35 @@ from typing import Any
 
 import gradio as gr
 
-from . import views
-from .choices import METHODS
-from .components import upload_image
+from . import validation, views
+from .choices import HEAD_FUSIONS, METHODS
+from .components import check_first, no_file, raw_choice, raw_number, raw_text, upload_image
 from .errors import shown_to_user
-from .outputs import output_image
+from .outputs import PictureStore, output_image
 from .service import Engine
 
-CLASSIFY_DESCRIPTION = (
-    "Classify an image with the app's default model. Parameters: image (a file: PNG, JPEG, GIF, WebP, BMP or "
-    "TIFF); patch_size (pixels per patch side; empty or 0 = the model's native size). Returns the top-5 labels "
-    "with their probabilities.")
-ANALYZE_DESCRIPTION = (
-    "Analyse an image: returns (1) the patch grid the model sees, (2) the attention heatmap over it, and (3) the "
-    "top-5 labels, in that order. Parameters: image; patch_size (empty or 0 = native); method = 'attention' "
-    "(the class token's attention in one layer), 'rollout' (attention followed through the layers) or "
-    "'relevance' (class-specific, for the top-1 class); layer = 0-based, negative counts from the end "
-    "(-1 = last); head = 'mean', 'max', 'min' or a head index; model = a model key (bundled, flexivit-b, "
-    "vit-b16, deit-tiny, deit-small) or empty for the app's default. The forward pass is cached per "
-    "(image, model, patch size), so asking again with another method, layer or head is fast.")
+Labels = dict[str, float]
+
+
+def classify_description(keys: list[str]) -> str:
+    """The /classify text on the API page; `keys` are the models this instance accepts."""
+    return ("Classify an image: returns the top-5 labels with their probabilities. Parameters: image (a file "
+            "upload: PNG, JPEG, GIF, WebP, BMP or TIFF; not a URL or a server path); patch_size (pixels per "
+            "patch side, a whole number; empty or 0 = the model's native size); model (one of "
+            f"{', '.join(keys)}; empty = the app's default).")
+
+
+def analyze_description(keys: list[str]) -> str:
+    """The /analyze text on the API page; `keys` are the models this instance accepts."""
+    return ("Analyse an image: returns (1) the patch grid the model sees, (2) the attention heatmap over it, and "
+            "(3) the top-5 labels, in that order. Parameters: image (a file upload); patch_size (empty or 0 = "
+            "native); method = 'attention' (the class token's attention in one layer), 'rollout' (attention "
+            "followed through the layers) or 'relevance' (what made the model pick a class); layer = counted "
+            "from 1, as on the page (empty = the last layer); head = "
+            f"{', '.join(repr(f) for f in HEAD_FUSIONS)} or a head index from 0; model = one of "
+            f"{', '.join(keys)} (empty = the app's default); target = the class relevance explains, one of "
+            "the model's labels (empty = the top-1). The forward pass is cached per (image, model, patch "
+            "size), so asking again with another method, layer, head or target is fast.")
 
 
 class Endpoints:
@@ -46,56 +61,68 @@ class Endpoints:
         self.engine = engine
 
     @shown_to_user
-    def classify(self, image: Any, patch_size: float | None = None) -> dict[str, float]:
+    def classify(self, image: Any, patch_size: Any = None, model: Any = "") -> Labels:
         """Classify an image: top-5 labels with probabilities."""
-        result = self.engine.analysis(self.engine.decode(image), None, patch_size)
-        return views.top_labels(result.analysis)
+        key = self._model_key(model)
+        validation.patch_size_of(patch_size, self.engine.config(key))  # before the image is decoded
+        return views.top_labels(self.engine.analysis(self.engine.decode(image), key, patch_size).analysis)
 
     @shown_to_user
-    def analyze(self, image: Any, patch_size: float | None = None, method: str = "attention", layer: float = -1,
-                head: str = "mean", model: str = "") -> tuple:
-        """Analyse an image: (patch grid image, attention image, top-5 labels)."""
-        settings = views.ViewSettings(method=views.checked_method(method), layer=_whole(layer, "layer"),
-                                      head=views.parse_head(head))
-        analysis = self.engine.analysis(self.engine.decode(image), model or None, patch_size).analysis
-        if not -analysis.depth <= settings.layer < analysis.depth:
-            raise ValueError(f"layer must be from {-analysis.depth} to {analysis.depth - 1} for this model, "
-                             f"not {settings.layer}.")
-        if isinstance(settings.head, int) and not -analysis.heads <= settings.head < analysis.heads:
-            raise ValueError(f"head must be below {analysis.heads} for this model, not {settings.head}.")
-        return (views.grid_picture(analysis, settings), views.attention_picture(analysis, settings),
+    def analyze(self, image: Any, patch_size: Any = None, method: Any = "attention", layer: Any = None,
+                head: Any = "mean", model: Any = "", target: Any = "") -> tuple[Any, Any, Labels]:
+        """Analyse an image: (patch grid picture, attention picture, top-5 labels).
+
+        Every parameter is checked before the image is decoded and the model run: the patch size, layer
+        and head against the model's config (so a refusal names this model's range), the rest by
+        `validation.view`; only the target, one of the model's labels, waits for the analysis.
+        """
+        key = self._model_key(model)
+        config = self.engine.config(key)
+        validation.patch_size_of(patch_size, config)
+        validation.layer(layer, config.depth)
+        validation.head(head, config.heads)
+        chosen = validation.view({"method": method, "layer": layer, "head": head, "target": target})
+        analysis = self.engine.analysis(self.engine.decode(image), key, patch_size).analysis
+        validation.fit(analysis, chosen)
+        return (views.grid_picture(analysis, chosen), views.attention_picture(analysis, chosen),
                 views.top_labels(analysis))
 
-
-def _whole(value: Any, name: str) -> int:
-    try:
-        number = float(-1 if value is None or value == "" else value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number, not {value!r}.") from None
-    if number != int(number):
-        raise ValueError(f"{name} must be a whole number, not {value!r}.")
-    return int(number)
+    def _model_key(self, model: Any) -> str | None:
+        """The key of a model this instance offers, named by key or source; None for the app's default."""
+        return validation.model(model, self.engine.entries)
 
 
-def register_endpoints(engine: Engine, concurrency: dict[str, Any]) -> Endpoints:
-    """Create the hidden components and bind `/classify` and `/analyze` (call inside the `gr.Blocks`)."""
+def register_endpoints(engine: Engine, concurrency: dict[str, Any], store: PictureStore | None = None) -> Endpoints:
+    """Create the hidden components and bind `/classify` and `/analyze` (call inside the `gr.Blocks`).
+
+    `store` holds the pictures the endpoints return; the page passes its own so each picture is on disk once.
+    """
     endpoints = Endpoints(engine)
+    store = store or PictureStore()
+    keys = list(engine.entries)
+    config = engine.config()
     with gr.Column(visible=False):
         image = upload_image(label="image", elem_id="api-image")
-        patch_size = gr.Number(value=None, precision=0, label="patch_size", elem_id="api-patch-size")
-        method = gr.Dropdown(list(METHODS), value="attention", label="method", elem_id="api-method")
-        layer = gr.Number(value=-1, precision=0, label="layer", elem_id="api-layer")
-        head = gr.Textbox(value="mean", label="head", elem_id="api-head")
-        model = gr.Dropdown(list(engine.entries), value="", allow_custom_value=True, label="model",
-                            elem_id="api-model")
-        grid = output_image(format="png", label="grid", elem_id="api-grid")
-        attention = output_image(format="png", label="attention", elem_id="api-attention")
+        patch_size = raw_number(config.patch_size, "pixels per patch side; empty or 0 = the model's own",
+                                label="patch_size", elem_id="api-patch-size")
+        method = raw_choice(list(METHODS), value="attention", label="method", elem_id="api-method")
+        layer = raw_number(config.depth, "counted from 1, as on the page; empty = the last layer", label="layer",
+                           elem_id="api-layer")
+        head = raw_text("mean", f"{', '.join(HEAD_FUSIONS)} or a head index from 0", value="mean", label="head",
+                        elem_id="api-head")
+        model = raw_choice(keys, "empty = the app's default", value="", label="model", elem_id="api-model")
+        target = raw_text("", "the class relevance explains, one of the model's labels; empty = the top-1",
+                          value="", label="target", elem_id="api-target")
+        grid = output_image(store, format="png", label="grid", elem_id="api-grid")
+        attention = output_image(store, format="png", label="attention", elem_id="api-attention")
         labels = gr.Label(num_top_classes=5, label="labels", elem_id="api-labels")
         classify_button = gr.Button(visible=False, elem_id="api-classify")
         analyze_button = gr.Button(visible=False, elem_id="api-analyze")
-    classify_button.click(endpoints.classify, [image, patch_size], labels, api_name="classify",
-                          api_description=CLASSIFY_DESCRIPTION, show_progress="hidden", **concurrency)
-    analyze_button.click(endpoints.analyze, [image, patch_size, method, layer, head, model],
-                         [grid, attention, labels], api_name="analyze", api_description=ANALYZE_DESCRIPTION,
+    classify_button.click(endpoints.classify, [image, patch_size, model], labels, api_name="classify",
+                          api_description=classify_description(keys), show_progress="hidden", **concurrency)
+    analyze_button.click(endpoints.analyze, [image, patch_size, method, layer, head, model, target],
+                         [grid, attention, labels], api_name="analyze", api_description=analyze_description(keys),
                          show_progress="hidden", **concurrency)
+    for component in (patch_size, method, layer, head, model, target):  # the image checks itself (upload_image)
+        check_first(component, no_file(component.label or "value"))
     return endpoints

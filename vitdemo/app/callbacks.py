@@ -1,39 +1,63 @@
-"""The UI's event functions: Gradio values in, component values out, the work done by `Engine` and `views`.
+"""The UI's event functions: named control values in, named output values out; the work is `Engine`'s and `views`'.
 
-Every function that can meet a bad upload or setting is wrapped with `shown_to_user`, so the message appears
-as a toast and the app keeps serving. Functions that may run a forward pass are listed in `ui.py` under one
-concurrency group, so one model instance is never asked for two forwards at once.
+Each handler takes `values: dict[str, Any]` (control name → value, see `ui.CONTROLS`) and returns a dict
+naming only the outputs it changes; `ui.bind` translates names to components. One `View` is built per
+event (`validation.view`), so no handler lines up positional lists by hand.
 
-Positional inputs follow `ui.VIEW_INPUTS`: method, layer (1-based, as the slider shows it), head, target,
-discard ratio, colormap, opacity, smooth, show indices, show order.
+Every output that depends on the image, the model or the patch size comes from one handler, `update`,
+bound to one Gradio event that fires on every control (`ui._wire`): Gradio runs that event's triggers one
+after another and, while one runs, keeps only the newest waiting (`trigger_mode="always_last"`), so the
+last question asked is the last one answered and no result of a superseded request can land after it.
+
+Errors meant for the user become a warning toast and a clean state (never an output stuck in "Error");
+anything else is logged and apologised for (`shown_as_warning`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import functools
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
-from . import views
+from ..preprocessing import MAX_KEEP_ASPECT
+from . import validation, views
 from .cache import AnalysisKey
-from .choices import DEFAULT_COLORMAP
-from .errors import shown_to_user
 from .models import hub_offline
-from .service import Engine, UserError
-from .views import ViewSettings
+from .service import Analysed, Engine
+from .uploads import ImageInputError
+from .validation import UserError
 
+logger = logging.getLogger(__name__)
 MAX_COMPARED = 3
 NATIVE_MARK = "★"
+WARNING_SECONDS = 12
+PROMPT = "Upload an image, paste one, use the webcam, or pick an example."
+SOURCE = ("image", "model", "patch", "keep_aspect")  # what decides the forward pass; the rest is a view
+Values = dict[str, Any]
 
 
-def settings_from(method: str, layer: float, head: str, target: str | None, discard: float, cmap: str,
-                  opacity: float, smooth: bool, indices: bool, order: bool, patch: Any = None) -> ViewSettings:
-    """ViewSettings from the UI's control values (the layer slider counts from 1)."""
-    return ViewSettings(views.checked_method(method), int(layer) - 1 if layer else -1, views.parse_head(head),
-                        target or None, float(discard or 0.0), cmap or DEFAULT_COLORMAP,
-                        float(0.6 if opacity is None else opacity), bool(smooth), bool(indices), bool(order),
-                        tuple(patch) if patch else None)
+def shown_as_warning(fallback: Callable[[Any], Values] | None = None) -> Callable:
+    """Decorate a handler: a user error shows as a toast and returns `fallback(self)` (default: change nothing)."""
+
+    def decorate(fn: Callable[..., Values]) -> Callable[..., Values]:
+        @functools.wraps(fn)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Values:
+            try:
+                return fn(self, *args, **kwargs)
+            except (ImageInputError, ValueError) as exc:  # UserError is a ValueError
+                gr.Warning(str(exc), duration=WARNING_SECONDS)
+            except Exception as exc:
+                logger.exception("unexpected error in %s", fn.__name__)
+                gr.Warning(f"Something went wrong on our side ({type(exc).__name__}); please try another image "
+                           "or setting.", duration=WARNING_SECONDS)
+            return fallback(self) if fallback else {}
+
+        return wrapper
+
+    return decorate
 
 
 def patch_choices(config: Any) -> list[tuple[str, int]]:
@@ -51,6 +75,12 @@ def patch_hint(config: Any) -> str:
             "PI-resize (FlexiViT): expect lower accuracy the further from ★, most of all for smaller patches.")
 
 
+def compare_default(config: Any) -> list[int]:
+    """Smallest, native and largest offered size: the comparison that shows the trade-off best."""
+    offered = config.offered_patch_sizes()
+    return sorted({offered[0], config.patch_size, offered[-1]})[:MAX_COMPARED]
+
+
 def head_choices(heads: int) -> list[tuple[str, str]]:
     return [("mean of heads", "mean"), ("max over heads", "max"), ("min over heads", "min")] + [
         (f"head {h}", str(h)) for h in range(heads)]
@@ -64,109 +94,114 @@ def model_choices(engine: Engine) -> list[tuple[str, str]]:
             for k, e in engine.entries.items()]
 
 
+def model_controls(config: Any) -> Values:
+    """Every control that depends on the model, reset to its default for `config`."""
+    return {"patch": gr.update(choices=patch_choices(config), value=config.patch_size),
+            "patch_hint": patch_hint(config),
+            "layer": gr.update(maximum=config.depth, value=config.depth),
+            "head": gr.update(choices=head_choices(config.heads), value="mean"),
+            "compare_sizes": gr.update(choices=patch_choices(config), value=compare_default(config)),
+            "compare_button": gr.update(interactive=True)}
+
+
+def cleared(summary: str = PROMPT) -> Values:
+    """Every result output emptied: no picture or label of an image that is no longer there."""
+    return {"grid": None, "attention": None, "labels": None, "summary": summary, "caption": "", "key": None,
+            "source": None, "patch_clicked": None, "gallery": [], "compare_gallery": None,
+            "target": gr.update(choices=[("top-1", "")], value="")}
+
+
 class Handlers:
     """The event functions, bound to one `Engine`."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, settle: Callable[[], str] | None = None):
         self.engine = engine
+        self.settle = settle  # on page load: the model to show (the hub model, once the probe found the hub)
 
-    # -- analysis (may run a forward pass) -------------------------------------------------------------
+    # -- the one event that answers for image, model, patch size and view ---------------------------------
 
-    @shown_to_user
-    def analyse(self, image: Any, model: str, patch_size: Any, keep_aspect: bool, *view: Any) -> tuple:
-        """New image, model or patch size: one forward (or a cache hit), then every view of it.
+    @shown_as_warning(fallback=lambda self: cleared())
+    def update(self, values: Values, trigger: str | None = None, progress: Any = None) -> Values:
+        """The results for the controls as they are now: a forward pass if the image, model or patch size
+        changed (or the analysis left the cache), else a cache hit; then every view of it.
 
-        Outputs: grid, attention, labels, summary, caption, analysis key, clicked patch, relevance-target
-        dropdown. (The per-head gallery follows in its own event, so these show first.)
+        `values["source"]` remembers which (image, model, patch size, keep aspect) the shown `key` answers, so
+        a view switch neither decodes the image again nor runs a forward. `trigger` names the control that
+        fired ("page" for the page load, which may switch to the hub model the app was waiting for).
         """
-        if image is None:
-            return None, None, None, "Upload an image, paste one, use the webcam, or pick an example.", "", \
-                None, None, gr.update(choices=[("top-1", "")], value="")
-        entry = self.engine.entry(model)
-        result = self.engine.analysis(self.engine.decode(image), entry.key, patch_size, keep_aspect)
+        before = tuple(values["patch_clicked"]) if values["patch_clicked"] else None
+        if trigger == "method":  # picking a method goes back from a clicked patch to the class token
+            values = {**values, "patch_clicked": None}
+        values, out = self._model_for(values, trigger, progress)
+        if values["image"] is None:
+            return {**out, **cleared()}
+        source = [values[name] for name in SOURCE]
+        result, size = self._analysed(values, source)
         analysis = result.analysis
-        s = replace(settings_from(*view), target=None)  # a new image has new classes: explain its top-1
-        targets = [label for label, _ in analysis.top(5)]
-        return (views.grid_picture(analysis, s), views.attention_picture(analysis, s), views.top_labels(analysis),
-                views.summary(analysis, entry.title, result.seconds, result.cached),
-                views.caption(analysis, s), tuple(result.key), None,
-                gr.update(choices=[("top-1", "")] + [(t, t) for t in targets], value=""))
+        new = tuple(result.key) != tuple(values["key"] or ())
+        if new:  # a new image or model has new classes and a new grid
+            values = {**values, "target": None, "patch_clicked": None}
+        v = validation.fit(analysis, validation.view(values))
+        out.update({"grid": views.grid_picture(analysis, v), "attention": views.attention_picture(analysis, v),
+                    "caption": views.caption(analysis, v), "key": tuple(result.key), "source": source})
+        if v.patch != before:  # a changed state fires `update` once more: only when it really changed
+            out["patch_clicked"] = v.patch
+        if new:
+            entry = self.engine.entry(result.key.model)
+            cut = size if values["keep_aspect"] and size and max(size) / min(size) > MAX_KEEP_ASPECT else None
+            out["labels"] = views.top_labels(analysis)
+            out["summary"] = views.summary(analysis, entry.title, result.seconds, result.cached, cut)
+            targets = [label for label, _ in analysis.top(5)]
+            out["target"] = gr.update(choices=[("top-1", "")] + [(t, t) for t in targets], value="")
+            out["compare_gallery"] = None  # compared for the previous image: gone rather than stale
+        return out
 
-    def _stored(self, key: Any, image: Any) -> Any:
-        """The analysis behind the pictures shown (None before the first), recomputed if the cache dropped it.
+    def _model_for(self, values: Values, trigger: str | None, progress: Any) -> tuple[Values, Values]:
+        """(the controls as they are once the chosen model runs, the outputs that switch to it).
 
-        The key, not the current controls, names the analysis, so a view is always of the image and model
-        whose pictures are on screen, even while a newer analysis is on its way.
+        On the page load the model is the one the app settled on (the hub model, once the probe found the
+        hub). A new model starts from its own defaults: last layer, mean of heads, native patch size.
         """
-        if not key:
-            return None
-        key = AnalysisKey(*key)
-        analysis = self.engine.cached(key)
-        if analysis is None and image is not None:
-            analysis = self.engine.analysis(self.engine.decode(image), key.model, key.patch_size,
-                                            key.keep_aspect).analysis
-        return analysis
+        if trigger == "page" and self.settle is not None:
+            values = {**values, "model": self.settle()}
+        if values["model"] == values["active_model"] and trigger != "page":
+            return values, {}
+        out = self._switch(values["model"], values["active_model"], progress)
+        active = out.get("active_model", values["active_model"])
+        if active != values["active_model"]:
+            values = {**values, "layer": None, "head": "mean", "target": None, "patch_clicked": None,
+                      "patch": out["patch"]["value"]}
+        return {**values, "model": active, "active_model": active}, out
 
-    # -- views (no forward pass, except relevance's one backward) --------------------------------------
+    def _analysed(self, values: Values, source: list[Any]) -> tuple[Analysed, tuple[int, int] | None]:
+        """The analysis the controls name, and the decoded image's size (None when it was not decoded):
+        from the cache without decoding when `source` is unchanged."""
+        key = AnalysisKey(*values["key"]) if values["key"] else None
+        if key is not None and values["source"] == source:
+            stored = self.engine.cached(key)
+            if stored is not None:
+                return Analysed(key, stored, True, 0.0), None
+        image = self.engine.decode(values["image"])
+        return self.engine.analysis(image, values["model"], values["patch"], values["keep_aspect"]), image.size
 
-    @shown_to_user
-    def attention_view(self, key: Any, patch: Any, image: Any, *view: Any) -> tuple:
-        """Outputs: the attention picture and its caption."""
-        analysis = self._stored(key, image)
-        if analysis is None:
-            return gr.skip(), gr.skip()
-        s = settings_from(*view, patch=patch)
-        return views.attention_picture(analysis, s), views.caption(analysis, s)
+    def _switch(self, model: str, active: str, progress: Any) -> Values:
+        """Load the chosen model (with download progress) and refit every model-dependent control to it.
 
-    @shown_to_user
-    def grid_view(self, key: Any, patch: Any, image: Any, *view: Any) -> Any:
-        analysis = self._stored(key, image)
-        return gr.skip() if analysis is None else views.grid_picture(analysis, settings_from(*view, patch=patch))
-
-    @shown_to_user
-    def heads_view(self, key: Any, image: Any, *view: Any) -> Any:
-        analysis = self._stored(key, image)
-        if analysis is None:
-            return [] if image is None else gr.skip()
-        return views.head_pictures(analysis, settings_from(*view))
-
-    @shown_to_user
-    def select_patch(self, key: Any, evt: gr.SelectData) -> Any:
-        """A click on the grid or the heatmap: the (row, col) of the patch under it (pictures follow in `.then`)."""
-        from .. import render
-
-        analysis = self.engine.cached(AnalysisKey(*key)) if key else None
-        if analysis is None:
-            return None
-        scale = render.display_scale(analysis.view.size)
-        shown = (analysis.view.width * scale, analysis.view.height * scale)
-        return views.clicked_patch(analysis, float(evt.index[0]), float(evt.index[1]), shown)
-
-    # -- models ----------------------------------------------------------------------------------------
-
-    @shown_to_user
-    def switch_model(self, model: str, previous: str | None,
-                     progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008 (Gradio's API)
-        """Load the chosen model (showing download progress), then refit the controls to it.
-
-        Outputs: model dropdown, active model, patch radio, patch hint, layer slider, head dropdown, status.
         A model that cannot load leaves the previous one selected, with a warning saying why.
         """
         try:
             entry = self.engine.entry(model)
-            progress(0, desc=f"Loading {entry.title}…")
+            if progress is not None:
+                progress(0, desc=f"Loading {entry.title}…")
             config = self.engine.model(entry.key).config
         except UserError as exc:
-            gr.Warning(str(exc), duration=12)
-            if previous and previous != model:
-                return (gr.update(value=previous), previous) + (gr.skip(),) * 5
-            raise
+            if not active or active == model:
+                raise
+            gr.Warning(str(exc), duration=WARNING_SECONDS)
+            return {"model": gr.update(value=active)}
         self.engine.adopt_pending(entry.key)
-        return (gr.update(value=entry.key), entry.key,
-                gr.update(choices=patch_choices(config), value=config.patch_size), patch_hint(config),
-                gr.update(maximum=config.depth, value=config.depth), gr.update(choices=head_choices(config.heads),
-                                                                                value="mean"),
-                self.status(entry.key))
+        return {"model": gr.update(value=entry.key), "active_model": entry.key, "status": self.status(entry.key),
+                **model_controls(config)}
 
     def status(self, model: str) -> str:
         """The line at the top: which model runs, what it is, and why it was chosen when it is the default."""
@@ -174,60 +209,105 @@ class Handlers:
         why = f" {self.engine.startup.reason}" if entry.key == self.engine.default_key else ""
         return f"**Model: {entry.title}.** {entry.blurb}{why}"
 
-    # -- tabs ------------------------------------------------------------------------------------------
+    # -- events that follow `update` (below the fold) or need no forward pass ----------------------------
 
-    @shown_to_user
-    def compare(self, image: Any, model: str, sizes: list[Any], keep_aspect: bool, *view: Any) -> Any:
+    def _stored(self, values: Values) -> Any:
+        """The analysis behind the pictures shown (None before the first), recomputed if the cache dropped it."""
+        if not values.get("key"):
+            return None
+        key = AnalysisKey(*values["key"])
+        analysis = self.engine.cached(key)
+        if analysis is None and values.get("image") is not None:
+            analysis = self.engine.analysis(self.engine.decode(values["image"]), key.model, key.patch_size,
+                                            key.keep_aspect).analysis
+        return analysis
+
+    @shown_as_warning()
+    def heads(self, values: Values) -> Values:
+        """The per-head gallery of the chosen layer (its own event, so the main pictures show first)."""
+        analysis = self._stored(values)
+        if analysis is None:
+            return {"gallery": []}
+        return {"gallery": views.head_pictures(analysis, validation.view(values))}
+
+    @shown_as_warning()
+    def select_patch(self, values: Values, evt: gr.SelectData) -> Values:
+        """A click on the grid or the heatmap: the (row, col) under it; `update` then draws it."""
+        from ..explain import render
+
+        analysis = self.engine.cached(AnalysisKey(*values["key"])) if values.get("key") else None
+        if analysis is None:
+            return {}
+        scale = render.display_scale(analysis.view.size)
+        shown = (analysis.view.width * scale, analysis.view.height * scale)
+        return {"patch_clicked": views.clicked_patch(analysis, float(evt.index[0]), float(evt.index[1]), shown)}
+
+    def compare_button(self, values: Values) -> Values:
+        """The Compare button is usable only with 2 or 3 sizes picked (the picker allows at most 3)."""
+        count = len(values.get("compare_sizes") or [])
+        return {"compare_button": gr.update(interactive=2 <= count <= MAX_COMPARED)}
+
+    @shown_as_warning()
+    def compare(self, values: Values) -> Values:
         """Two or three patch sizes side by side: the grids on top, their heatmaps below."""
-        if image is None:
+        if values["image"] is None:
             raise UserError("Upload an image first.")
-        chosen = sorted({int(p) for p in sizes or []})
+        chosen = sorted({validation.whole(p, "patch size") for p in values.get("compare_sizes") or []})
         if not 2 <= len(chosen) <= MAX_COMPARED:
             raise UserError(f"Pick two or three patch sizes to compare (you picked {len(chosen)}).")
-        picture = self.engine.decode(image)
-        s = settings_from(*view)
+        picture = self.engine.decode(values["image"])
+        v = validation.view(values)
         grids, maps = [], []
         for p in chosen:
-            analysis = self.engine.analysis(picture, model, p, keep_aspect).analysis
+            analysis = self.engine.analysis(picture, values["active_model"], p, values["keep_aspect"]).analysis
             label, probability = analysis.top(1)[0]
             rows, cols = analysis.grid
-            grids.append((views.grid_picture(analysis, s), f"patch {p}: {rows}×{cols} = {rows * cols} patches"))
-            maps.append((views.attention_picture(analysis, s), f"patch {p}: {label} {probability:.0%}"))
-        return gr.update(value=grids + maps, columns=len(chosen))
+            grids.append((views.grid_picture(analysis, v)[0], f"patch {p}: {rows}×{cols} = {rows * cols} patches"))
+            maps.append((views.attention_picture(analysis, v)[0], f"patch {p}: {label} {probability:.0%}"))
+        return {"compare_gallery": gr.update(value=grids + maps, columns=len(chosen))}
 
-    @shown_to_user
-    def refresh_tab(self, tab: str | None, key: Any, image: Any) -> tuple:
-        """Redraw the recipe or the probing figures when that tab is open; leave every tab output alone else.
-
-        Outputs: recipe table, recipe gallery, the three probing figures.
-        """
+    @shown_as_warning()
+    def refresh_tab(self, values: Values) -> Values:
+        """Redraw the open tab's figures (recipe, probing, or the comparison) for the analysis shown."""
+        tab = values.get("tab")
+        if tab == "heads":
+            return self.heads(values)
         if tab == "recipe":
-            return (*self.recipe(key, image), gr.skip(), gr.skip(), gr.skip())
+            return self.recipe(values)
         if tab == "probing":
-            return (gr.skip(), gr.skip(), *self.probing(key, image))
-        return (gr.skip(),) * 5
+            return self.probing(values)
+        if tab == "compare" and values.get("key"):
+            return self.compare(values)
+        return {}
 
-    def recipe(self, key: Any, image: Any) -> tuple:
+    def recipe(self, values: Values) -> Values:
         """The recipe, live: a table of every stage (shape, what happened) and the pictures of it."""
-        analysis = self._stored(key, image)
+        analysis = self._stored(values)
         if analysis is None:
-            return "Upload an image to see each step of the recipe on it.", []
-        from ..recipe import recipe
+            return {"recipe_table": "Upload an image to see each step of the recipe on it.", "recipe_gallery": []}
+        from ..explain.recipe import recipe
 
         stages = recipe(analysis)
-        rows = "\n".join(f"| {i} | {st.name} | `{' × '.join(map(str, st.shape))}` | {st.note} |"
+        rows = "\n".join(f"| {i} | {cell(st.name)} | `{' × '.join(map(str, st.shape))}` | {cell(st.note)} |"
                          for i, st in enumerate(stages, 1))
         table = "| # | stage | tensor shape | what happened |\n|---|---|---|---|\n" + rows
         pictures = [(st.picture, f"{i}. {st.name}") for i, st in enumerate(stages, 1) if st.picture is not None]
-        return table, pictures
+        return {"recipe_table": table, "recipe_gallery": pictures}
 
-    def probing(self, key: Any, image: Any) -> tuple:
+    def probing(self, values: Values) -> Values:
         """The ViT paper's Fig. 7 for this model (and, for attention distance, this image)."""
-        analysis = self._stored(key, image)
+        analysis = self._stored(values)
         if analysis is None:
-            return gr.skip(), gr.skip(), gr.skip()
-        from ..probing import probing_figures
+            return {}
+        from ..explain.probing import probing_figures
 
         figures = probing_figures(analysis)
-        return (figures["embedding filters"], figures["position embedding similarity"],
-                figures["mean attention distance"])
+        return {"probe_filters": figures["embedding filters"],
+                "probe_positions": figures["position embedding similarity"],
+                "probe_distance": figures["mean attention distance"]}
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: a `|` would end the cell (and cut the row) otherwise."""
+    return text.replace("|", "\\|").replace("\n", " ")
+

@@ -1,6 +1,6 @@
 """The names the controls offer, kept free of torch so the page can be built before torch is imported.
 
-They mirror `vitdemo.explain` (methods, head fusions) and `vitdemo.render` (colormaps); a test checks that
+They mirror `vitdemo.explain` (methods, head fusions) and `vitdemo.explain.render` (colormaps); a test checks that
 they agree. Importing those modules here would pull in torch and add ~1.5 s to the app's cold start.
 """
 

@@ -1,7 +1,7 @@
 """Turn the app's own user-facing errors into `gr.Error`, so the person sees the message and the app keeps serving.
 
-Bad uploads (`ImageInputError`), unknown models or patch sizes (`UserError`) and out-of-range view settings
-(`ValueError` from the view parsers) all carry a message written for the user. Anything else is a bug: it
+Bad uploads (`ImageInputError`) and every refused value (`validation.UserError`: unknown models, patch sizes,
+layers, heads, ...) carry a message written for the user. Anything else is a bug: it
 is logged with its traceback and the user gets a short apology instead of a stack trace.
 """
 
@@ -14,11 +14,17 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from ..uploads import ImageInputError
+from .uploads import ImageInputError
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 ERROR_SECONDS = 12  # how long an error toast stays: long enough to read a two-line message
+
+
+def refusal(message: str) -> gr.Error:
+    """The `gr.Error` for a request we will not serve: shown long enough to read, and no traceback in the log
+    (a bad value from a user is not a bug; Gradio prints one for every `gr.Error` unless told not to)."""
+    return gr.Error(message, duration=ERROR_SECONDS, print_exception=False)
 
 
 def shown_to_user(fn: F) -> F:
@@ -31,7 +37,7 @@ def shown_to_user(fn: F) -> F:
         except gr.Error:
             raise
         except (ImageInputError, ValueError) as exc:  # UserError is a ValueError
-            raise gr.Error(str(exc), duration=ERROR_SECONDS, print_exception=False) from None
+            raise refusal(str(exc)) from None
         except Exception as exc:
             logger.exception("unexpected error in %s", fn.__name__)
             raise gr.Error(f"Something went wrong on our side ({type(exc).__name__}); please try another "

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ViTConfig
+from ..settings import BUNDLED_DIR, settings
 
 logger = logging.getLogger(__name__)
 
 BUNDLED = "bundled"
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "assets" / "bundled"
 DEFAULT_HUB_MODEL = "flexivit-b"  # the default whenever it is cached or the hub is reachable
 PROBE_TIMEOUT_S = 3.0
-_TRUTHY = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ def register(source: str) -> ModelEntry:
 
 def hub_offline() -> bool:
     """True when the user said the hub is off limits (HF_HUB_OFFLINE=1), read now rather than at import."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUTHY
+    return settings().hub_offline
 
 
 def is_cached(entry: ModelEntry) -> bool:

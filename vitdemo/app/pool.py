@@ -8,18 +8,15 @@ the same model wait for one load instead of doing it twice.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ..settings import settings
 from .models import ModelEntry
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CAPACITY = int(os.environ.get("VITDEMO_MAX_MODELS", "2"))
-
 
 def load_model(source: str) -> Any:
     """`vitdemo.load` with the device and precision from the environment (VITDEMO_DEVICE, VITDEMO_PRECISION)."""
@@ -31,8 +28,9 @@ def load_model(source: str) -> Any:
 class ModelPool:
     """A bounded LRU of loaded models, keyed by `ModelEntry.key`; `on_evict(key)` runs when one is dropped."""
 
-    def __init__(self, loader: Callable[[str], Any] = load_model, capacity: int = DEFAULT_CAPACITY,
+    def __init__(self, loader: Callable[[str], Any] = load_model, capacity: int | None = None,
                  on_evict: Callable[[str], None] | None = None):
+        capacity = settings().max_models if capacity is None else capacity
         if capacity < 1:
             raise ValueError("the pool must hold at least one model")
         self.loader, self.capacity, self.on_evict = loader, capacity, on_evict

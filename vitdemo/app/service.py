@@ -19,6 +19,7 @@ from .batching import Batcher
 from .cache import AnalysisCache, AnalysisKey, image_digest
 from .models import REGISTRY, ModelEntry, Startup, hub_offline, is_cached, peek_config, resolve
 from .pool import ModelPool
+from .validation import UserError, patch_size_of
 from .zerogpu import gpu, gpu_machine
 
 logger = logging.getLogger(__name__)
@@ -38,22 +39,16 @@ class Analysed(NamedTuple):
     seconds: float
 
 
-class UserError(ValueError):
-    """A request we will not serve, with a message for the person who made it (bad model, bad patch size)."""
-
-
 @gpu
 def _forward(pool_id: int, model_key: str, inputs: Any, patch_size: int) -> list[Any]:
     """One batched forward on the model's device; one ViTOutput per image, on the CPU, batch dim kept at 1."""
-    import torch
-
+    from ..explain import forward_with_everything
     from ..model import ViTOutput
 
     model = _POOLS[pool_id].peek(model_key)
     if model is None:
         raise RuntimeError(f"model {model_key} was unloaded during the request")
-    with torch.inference_mode():
-        out = model(inputs.to(model.device), patch_size, output_attentions=True, output_intermediates=True)
+    out = forward_with_everything(model, inputs.to(model.device), patch_size)
     stages = {k: v.cpu() for k, v in (out.intermediates or {}).items()}
     attentions = tuple(a.cpu() for a in out.attentions)
     logits = out.logits.cpu()
@@ -69,7 +64,7 @@ def prepare(model: Any) -> None:
     """
     import torch
 
-    from .. import render
+    from ..explain import render
 
     render.colormap_lut(render.DEFAULT_COLORMAP)
     with torch.inference_mode():
@@ -150,27 +145,17 @@ class Engine:
 
     def decode(self, source: Any) -> Image.Image:
         """An upload (path, bytes, PIL or numpy) as an upright RGB image; ImageInputError says what is wrong."""
-        from ..uploads import decode_image
+        from .uploads import decode_image
 
         return decode_image(source)
 
-    def patch_size(self, config: ViTConfig, patch_size: int | float | str | None) -> int:
+    def patch_size(self, config: ViTConfig, patch_size: Any) -> int:
         """The patch size to run: the native one for None/0, else any whole size within the offered range.
 
         The range keeps requests bounded: a 4 px patch on a 224 px model would be 3,136 tokens and gigabytes
         of attention maps.
         """
-        if patch_size in (None, "", 0):
-            return config.patch_size
-        try:
-            p = int(float(patch_size))
-        except (TypeError, ValueError):
-            raise UserError(f"patch_size must be a whole number, not {patch_size!r}.") from None
-        offered = config.offered_patch_sizes()
-        if p != float(patch_size) or not min(offered) <= p <= max(offered):
-            raise UserError(f"patch_size must be a whole number from {min(offered)} to {max(offered)} for this "
-                            f"model (trained at {', '.join(map(str, config.native_patch_sizes))}), not {patch_size}.")
-        return p
+        return patch_size_of(patch_size, config)
 
     def analysis(self, image: Image.Image, model: str | None = None, patch_size: int | None = None,
                  keep_aspect: bool = False) -> Analysed:
@@ -192,13 +177,13 @@ class Engine:
         return self.cache.get(key) if key else None
 
     def _analyse(self, net: Any, model_key: str, image: Image.Image, p: int, keep_aspect: bool) -> Any:
-        from ..explain import Analysis
-        from ..preprocessing import model_view, to_tensor
+        """`vitdemo.analyze`, with the forward pass sent through the batcher (one model, many requests)."""
+        from ..explain import analyze
 
-        view = model_view(image, net.config, p, keep_aspect)
-        inputs = to_tensor(view, net.config)
-        output = self.batcher.submit((model_key, p, tuple(inputs.shape)), inputs)
-        return Analysis(net, view, inputs.to(net.device), output)
+        def forward(inputs: Any, patch_size: int) -> Any:
+            return self.batcher.submit((model_key, patch_size, tuple(inputs.shape)), inputs)
+
+        return analyze(net, image, p, keep_aspect, forward=forward)
 
     def _run_batch(self, group: tuple[str, int, tuple[int, ...]], inputs: list[Any]) -> list[Any]:
         """The forward of requests that arrived together (same model, patch size and input shape)."""

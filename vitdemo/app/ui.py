@@ -3,96 +3,193 @@
 Layout, for a 1280×800 screen: the input and the model/patch-size pickers on the left; the patch grid, the
 attention heatmap and the top-5 labels side by side on the right, with the method/layer/head controls
 right under them, so the main result is visible without scrolling. Below: tabs for the per-head gallery,
-the patch-size comparison, the recipe and the probing figures. Every control and output has a stable
-`elem_id` (the browser test and the screenshot walkthrough find them by it).
+the patch-size comparison, the recipe and the probing figures. On a phone (≤ 640 px) the header stacks and
+the input shrinks, so the first screen shows a result. Every control and output has a stable `elem_id`
+(the browser tests and the screenshot walkthrough find them by it).
+
+Components live in one dict, `ui`, under the names the handlers use; `bind` turns a handler of named values
+into a Gradio function of components, so nothing is passed by position.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import gradio as gr
 
-from ..uploads import ACCEPTED_DESCRIPTION, MAX_FILE_BYTES
+from ..settings import EXAMPLES_DIR, settings
 from .api import register_endpoints
-from .callbacks import Handlers, head_choices, model_choices, patch_choices, patch_hint
+from .callbacks import Handlers, compare_default, head_choices, model_choices, patch_choices, patch_hint
 from .choices import COLORMAPS, DEFAULT_COLORMAP
 from .components import upload_image
 from .models import BUNDLED, HubProbe, choose_startup, settle_pending
-from .outputs import output_gallery, output_image
+from .outputs import PictureStore, output_gallery, output_image
 from .service import Engine
+from .uploads import ACCEPTED_DESCRIPTION, MAX_FILE_BYTES
 from .zerogpu import gpu_machine
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 EXAMPLES = ("cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg", "shape_star.png", "shape_triangle.png")
 TITLE = "ViT explorer: how a Vision Transformer sees your image"
-# Requests served at once. One on a CPU (a forward already uses every core); on a GPU, 8, which the engine
-# batches into one forward of the one model instance.
-CONCURRENCY = int(os.environ.get("VITDEMO_CONCURRENCY", "8" if gpu_machine() else "1"))
 METHOD_LABELS = [("Attention", "attention"), ("Rollout", "rollout"), ("Relevance", "relevance")]
+# The controls `update` reads, by name (see callbacks.Handlers.update); every one of them triggers it.
+SOURCE_CONTROLS = ("image", "model", "patch", "keep_aspect")
+VIEW_CONTROLS = ("method", "layer", "head", "target", "discard", "cmap", "opacity", "smooth", "indices", "order")
+STATES = ("key", "source", "patch_clicked", "active_model", "tab")
+# What `update` may change. The per-head gallery and the open tab follow in their own event.
+UPDATE_OUTPUTS = ("grid", "attention", "labels", "summary", "caption", "key", "source", "patch_clicked", "target",
+                  "gallery", "compare_gallery", "model", "active_model", "status", "patch", "patch_hint", "layer",
+                  "head", "compare_sizes", "compare_button")
+TAB_OUTPUTS = ("gallery", "compare_gallery", "recipe_table", "recipe_gallery", "probe_filters", "probe_positions",
+               "probe_distance")
 CSS = """
 #header {align-items: baseline; gap: 12px;}
 #header h1 {font-size: 1.25rem; margin: 0;}
 #status p, #summary p, #caption p, #patch-hint p {font-size: 0.8rem; margin: 0; opacity: 0.85;}
 .gradio-container {padding-top: 6px !important;}
 #recipe-table td {white-space: normal; font-size: 0.85rem;}
+#webcam-error:empty {display: none;}
+#webcam-error {color: #b91c1c; font-size: 0.85rem;}
+@media (max-width: 640px) {
+  #header {flex-direction: column; gap: 2px;}
+  #header h1 {font-size: 1.05rem;}
+  #main-row {flex-direction: column;}
+  #inputs {display: contents;}
+  #inputs > * {order: 2;}
+  #inputs > #input-image {order: 0;}
+  #results {order: 1;}
+  #result-row {flex-wrap: wrap;}
+  #grid, #attention {flex: 1 1 40% !important; min-width: 150px !important;}
+  #grid, #attention {height: auto !important;}
+  #grid .image-container, #attention .image-container {height: 180px !important;}
+  #labels {flex: 1 1 100% !important;}
+}
+"""
+# Gradio's webcam button fails silently when the browser has no camera or refuses it (or the page is not
+# served over https): say so next to the input.
+WEBCAM_JS = """
+<script>
+(() => {
+  const say = (text) => { const box = document.getElementById("webcam-error"); if (box) box.textContent = text; };
+  const explain = (e) => ({
+    NotAllowedError: "The browser refused the camera: allow it in the address bar, or upload a picture instead.",
+    NotFoundError: "No camera was found on this device: upload or paste a picture instead.",
+    NotReadableError: "The camera is in use by another program: close it, or upload a picture instead."}[e && e.name]
+    || `The camera could not start (${(e && e.name) || "unknown error"}): upload or paste a picture instead.`);
+  const media = navigator.mediaDevices;
+  if (!media || !media.getUserMedia) {
+    document.addEventListener("click", (event) => {
+      if (event.target.closest && event.target.closest("#input-image button[aria-label*='ebcam' i]"))
+        say("This page cannot use a camera here (it needs https or localhost): upload or paste a picture instead.");
+    }, true);
+    return;
+  }
+  const original = media.getUserMedia.bind(media);
+  media.getUserMedia = async (constraints) => {
+    try { const stream = await original(constraints); say(""); return stream; }
+    catch (e) { say(explain(e)); throw e; }
+  };
+})();
+</script>
 """
 
 
 def build_app(model: str | None = None, engine: Engine | None = None) -> gr.Blocks:
     """The demo. `model`: a registry key, hub id or folder (default: $VITDEMO_MODEL, else FlexiViT-B if it is
     cached or the hub answers, else the bundled model). Launch it with `launch_options()`."""
-    requested = model or os.environ.get("VITDEMO_MODEL") or None
-    engine = engine or Engine(choose_startup(requested))
+    now = settings()
+    engine = engine or Engine(choose_startup(model or now.model))
     pending = engine.startup.pending
     probe = HubProbe(pending.source).start() if pending else None
     handlers = Handlers(engine)
-    config = engine.config()
-    with gr.Blocks(title="ViT explorer", analytics_enabled=False) as demo:
-        ui = _layout(engine, config)
+    store = PictureStore()
+    # Gradio's cache of uploads and outputs (ours included: see outputs.py) is aged out on a schedule.
+    with gr.Blocks(title="ViT explorer", analytics_enabled=False,
+                   delete_cache=(now.cache_seconds, now.cache_seconds)) as demo:
+        ui = _layout(engine, engine.config(), store)
         _wire(demo, ui, handlers, engine, probe)
-        register_endpoints(engine, _model_group())
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=int(os.environ.get("VITDEMO_QUEUE_SIZE", "64")))
+        register_endpoints(engine, _model_group(), store)
+    demo.queue(default_concurrency_limit=concurrency(), max_size=now.queue_size)
     demo.vitdemo_engine = engine  # tests and benchmarks reach the cache through it
+    demo.vitdemo_pictures = store
     return demo
 
 
+def concurrency() -> int:
+    """Requests served at once: one on a CPU (a forward already uses every core); on a GPU, 8, which the
+    engine batches into one forward of the one model instance."""
+    chosen = settings().concurrency
+    return chosen if chosen is not None else (8 if gpu_machine() else 1)
+
+
 def launch_options() -> dict[str, Any]:
-    """Arguments for `demo.launch` that belong to the app (Gradio 6 takes theme and CSS here)."""
-    return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS, "max_file_size": MAX_FILE_BYTES,
-            "allowed_paths": [str(EXAMPLES_DIR)], "footer_links": ["api", "gradio"]}
+    """Arguments for `demo.launch` that belong to the app (Gradio 6 takes theme, CSS and head here)."""
+    return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS, "head": WEBCAM_JS,
+            "max_file_size": MAX_FILE_BYTES, "allowed_paths": [str(EXAMPLES_DIR)],
+            "footer_links": ["api", "gradio"], "state_session_capacity": settings().sessions}
 
 
 def _model_group() -> dict[str, Any]:
     """Every event that may run the model shares one concurrency group: one forward at a time per instance."""
-    return {"concurrency_id": "model", "concurrency_limit": CONCURRENCY}
+    return {"concurrency_id": "model", "concurrency_limit": concurrency()}
 
 
-def _layout(engine: Engine, config: Any) -> dict[str, Any]:
+def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable[str], outputs: Iterable[str],
+         extra: str = "") -> tuple[Callable[..., Any], set[Any], list[Any]]:
+    """(Gradio function, input components, output components) for a handler of named values.
+
+    Gradio hands a function with a *set* of inputs one dict {component: value}; the handler gets
+    {name: value} and returns {name: value} for the outputs it changes, which become {component: value}.
+    `extra`: "select" passes Gradio's SelectData on; "update" passes the name of the control that fired and
+    a progress tracker (model downloads show in the page).
+    """
+    names = {ui[name]: name for name in inputs}
+    every = {component: name for name, component in ui.items()}
+    outs = tuple(outputs)
+
+    def call(data: dict[Any, Any], **more: Any) -> dict[Any, Any]:
+        values = {names[component]: value for component, value in data.items()}
+        changed = {ui[name]: value for name, value in fn(values, **more).items() if name in outs}
+        return changed or {ui[outs[0]]: gr.skip()}  # Gradio reads an empty dict as one value, not as "none"
+
+    if extra == "select":
+        def run(data: dict[Any, Any], evt: gr.SelectData) -> dict[Any, Any]:
+            return call(data, evt=evt)
+    elif extra == "update":
+        def run(data: dict[Any, Any], evt: gr.EventData,
+                progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[Any, Any]:  # noqa: B008 (Gradio's API)
+            return call(data, trigger=every.get(getattr(evt, "target", None)), progress=progress)
+    else:
+        def run(data: dict[Any, Any]) -> dict[Any, Any]:
+            return call(data)
+    run.__name__ = getattr(fn, "__name__", "handler")
+    return run, set(names), [ui[name] for name in outs]
+
+
+def _layout(engine: Engine, config: Any, store: PictureStore) -> dict[str, Any]:
     ui: dict[str, Any] = {}
     with gr.Row(elem_id="header"):
         gr.Markdown(f"# {TITLE}")
         ui["status"] = gr.Markdown(engine.startup.reason, elem_id="status")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=260):
+    with gr.Row(equal_height=False, elem_id="main-row"):
+        with gr.Column(scale=3, min_width=260, elem_id="inputs"):
             ui["image"] = _image_input(engine)
+            ui["webcam_error"] = gr.HTML("", elem_id="webcam-error")
             ui["model"] = gr.Dropdown(model_choices(engine), value=engine.default_key, label="Model",
                                       elem_id="model")
             ui["patch"] = gr.Radio(patch_choices(config), value=config.patch_size, label="Patch size (px)",
                                    elem_id="patch-size")
             ui["patch_hint"] = gr.Markdown(patch_hint(config), elem_id="patch-hint")
-            ui["keep_aspect"] = gr.Checkbox(False, label="Keep aspect ratio (non-square grid)",
+            ui["keep_aspect"] = gr.Checkbox(False, label="Keep aspect ratio (non-square grid, up to 3:1)",
                                             elem_id="keep-aspect")
-        with gr.Column(scale=9):
+        with gr.Column(scale=9, elem_id="results"):
             ui["summary"] = gr.Markdown("", elem_id="summary")
-            with gr.Row(equal_height=True):
-                ui["grid"] = output_image(label="Patch grid", format="png", height=330,
-                                      interactive=False, elem_id="grid", buttons=["download", "fullscreen"])
-                ui["attention"] = output_image(label="Attention", format="jpeg", height=330,
-                                           interactive=False, elem_id="attention", buttons=["download", "fullscreen"])
+            with gr.Row(equal_height=True, elem_id="result-row"):
+                ui["grid"] = output_image(store, label="Patch grid", format="png", height=330, interactive=False,
+                                          elem_id="grid", buttons=["download", "fullscreen"])
+                ui["attention"] = output_image(store, label="Attention", format="jpeg", height=330,
+                                               interactive=False, elem_id="attention",
+                                               buttons=["download", "fullscreen"])
                 ui["labels"] = gr.Label(num_top_classes=5, label="Top-5", elem_id="labels", min_width=200)
             ui["caption"] = gr.Markdown("", elem_id="caption")
             with gr.Row():
@@ -106,26 +203,27 @@ def _layout(engine: Engine, config: Any) -> dict[str, Any]:
                                            scale=2)
             ui["examples"] = _examples(ui["image"])
             _display_options(ui)
-    _tabs(ui, config)
-    ui["key"] = gr.State(None)
+    _tabs(ui, config, store)
+    ui["key"] = gr.State(None)  # the AnalysisKey of the pictures shown
+    ui["source"] = gr.State(None)  # the (image, model, patch size, keep aspect) that key answers
     ui["patch_clicked"] = gr.State(None)
     ui["active_model"] = gr.State(engine.default_key)
+    ui["tab"] = gr.State("heads")  # the open tab, so a new analysis also refreshes its figures
     return ui
 
 
 def _image_input(engine: Engine) -> Any:
     first = "shape_star.png" if engine.default_key == BUNDLED else "cat.jpg"
-    image = upload_image(value=str(EXAMPLES_DIR / first), label="Image", height=230,
+    return upload_image(value=str(EXAMPLES_DIR / first), label="Image", height=230,
                         sources=["upload", "webcam", "clipboard"], format="png", elem_id="input-image",
                         placeholder=f"Drop an image here. {ACCEPTED_DESCRIPTION}.")
-    return image
 
 
 def _examples(image: Any) -> gr.Examples:
     """Clicking one sets the input image, whose change runs the (cached per image) analysis: examples are
     thereby cached lazily, on first use, for every later visitor."""
     return gr.Examples([[str(EXAMPLES_DIR / name)] for name in EXAMPLES if (EXAMPLES_DIR / name).exists()], [image],
-                label="Examples", examples_per_page=len(EXAMPLES), elem_id="examples")
+                       label="Examples", examples_per_page=len(EXAMPLES), elem_id="examples")
 
 
 def _display_options(ui: dict[str, Any]) -> None:
@@ -141,95 +239,63 @@ def _display_options(ui: dict[str, Any]) -> None:
             ui["order"] = gr.Checkbox(False, label="Token order", elem_id="show-order")
 
 
-def _tabs(ui: dict[str, Any], config: Any) -> None:
+def _tabs(ui: dict[str, Any], config: Any, store: PictureStore) -> None:
     with gr.Tabs(elem_id="tabs"):
         with gr.Tab("All heads of this layer", id="heads", elem_id="tab-heads") as ui["tab_heads"]:
-            ui["gallery"] = output_gallery(label="Class-token attention, one picture per head", columns=6, height=360,
-                                       format="jpeg", elem_id="heads-gallery", object_fit="contain")
+            ui["gallery"] = output_gallery(store, label="Class-token attention, one picture per head", columns=6,
+                                           height=360, format="jpeg", elem_id="heads-gallery", object_fit="contain")
         with gr.Tab("Compare patch sizes", id="compare", elem_id="tab-compare") as ui["tab_compare"]:
             with gr.Row():
-                ui["compare_sizes"] = gr.CheckboxGroup(patch_choices(config), value=_compare_default(config),
-                                                       label="Pick 2 or 3 patch sizes", elem_id="compare-sizes",
-                                                       scale=4)
+                ui["compare_sizes"] = gr.Dropdown(patch_choices(config), value=compare_default(config),
+                                                  multiselect=True, max_choices=3, label="Pick 2 or 3 patch sizes",
+                                                  elem_id="compare-sizes", scale=4)
                 ui["compare_button"] = gr.Button("Compare", variant="primary", elem_id="compare-button", scale=1)
-            ui["compare_gallery"] = output_gallery(label="Patch grids (top) and attention (bottom)", columns=3,
-                                               height=560, format="jpeg", elem_id="compare-gallery",
-                                               object_fit="contain")
+            ui["compare_gallery"] = output_gallery(store, label="Patch grids (top) and attention (bottom)", columns=3,
+                                                   height=560, format="jpeg", elem_id="compare-gallery",
+                                                   object_fit="contain")
         with gr.Tab("The recipe, live", id="recipe", elem_id="tab-recipe") as ui["tab_recipe"]:
             ui["recipe_table"] = gr.Markdown("", elem_id="recipe-table")
-            ui["recipe_gallery"] = output_gallery(label="Stages", columns=6, height=300, format="png",
-                                              elem_id="recipe-gallery", object_fit="contain")
+            ui["recipe_gallery"] = output_gallery(store, label="Stages", columns=6, height=300, format="png",
+                                                  elem_id="recipe-gallery", object_fit="contain")
         with gr.Tab("Model probing", id="probing", elem_id="tab-probing") as ui["tab_probing"]:
             gr.Markdown("The ViT paper's Fig. 7 for this model: embedding filters (left), position-embedding "
                         "similarity (centre) and each head's mean attention distance on this image (right).")
             with gr.Row():
-                ui["probe_filters"] = output_image(label="Top principal components of the patch-embedding filters",
-                                               format="png", elem_id="probe-filters", interactive=False)
-                ui["probe_positions"] = output_image(label="Position-embedding similarity", format="png",
-                                                 elem_id="probe-positions", interactive=False)
-                ui["probe_distance"] = output_image(label="Mean attention distance", format="png",
-                                                elem_id="probe-distance", interactive=False)
-
-
-def _compare_default(config: Any) -> list[int]:
-    offered = config.offered_patch_sizes()
-    return sorted({offered[0], config.patch_size, offered[-1]})[:3]
+                ui["probe_filters"] = output_image(store, label="Top principal components of the patch-embedding "
+                                                   "filters", format="png", elem_id="probe-filters", interactive=False)
+                ui["probe_positions"] = output_image(store, label="Position-embedding similarity", format="png",
+                                                     elem_id="probe-positions", interactive=False)
+                ui["probe_distance"] = output_image(store, label="Mean attention distance", format="png",
+                                                    elem_id="probe-distance", interactive=False)
 
 
 def _wire(demo: gr.Blocks, ui: dict[str, Any], handlers: Handlers, engine: Engine, probe: HubProbe | None) -> None:
     hidden = {"api_visibility": "undocumented", **_model_group()}
-    source = [ui["image"], ui["model"], ui["patch"], ui["keep_aspect"]]
-    view = [ui[k] for k in ("method", "layer", "head", "target", "discard", "cmap", "opacity", "smooth", "indices",
-                            "order")]
-    analysed = [ui[k] for k in ("grid", "attention", "labels", "summary", "caption", "key", "patch_clicked",
-                                "target")]
-    tab = gr.State(None)  # the open tab, so a new analysis also refreshes the recipe or probing figures
-    tab_outputs = [ui[k] for k in ("recipe_table", "recipe_gallery", "probe_filters", "probe_positions",
-                                   "probe_distance")]
-
-    def analyse(listener: Any, **kwargs: Any) -> None:
-        """Run the analysis on `listener` (an event, or a `.then`/`.success` of one), then the head gallery and
-        the open tab, which are below the fold and may come a moment later."""
-        listener(handlers.analyse, source + view, analysed, show_progress="minimal", **hidden, **kwargs).then(
-            handlers.heads_view, [ui["key"], ui["image"]] + view, ui["gallery"], **hidden).then(
-            handlers.refresh_tab, [tab, ui["key"], ui["image"]], tab_outputs, **hidden)
-
-    # A new image: the user's upload, webcam shot, paste or clear (`.input`; `.change` fires twice per upload),
-    # or a click on an example (after Gradio's own event has put the example into the image).
-    analyse(ui["image"].input, api_name="ui_analyse")
-    analyse(ui["examples"].load_input_event.then)
-    analyse(functools.partial(gr.on, [ui["patch"].input, ui["keep_aspect"].input]))
-    model_outputs = [ui["model"], ui["active_model"], ui["patch"], ui["patch_hint"], ui["layer"], ui["head"],
-                     ui["status"]]
-    # `.select`, not `.input`: Gradio's dropdown fires `input` again when a failed switch puts the old value back.
-    analyse(ui["model"].select(handlers.switch_model, [ui["model"], ui["active_model"]], model_outputs,
-                               **hidden).success)
-    analyse(demo.load(lambda: _settled(engine, probe), None, ui["model"], api_visibility="private").then(
-        handlers.switch_model, [ui["model"], ui["active_model"]], model_outputs, **hidden).success)
-
-    # View controls react to the user only (.input): a model switch also sets them, and then re-analyses.
-    place = [ui["key"], ui["patch_clicked"], ui["image"]]
-    attention = [ui["attention"], ui["caption"]]
-    gr.on([ui[k].input for k in ("layer", "head", "target", "discard", "cmap", "opacity", "smooth")],
-          handlers.attention_view, place + view, attention, **hidden, trigger_mode="always_last")
-    ui["method"].input(lambda: None, None, ui["patch_clicked"], api_visibility="private").then(
-        handlers.attention_view, place + view, attention, **hidden)
-    gr.on([ui[k].input for k in ("indices", "order")], handlers.grid_view, place + view, ui["grid"], **hidden)
-    gr.on([ui[k].input for k in ("layer", "cmap", "opacity")], handlers.heads_view, [ui["key"], ui["image"]] + view,
-          ui["gallery"], **hidden, trigger_mode="always_last")
+    controls = SOURCE_CONTROLS + VIEW_CONTROLS + STATES
+    with_sizes = controls + ("compare_sizes",)
+    # One event answers for every control (see callbacks.py): the image's change (upload, paste, webcam,
+    # example, clear), the model (`.select`: the dropdown fires `input` again when a failed switch puts the
+    # old value back), the patch size and every view control, a clicked patch, and the page load.
+    triggers = [ui["image"].change, ui["model"].select, ui["patch_clicked"].change, demo.load] + [
+        ui[name].input for name in ("patch", "keep_aspect") + VIEW_CONTROLS]
+    handlers.settle = lambda: _settled(engine, probe)
+    ui["page"] = demo  # names the page load as the trigger
+    gr.on(triggers, *bind(handlers.update, ui, controls, UPDATE_OUTPUTS, extra="update"),
+          trigger_mode="always_last", show_progress="minimal", api_name="ui_update",
+          show_progress_on=[ui["grid"], ui["attention"], ui["labels"]], **hidden).then(
+        *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS), show_progress="hidden", **hidden)
     for picture in ("grid", "attention"):
-        ui[picture].select(handlers.select_patch, ui["key"], ui["patch_clicked"], **hidden).then(
-            handlers.grid_view, place + view, ui["grid"], **hidden).then(
-            handlers.attention_view, place + view, attention, **hidden)
-
-    ui["compare_button"].click(handlers.compare, [ui["image"], ui["model"], ui["compare_sizes"], ui["keep_aspect"]]
-                               + view, ui["compare_gallery"], **hidden)
+        ui[picture].select(*bind(handlers.select_patch, ui, ["key"], ["patch_clicked"], extra="select"),
+                           api_visibility="private")
+    ui["compare_sizes"].input(*bind(handlers.compare_button, ui, ["compare_sizes"], ["compare_button"]),
+                              api_visibility="private")
+    ui["compare_button"].click(*bind(handlers.compare, ui, with_sizes, ["compare_gallery"]), **hidden)
     for name in ("heads", "compare", "recipe", "probing"):
-        ui[f"tab_{name}"].select(lambda n=name: n, None, tab, api_visibility="private").then(
-            handlers.refresh_tab, [tab, ui["key"], ui["image"]], tab_outputs, **hidden)
+        ui[f"tab_{name}"].select(lambda n=name: n, None, ui["tab"], api_visibility="private").then(
+            *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS), **hidden)
 
 
-def _settled(engine: Engine, probe: HubProbe | None) -> Any:
+def _settled(engine: Engine, probe: HubProbe | None) -> str:
     """On page load: the hub model to switch to if the probe found the hub, else the default model.
 
     Only while the probe is still out (online, model not cached) does this wait, and at most its timeout.
@@ -238,5 +304,4 @@ def _settled(engine: Engine, probe: HubProbe | None) -> Any:
         probe.result(wait=probe.timeout)
     engine.startup = settle_pending(engine.startup, probe)
     pending = engine.startup.pending
-    return gr.update(value=pending.key if pending is not None and probe is not None and probe.result()
-                     else engine.default_key)
+    return pending.key if pending is not None and probe is not None and probe.result() else engine.default_key

@@ -24,7 +24,9 @@ GPU_SECONDS = 60  # the most one analysis may hold a ZeroGPU slice; a ViT-B forw
 
 def on_zerogpu() -> bool:
     """True on a ZeroGPU Space (the platform sets SPACES_ZERO_GPU)."""
-    return spaces is not None and bool(os.environ.get("SPACES_ZERO_GPU"))
+    from ..settings import settings
+
+    return spaces is not None and settings().zero_gpu
 
 
 def gpu_machine() -> bool:

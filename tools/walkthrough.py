@@ -1,6 +1,6 @@
 """The README's pictures, regenerated: launch the app, drive it in headless Chromium, save numbered screenshots.
 
-    python -m vitdemo.walkthrough [--out assets/screenshots] [--model bundled] [--image assets/examples/shape_star.png]
+    python -m tools.walkthrough [--out assets/screenshots] [--model bundled] [--image assets/examples/shape_star.png]
 
 Each step does what a visitor does (upload an image, pick patch sizes and methods, open the per-head gallery,
 click a patch, open the recipe and probing tabs) and saves `NN-name.png`: the same inputs give the same
@@ -189,7 +189,7 @@ def run(out_dir: Path, model: str | None, image: Path, steps: Callable[[Any, Cam
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m vitdemo.walkthrough", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.walkthrough", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "assets" / "screenshots", help="screenshot folder")
     parser.add_argument("--model", default="bundled", help="the app's model (default: bundled, works offline)")
     parser.add_argument("--image", type=Path, default=ROOT / "assets" / "examples" / "shape_star.png",

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .config import ViTConfig
-from .preprocessing import model_view
+from ..config import ViTConfig
+from ..preprocessing import model_view
 
 CROP_SCALE = (0.6, 1.0)  # folder augmentation: area fraction kept by the random crop
 CROP_RATIO = (3 / 4, 4 / 3)
@@ -48,7 +48,7 @@ class ShapesPairs:
     """ShapesDataset as plain (image, label, mask) tuples, which pickle cheaply to the workers."""
 
     def __init__(self, length: int, image_size: int, seed: int):
-        from .shapes import ShapesDataset  # imported on use: the package stays importable without it
+        from ..data.shapes import ShapesDataset  # imported on use: the package stays importable without it
 
         self.dataset = ShapesDataset(length, image_size=image_size, seed=seed)
 
@@ -61,14 +61,14 @@ class ShapesPairs:
 
 
 def shapes_source(total_draws: int, image_size: int, seed: int) -> TrainingSource:
-    from .shapes import SHAPE_LABELS
+    from ..data.shapes import SHAPE_LABELS
 
     return TrainingSource(ShapesPairs(total_draws, image_size, seed), list(SHAPE_LABELS), fresh=True, augment=False,
                           has_masks=True)
 
 
 def folder_source(root: str, augment: bool = True) -> TrainingSource:
-    from .folder import ImageFolder  # skips broken files with a warning that names them
+    from ..data.folder import ImageFolder  # skips broken files with a warning that names them
 
     folder = ImageFolder(root)
     if len(folder) == 0:

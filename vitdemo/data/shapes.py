@@ -18,16 +18,16 @@ import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
+
+from ..settings import TEXTURE_DIR
 
 SHAPE_LABELS: list[str] = [
     "circle", "square", "triangle", "star", "pentagon", "cross",
     "ring", "diamond", "heart", "crescent", "arrow",
 ]  # fmt: skip
-TEXTURE_DIR = Path(__file__).resolve().parent.parent / "assets" / "textures"
 
 SUPERSAMPLE = 3  # 3x3 subpixels per pixel: 10 coverage levels on every edge
 AREA_RANGE = (0.15, 0.40)  # object area as a fraction of the image, before shrinking to fit

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import ViT, ViTOutput, loss
+from ..data.masks import patch_cover
+from ..model import ViT, ViTOutput, loss
 
 SUBGRID = 4  # silhouette targets per patch side
 
@@ -48,13 +49,6 @@ def _factors(matrix: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tenso
     u, s, vh = torch.linalg.svd(matrix)
     root = s[:rank].sqrt()
     return u[:, :rank] * root, vh[:rank].T * root
-
-
-def patch_cover(masks: torch.Tensor, grid: tuple[int, int], sub: int = 1) -> torch.Tensor:
-    """(B, rows·cols, sub²): the share of object pixels in each of a patch's sub×sub cells."""
-    rows, cols = grid
-    cover = F.adaptive_avg_pool2d(masks[:, None].float(), (rows * sub, cols * sub))
-    return cover.reshape(-1, rows, sub, cols, sub).permute(0, 1, 3, 2, 4).reshape(-1, rows * cols, sub * sub)
 
 
 def token_label_loss(model: ViT, out: ViTOutput, labels: torch.Tensor, masks: torch.Tensor,

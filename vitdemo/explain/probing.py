@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .explain import Analysis
-from .model import ViT
+from ..model import ViT
+from .analysis import Analysis
 from .render import colorize, tile_grid, upscaled
 
 FIGURE_SIDE = 448  # target width of the tiled figures, in pixels

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from . import explain
-from .model import ViT
-from .preprocessing import preprocess
+from .. import explain
+from ..data.masks import patch_cover
+from ..model import ViT
+from ..preprocessing import preprocess
 
 
 @dataclass
@@ -39,19 +39,6 @@ def rollout(attentions: Sequence[torch.Tensor], num_prefix_tokens: int = 1) -> t
             for i in range(layers[0].shape[0])]
     result = torch.from_numpy(np.stack(rows))
     return result / result.sum(dim=-1, keepdim=True)
-
-
-def patch_coverage(mask: np.ndarray, grid: tuple[int, int], side: int | None = None) -> torch.Tensor:
-    """(rows·cols,) fraction of each patch covered by a bool mask aligned with the model's input.
-
-    A mask of another size than the input (`side`) is area-resampled to it first.
-    """
-    m = torch.from_numpy(np.asarray(mask, dtype=np.float32))[None, None]
-    if side is not None and m.shape[-1] != side:
-        m = F.interpolate(m, size=(side, side), mode="area")
-    rows, cols = grid
-    return F.adaptive_avg_pool2d(m[..., : m.shape[-2] // rows * rows, : m.shape[-1] // cols * cols],
-                                 (rows, cols)).flatten()
 
 
 def mass_inside(maps: torch.Tensor, coverages: torch.Tensor) -> torch.Tensor:
@@ -80,7 +67,7 @@ def evaluate(model: ViT, images: Sequence[Image.Image], labels: Sequence[int], p
         correct += int((out.logits.argmax(-1).cpu() == target).sum())
         if masks is not None:
             maps = rollout(out.attentions, model.config.num_prefix_tokens).cpu()
-            cover = torch.stack([patch_coverage(m, out.grid, x.shape[-1]) for m in masks[chunk]])
+            cover = torch.cat([patch_cover(m, out.grid, side=x.shape[-1])[..., 0] for m in masks[chunk]])
             masses.append(mass_inside(maps, cover))
             fractions.extend(float(np.mean(m)) for m in masks[chunk])
     return PatchSizeResult(
@@ -92,7 +79,7 @@ def evaluate(model: ViT, images: Sequence[Image.Image], labels: Sequence[int], p
 def evaluate_shapes(model: ViT, n: int = 1100, seed: int = 12345, patch_sizes: Iterable[int] | None = None,
                     image_size: int | None = None) -> list[PatchSizeResult]:
     """Accuracy and rollout mass on `n` freshly generated shapes (seed ≠ training's) at each patch size."""
-    from .shapes import SHAPE_LABELS, ShapesDataset
+    from ..data.shapes import SHAPE_LABELS, ShapesDataset
 
     data = ShapesDataset(n, image_size=image_size or model.config.image_size, seed=seed)
     samples = [data[i] for i in range(n)]

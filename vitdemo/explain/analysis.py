@@ -23,116 +23,16 @@ cached per argument.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .model import ViT
-from .preprocessing import model_view, to_tensor
-
-METHODS = ("attention", "rollout", "relevance")
-HEAD_FUSIONS = ("mean", "max", "min")
-Head = int | str | None
-
-# --------------------------------------------------------------------------------------------------------
-# Map math on one image's attentions: each layer a (heads, T, T) float32 array, rows = queries.
-# numpy, not torch: these are dozens of tiny ops, and torch's per-op thread hand-offs cost more than the
-# arithmetic (10× slower on a busy 2-core server); numpy runs them in the calling thread.
-
-
-def fuse_heads(attention: np.ndarray, head: Head = None) -> np.ndarray:
-    """(heads, T, T) → (T, T): one head by index, or the heads' mean (None), max or min."""
-    if head is None or head == "mean":
-        return attention.mean(0)
-    if head == "max":
-        return attention.max(0)
-    if head == "min":
-        return attention.min(0)
-    is_index = isinstance(head, (int, np.integer)) and not isinstance(head, bool)
-    if is_index and -attention.shape[0] <= head < attention.shape[0]:
-        return attention[int(head)]
-    raise ValueError(f"head must be an index below {attention.shape[0]} or one of {HEAD_FUSIONS}, not {head!r}")
-
-
-def discard_lowest(attention: np.ndarray, ratio: float, prefix: int) -> np.ndarray:
-    """Zero the lowest `ratio` of each query's weights on patch keys; prefix-token keys are never dropped.
-
-    Dropping the weak links sharpens rollout (vit-explain's trick); keeping the class token's column keeps
-    the path through the class token that rollout is about.
-    """
-    if not 0.0 <= ratio < 1.0:
-        raise ValueError(f"discard_ratio must be in [0, 1), not {ratio}")
-    count = int((attention.shape[-1] - prefix) * ratio)
-    if count == 0:
-        return attention
-    kept = np.array(attention, dtype=np.float32)
-    patches = kept[..., prefix:]  # a view: zeroing it edits `kept`
-    lowest = np.argpartition(patches, count - 1, axis=-1)[..., :count]  # linear time, unlike a sort
-    np.put_along_axis(patches, lowest, 0.0, axis=-1)
-    return kept
-
-
-def rollout(attentions: Sequence[np.ndarray], head: Head = None, discard_ratio: float = 0.0,
-            prefix: int = 1, query: int | None = None) -> np.ndarray:
-    """(T, T) attention rollout Â_L ⋯ Â_1 with Â = rownorm((fuse(A) + I)/2), rownorm with keepdim.
-
-    The residual connection carries half the signal, hence + I; renormalising each row over keys (keepdim,
-    the axis vit-explain gets wrong) keeps every Â a proper mixing matrix. With `query`, only that row
-    (shape (T,)) is computed, right to left as vector-matrix products: a map needs the class token's only.
-    """
-    eye = np.eye(np.shape(attentions[0])[-1], dtype=np.float32)
-    result = eye if query is None else eye[query]
-    for attention in reversed(attentions):
-        fused = discard_lowest(fuse_heads(np.asarray(attention, dtype=np.float32), head), discard_ratio, prefix)
-        mixed = (fused + eye) / 2
-        result = result @ (mixed / mixed.sum(axis=-1, keepdims=True))
-    return result
-
-
-def relevance(attentions: Sequence[np.ndarray], gradients: Sequence[np.ndarray], head: Head = None) -> np.ndarray:
-    """(T, T) relevance of Chefer et al. (2021): R ← R + fuse((∇A ⊙ A)⁺)·R, layer by layer from R = I.
-
-    Gradient times attention keeps the links that raise the target's logit; the clamp drops the ones that
-    argue against it, so the map is class-specific where raw attention is not.
-    """
-    result = np.eye(np.shape(attentions[0])[-1], dtype=np.float32)
-    for attention, gradient in zip(attentions, gradients, strict=True):
-        contribution = np.maximum(np.asarray(gradient, np.float32) * np.asarray(attention, np.float32), 0.0)
-        result = result + fuse_heads(contribution, head) @ result
-    return result
-
-
-def as_distribution(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Non-negative float32 (rows, cols) map summing to 1; uniform when nothing is left (an all-zero map)."""
-    array = np.clip(np.asarray(values, dtype=np.float64), 0.0, None).reshape(shape)
-    total = array.sum()
-    array = array / total if total > 0 and np.isfinite(total) else np.full(shape, 1.0 / array.size)
-    out = array.astype(np.float32)
-    out.setflags(write=False)  # cached and shared between views: nobody may edit it in place
-    return out
-
-
-def mass_mask(attention_map: np.ndarray, fraction: float = 0.6) -> np.ndarray:
-    """DINO's mask: the fewest top patches that together hold `fraction` of the map's mass (bool, same shape)."""
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction must be in (0, 1], not {fraction}")
-    flat = np.asarray(attention_map, dtype=np.float64).ravel()
-    order = np.argsort(-flat, kind="stable")
-    cumulative = np.cumsum(flat[order]) / max(flat.sum(), 1e-12)
-    count = int(np.searchsorted(cumulative, fraction - 1e-9)) + 1
-    keep = np.zeros(flat.size, dtype=bool)
-    keep[order[:count]] = True
-    return keep.reshape(np.shape(attention_map))
-
-
-def patch_boundaries(grid: tuple[int, int], patch_size: int, scale: int = 1) -> tuple[list[int], list[int]]:
-    """Pixel x and y of every patch edge (0, p·s, 2p·s, …, the far edge) in an image upscaled by `scale`."""
-    rows, cols = grid
-    step = patch_size * scale
-    return [c * step for c in range(cols + 1)], [r * step for r in range(rows + 1)]
+from ..model import ViT
+from ..preprocessing import model_view, to_tensor
+from .maps import METHODS, Head, as_distribution, fuse_heads, relevance, relevance_by_layer, rollout, rollout_by_layer
 
 
 def patch_at(analysis: Analysis, x: float, y: float, shown_size: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -213,6 +113,26 @@ class Analysis:
         return self._cached(("relevance", layer, head, target), lambda: self._class_row(
             relevance(self.attentions[:layer + 1], self.gradients(target)[:layer + 1], head)))
 
+    def maps_by_layer(self, method: str = "attention", head: Head = None, target: int | str | None = None,
+                      discard_ratio: float = 0.0) -> np.ndarray:
+        """(layers, rows, cols): `attention_map(method, layer=l, ...)` for every layer l, in one pass.
+
+        What a view that scrubs through the layers needs (the page's explorer gets all of them at once).
+        """
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+        head = "mean" if head is None else head
+        if method == "attention":
+            return self._cached(("by-layer", method, head), lambda: np.stack([
+                self._class_row(fuse_heads(layer, head)) for layer in self.attentions]))
+        if method == "rollout":
+            return self._cached(("by-layer", method, head, float(discard_ratio)), lambda: np.stack([
+                self._class_row(row) for row in rollout_by_layer(self.attentions, head, discard_ratio,
+                                                                 self.num_prefix_tokens, query=0)]))
+        target = self._target_index(target)
+        return self._cached(("by-layer", method, head, target), lambda: np.stack([
+            self._class_row(row) for row in relevance_by_layer(self.attentions, self.gradients(target), head)]))
+
     def patch_attention(self, row: int, col: int, layer: int = -1, head: Head = None) -> np.ndarray:
         """(rows, cols): what the token of patch (row, col) attends to at `layer`, over patches only."""
         rows, cols = self.grid
@@ -223,15 +143,24 @@ class Analysis:
         return self._cached(("patch", row, col, layer, head), lambda: as_distribution(
             fuse_heads(self.attentions[layer], head)[query, self.num_prefix_tokens:], self.grid))
 
+    def patch_maps(self, layer: int = -1, head: Head = None) -> np.ndarray:
+        """(rows·cols, rows, cols): `patch_attention(r, c, layer, head)` for every patch, in patch order."""
+        layer, prefix = self._layer_index(layer), self.num_prefix_tokens
+
+        def compute() -> np.ndarray:
+            rows = np.clip(fuse_heads(self.attentions[layer], head)[prefix:, prefix:], 0.0, None)
+            totals = rows.sum(axis=-1, keepdims=True)
+            uniform = np.full_like(rows, 1.0 / rows.shape[-1])
+            out = np.where(totals > 0, rows / np.where(totals > 0, totals, 1.0), uniform).astype(np.float32)
+            return out.reshape(-1, *self.grid)
+
+        return self._cached(("patch-maps", layer, head), compute)
+
     def head_maps(self, layer: int = -1) -> np.ndarray:
         """(heads, rows, cols): each head's class-token attention at `layer`, each summing to 1."""
         layer = self._layer_index(layer)
         return self._cached(("heads", layer), lambda: np.stack([
             as_distribution(row, self.grid) for row in self.attentions[layer][:, 0, self.num_prefix_tokens:]]))
-
-    def mask(self, fraction: float = 0.6, **map_args: Any) -> np.ndarray:
-        """DINO-style (rows, cols) bool mask of the patches holding `fraction` of `attention_map(**map_args)`."""
-        return mass_mask(self.attention_map(**map_args), fraction)
 
     def gradients(self, target: int) -> np.ndarray:
         """(layers, heads, T, T): ∂ logit[target] / ∂ A for every layer; one backward pass per new target."""
@@ -289,10 +218,30 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().float().cpu().numpy()
 
 
-def analyze(model: ViT, image: Image.Image, patch_size: int | None = None, keep_aspect: bool = False) -> Analysis:
-    """Run `model` once on `image` at `patch_size` and keep its attentions and stages for every view."""
+Forward = Callable[[torch.Tensor, int], Any]
+
+
+def model_inputs(model: ViT, image: Image.Image, patch_size: int | None = None,
+                 keep_aspect: bool = False) -> tuple[Image.Image, torch.Tensor]:
+    """(the pixels the model sees, the (1, 3, H, W) input tensor on the model's device)."""
     view = model_view(image, model.config, patch_size, keep_aspect)
-    inputs = to_tensor(view, model.config).to(model.device)
+    return view, to_tensor(view, model.config).to(model.device)
+
+
+def forward_with_everything(model: ViT, inputs: torch.Tensor, patch_size: int | None) -> Any:
+    """The inference-mode forward an analysis keeps: every layer's attention and every recipe stage."""
     with torch.inference_mode():
-        output = model(inputs, patch_size, output_attentions=True, output_intermediates=True)
+        return model(inputs, patch_size, output_attentions=True, output_intermediates=True)
+
+
+def analyze(model: ViT, image: Image.Image, patch_size: int | None = None, keep_aspect: bool = False, *,
+            forward: Forward | None = None) -> Analysis:
+    """Run `model` once on `image` at `patch_size` and keep its attentions and stages for every view.
+
+    `forward(inputs, patch_size)` replaces the plain call (the app batches concurrent requests through it);
+    it must return what `forward_with_everything` returns, for a batch of one.
+    """
+    p = patch_size or model.config.patch_size
+    view, inputs = model_inputs(model, image, p, keep_aspect)
+    output = forward(inputs, p) if forward else forward_with_everything(model, inputs, p)
     return Analysis(model, view, inputs, output)

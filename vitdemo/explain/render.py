@@ -14,7 +14,8 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .explain import Analysis, patch_boundaries
+from .analysis import Analysis
+from .maps import patch_boundaries
 
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "turbo", "jet", "gray")
 DEFAULT_COLORMAP = "inferno"

@@ -27,11 +27,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import checkpoint, train_aids, train_data
-from .config import Preprocessing, ViTConfig
-from .device import cpu_has_native_bf16, pick_device
-from .model import ViT, loss
-from .preprocessing import input_size
+from .. import checkpoint
+from ..config import Preprocessing, ViTConfig
+from ..device import inference_dtype, pick_device
+from ..model import ViT, loss
+from ..preprocessing import input_size
+from . import aids as train_aids
+from . import data as train_data
 
 TRAIN_STATE = "train_state.pt"
 NO_DECAY = ("cls_token", "dist_token", "pos_embed")  # and every bias and LayerNorm: 1-D tensors
@@ -109,7 +111,7 @@ def new_model(opts: TrainOptions, labels: list[str]) -> ViT:
 
 def fine_tune_model(opts: TrainOptions, labels: list[str]) -> ViT:
     """The --init checkpoint in float32 with a fresh head (and distillation head) for `labels`."""
-    from .loading import load
+    from ..loading import load
 
     model = load(opts.init, device="cpu", precision="fp32")
     config = model.config
@@ -154,14 +156,13 @@ def warmup_cosine(warmup: int, total: int) -> Any:
 
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """bf16 autocast where the hardware computes it natively (measured ~1.5-2× on this CPU), else fp32."""
+    """The autocast dtype for training, None for plain fp32: the same choice as inference
+    (`device.inference_dtype`: bf16 where the hardware computes it natively, measured ~1.5-2× on this CPU),
+    except that fp16 trains in fp32, since this loop has no gradient scaler."""
     if precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "auto" and (device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())):
-        return torch.bfloat16
-    return None
+    dtype = inference_dtype(device, precision)
+    return None if dtype in (torch.float32, torch.float16) else dtype
 
 
 def batch_patch_size(opts: TrainOptions, seed: int, step: int) -> int:

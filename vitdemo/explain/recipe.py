@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .explain import Analysis
-from .model import embed_patches_conv, embed_patches_unfold
+from ..model import embed_patches_conv, embed_patches_unfold
+from .analysis import Analysis
 from .render import colorize, matrix_picture, tile_grid, upscaled
 
 PICTURE_SIDE = 160  # recipe pictures are thumbnails: the stages are the point, not the pixels

@@ -1,0 +1,296 @@
+"""The named endpoints `/classify` and `/analyze`, called like any outside client would, offline.
+
+One app for the module: the two endpoints in a `gr.Blocks` of their own (so these tests do not depend on the
+page's layout), launched on 127.0.0.1 at a free port. Its default model is a local folder, as given by
+`python app.py --model DIR`: a copy of the bundled model whose head always says "heart", so a test can tell
+which model answered. Every bad value must come back as exactly one sentence, and the server must print no
+traceback and log no exception for any request in this module (`clean_server_log`, autouse).
+
+Expected sentences and numbers are written out here from the bundled model's own config.json (depth 6,
+4 heads, patch sizes 8 to 32), not taken from the code under test.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "assets" / "bundled"
+STAR = ROOT / "assets" / "examples" / "shape_star.png"
+META = json.loads((BUNDLED / "config.json").read_text())
+DEPTH, HEADS, LABELS = META["config"]["depth"], META["config"]["heads"], META["labels"]
+REGISTRY_KEYS = ["bundled", "flexivit-b", "vit-b16", "deit-tiny", "deit-small"]
+FILE_META = {"_type": "gradio.FileData"}
+NOT_AN_UPLOAD = ("Send the image as a file upload (gradio_client: handle_file('picture.png')), not a URL or a path "
+                 "on the server.")
+
+
+@pytest.fixture(scope="module")
+def heart_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model with its head replaced: weights 0, bias 30 for "heart", so softmax says heart, ~1."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path_factory.mktemp("heart-model")
+    shutil.copy(BUNDLED / "config.json", folder / "config.json")
+    state = load_file(str(BUNDLED / "model.safetensors"))
+    state["head.weight"] = torch.zeros_like(state["head.weight"])
+    state["head.bias"] = torch.zeros_like(state["head.bias"])
+    state["head.bias"][LABELS.index("heart")] = 30.0
+    save_file(state, str(folder / "model.safetensors"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app(heart_folder: Path) -> Any:
+    import gradio as gr
+
+    from vitdemo.app.api import register_endpoints
+    from vitdemo.app.models import choose_startup
+    from vitdemo.app.service import Engine
+
+    engine = Engine(choose_startup(str(heart_folder)))
+    with gr.Blocks(analytics_enabled=False) as demo:
+        register_endpoints(engine, {"concurrency_id": "model", "concurrency_limit": 1})
+    demo.queue()
+    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=None)
+    demo.vitdemo_engine = engine
+    yield demo
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app: Any) -> Client:
+    return Client(app.local_url, verbose=False, download_files=False)
+
+
+@pytest.fixture(autouse=True)
+def clean_server_log(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Any:
+    """Whatever a test sends, the server prints no traceback (Gradio's `traceback.print_exc` for a bare
+    error) and logs no exception (our "something went wrong" path)."""
+    caplog.set_level(logging.INFO)
+    yield
+    printed = capfd.readouterr().err
+    assert "Traceback" not in printed, printed[-3000:]
+    logged = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not logged, [r.getMessage() for r in logged]
+
+
+def refusal(call: Any) -> str:
+    """The one message a refused request gets (`call` must raise AppError with it)."""
+    with pytest.raises(AppError) as info:
+        call()
+    return str(info.value)
+
+
+def analyze(client: Client, image: Any = None, patch_size: Any = None, method: Any = "attention",
+            layer: Any = None, head: Any = "mean", model: Any = "", target: Any = "") -> tuple:
+    return client.predict(handle_file(STAR) if image is None else image, patch_size, method, layer, head, model,
+                          target, api_name="/analyze")
+
+
+def classify(client: Client, image: Any = None, patch_size: Any = None, model: Any = "") -> dict:
+    return client.predict(handle_file(STAR) if image is None else image, patch_size, model, api_name="/classify")
+
+
+def raw_call(app: Any, endpoint: str, data: list[Any]) -> tuple[str, Any]:
+    """POST `data` to /gradio_api/call/<endpoint> as it is, bypassing gradio_client's uploads; → (event, payload)."""
+    base = app.local_url.rstrip("/")
+    started = httpx.post(f"{base}/gradio_api/call/{endpoint}", json={"data": data}, timeout=30)
+    started.raise_for_status()
+    stream = httpx.get(f"{base}/gradio_api/call/{endpoint}/{started.json()['event_id']}", timeout=60).text
+    event = next(line[len("event: "):] for line in stream.splitlines() if line.startswith("event: "))
+    payload = json.loads(next(line[len("data: "):] for line in stream.splitlines() if line.startswith("data: ")))
+    return event, payload
+
+
+def picture(file: dict) -> bytes:
+    return Image.open(file["path"]).convert("RGB").tobytes()
+
+
+# A long value is echoed by its first characters only.
+FIVE_THOUSAND = pytest.param("9" * 5000, "'" + "9" * 22 + "…", id="5000-digits")
+
+
+# -- one clear sentence for every bad value ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sent, shown", [
+    ("inf", "'inf'"), ("1e400", "'1e400'"), FIVE_THOUSAND, ("nan", "'nan'"),
+    ("abc", "'abc'"), (2.5, "2.5"), (7, "7"), (1e308, "1e+308"),
+])
+def test_bad_patch_size_gets_one_sentence(client, sent, shown):
+    expected = f"patch_size must be a whole number from 8 to 32 for this model (trained at 8, 12, 16, 24, 32), " \
+               f"not {shown}."
+    assert refusal(lambda: classify(client, patch_size=sent)) == expected
+    assert refusal(lambda: analyze(client, patch_size=sent)) == expected
+
+
+@pytest.mark.parametrize("sent, shown", [
+    ("inf", "'inf'"), ("1e400", "'1e400'"), FIVE_THOUSAND, ("nan", "'nan'"),
+    ("x", "'x'"), (2.5, "2.5"), ("2.5", "'2.5'"), (0, "0"), (DEPTH + 1, str(DEPTH + 1)), (-1, "-1"),
+    (1e308, "1e+308"),
+])
+def test_bad_layer_gets_one_sentence_with_the_models_range(client, sent, shown):
+    assert refusal(lambda: analyze(client, layer=sent)) == f"layer must be a whole number from 1 to {DEPTH}, " \
+                                                           f"not {shown}."
+
+
+@pytest.mark.parametrize("sent, shown", [
+    ("inf", "'inf'"), ("1e400", "'1e400'"), FIVE_THOUSAND, ("nan", "'nan'"),
+    ("median", "'median'"), (1.5, "1.5"), (HEADS, str(HEADS)), (-1, "-1"),
+])
+def test_bad_head_gets_one_sentence(client, sent, shown):
+    assert refusal(lambda: analyze(client, head=sent)) == f"head must be a head index from 0 to {HEADS - 1} or " \
+                                                          f"one of mean, max, min, not {shown}."
+
+
+def test_bad_method_and_target_get_one_sentence(client):
+    assert refusal(lambda: analyze(client, method="gradcam")) == \
+        "method must be one of attention, rollout, relevance, not 'gradcam'."
+    assert refusal(lambda: analyze(client, method="relevance", target="dog", model="bundled")) == \
+        f"target must be one of the model's classes ({', '.join(LABELS[:5])}, …), not 'dog'."
+
+
+def test_unknown_model_gets_the_list_of_models(client, heart_folder):
+    expected = f"model must be one of {', '.join(REGISTRY_KEYS + [str(heart_folder)])}, not 'someone/huge-model'."
+    assert refusal(lambda: classify(client, model="someone/huge-model")) == expected
+    assert refusal(lambda: analyze(client, model="someone/huge-model")) == expected
+
+
+def test_known_model_that_cannot_run_offline_says_so(client):
+    message = refusal(lambda: classify(client, model="vit-b16"))
+    assert message.startswith("ViT-B/16 (ImageNet) is not downloaded and the app is offline"), message
+
+
+def test_a_file_where_a_value_belongs_is_refused(client):
+    assert refusal(lambda: analyze(client, head=handle_file(STAR))) == "head must be a number or a name, not a file."
+
+
+
+def test_a_huge_integer_is_described_not_printed():
+    """JSON cannot carry one past 4300 digits (the server refuses the body), but an in-process caller can:
+    Python will not even print such an int, so the message gives its length."""
+    from vitdemo.app import validation
+
+    with pytest.raises(validation.UserError) as info:
+        validation.layer(10**5000, DEPTH)
+    assert str(info.value) == f"layer must be a whole number from 1 to {DEPTH}, not a number of about 5001 digits."
+
+# -- images must be uploads -------------------------------------------------------------------------------
+
+
+def test_image_given_as_a_url_is_refused_without_fetching(client):
+    # Port 9 (discard) on loopback: if the server tried to fetch it, the request would fail another way.
+    for url in ("http://127.0.0.1:9/cat.png", "https://example.com/cat.png"):
+        assert refusal(lambda u=url: classify(client, image=handle_file(u))) == NOT_AN_UPLOAD
+        assert refusal(lambda u=url: analyze(client, image=handle_file(u))) == NOT_AN_UPLOAD
+
+
+@pytest.mark.parametrize("payload", [
+    {"path": "/etc/hostname", "meta": FILE_META},  # what a client sends for a file: Gradio would refuse it
+    {"path": "/etc/hostname"},  # no file marker: Gradio passes it through to the component
+    {"path": "/tmp/gradio/../../etc/hostname", "meta": FILE_META},  # climbs out of the upload folder
+    {"url": "http://127.0.0.1:9/cat.png", "path": "http://127.0.0.1:9/cat.png", "meta": FILE_META},
+    "cat.jpg", 5,
+], ids=["server-path", "server-path-unmarked", "dot-dot", "url", "a-string", "a-number"])
+def test_image_given_as_a_server_path_is_refused(app, payload):
+    event, answer = raw_call(app, "classify", [payload, None, ""])
+    assert (event, answer["error"]) == ("error", NOT_AN_UPLOAD)
+
+
+def test_example_picture_by_its_server_path_is_served(app):
+    """What the API page's curl snippet sends: the example's path, marked as a file."""
+    event, answer = raw_call(app, "analyze", [{"path": str(STAR), "meta": FILE_META}, None, "attention", None,
+                                               "mean", "bundled", ""])
+    assert event == "complete" and answer[2]["label"] == "star"
+
+
+def test_a_data_url_image_is_still_accepted(app):
+    """What a webcam or clipboard capture may send: the picture inline, no file on the server involved."""
+    data = "data:image/png;base64," + base64.b64encode(STAR.read_bytes()).decode()
+    event, answer = raw_call(app, "classify", [{"url": data, "meta": FILE_META}, None, "bundled"])
+    assert event == "complete" and answer[0]["label"] == "star"
+
+
+def test_request_with_too_few_values_gets_one_sentence(app):
+    event, answer = raw_call(app, "classify", [])
+    assert (event, answer["error"]) == ("error", "/classify takes 3 values (image, patch_size, model), not 0.")
+
+
+# -- one API, one numbering -------------------------------------------------------------------------------
+
+
+def test_classify_takes_the_model(client, heart_folder):
+    import vitdemo
+    from vitdemo.explain import analyze as reference
+
+    default = classify(client)
+    assert default["label"] == "heart" and default["confidences"][0]["confidence"] > 0.99
+    assert classify(client, model=str(heart_folder))["label"] == "heart", "the folder's key, as the UI shows it"
+    bundled = classify(client, model="bundled")
+    expected = reference(vitdemo.load("bundled"), Image.open(STAR).convert("RGB")).top(5)
+    assert [(c["label"], pytest.approx(c["confidence"], abs=1e-4)) for c in bundled["confidences"]] == expected
+
+
+def test_analyze_takes_the_model(client, heart_folder):
+    assert analyze(client)[2]["label"] == "heart"
+    assert analyze(client, model=str(heart_folder))[2]["label"] == "heart"
+    assert analyze(client, model="bundled")[2]["label"] == "star"
+
+
+def test_layers_count_from_one_and_empty_is_the_last(client):
+    first = picture(analyze(client, model="bundled", layer=1)[1])
+    second = picture(analyze(client, model="bundled", layer=2)[1])
+    last = picture(analyze(client, model="bundled", layer=DEPTH)[1])
+    assert picture(analyze(client, model="bundled")[1]) == last, "empty = the last layer"
+    assert picture(analyze(client, model="bundled", layer=float(DEPTH))[1]) == last, "6.0 is a whole number"
+    assert picture(analyze(client, model="bundled", layer="1")[1]) == first
+    assert len({first, second, last}) == 3
+
+
+def test_layer_range_is_refused_at_both_ends(client):
+    for layer in (0, DEPTH + 1):
+        message = refusal(lambda layer=layer: analyze(client, model="bundled", layer=layer))
+        assert f"from 1 to {DEPTH}" in message, message
+
+
+def test_target_chooses_the_class_relevance_explains(client):
+    top1 = picture(analyze(client, method="relevance", model="bundled")[1])
+    star = picture(analyze(client, method="relevance", model="bundled", target="star")[1])
+    circle = picture(analyze(client, method="relevance", model="bundled", target="circle")[1])
+    assert star == top1, "the bundled model's top-1 for the star is star"
+    assert circle != star
+
+
+def test_api_info_lists_every_model_and_its_example_runs_offline(app, client, heart_folder):
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    params = {name: info[name]["parameters"] for name in ("/classify", "/analyze")}
+    assert [p["parameter_name"] for p in params["/classify"]] == ["image", "patch_size", "model"]
+    assert [p["parameter_name"] for p in params["/analyze"]] == [
+        "image", "patch_size", "method", "layer", "head", "model", "target"]
+    keys = REGISTRY_KEYS + [str(heart_folder)]
+    for endpoint in params.values():
+        model = next(p for p in endpoint if p["parameter_name"] == "model")
+        assert model["type"]["enum"] == keys
+        image = endpoint[0]["example_input"]
+        assert not str(image.get("url", "")).startswith("http") and not image["path"].startswith("http")
+        assert Path(image["path"]).is_file()
+    descriptions = {d.get("api_name"): d.get("api_description") or "" for d in app.get_config_file()["dependencies"]}
+    for name in ("classify", "analyze"):
+        assert all(key in descriptions[name] for key in keys), descriptions[name]
+    examples = [p["example_input"] for p in params["/analyze"]]
+    grid, attention, labels = client.predict(handle_file(examples[0]["path"]), *examples[1:], api_name="/analyze")
+    assert Path(grid["path"]).is_file() and labels["label"] == "star"
+

@@ -1,0 +1,191 @@
+"""Every output answers the latest question, on a deliberately slow model, in headless Chromium.
+
+The app runs a tiny ViT whose forward pass sleeps, so a person's rapid clicks overtake the server. After
+the clicks settle, every output must match the final controls: the patch grid and the heatmap are named by
+what they show (`<top-1>_p<patch>_grid.png`, `…_<method>_layer<L>.jpg`) and stored under a hash of their
+bytes, so the test can tell exactly which analysis each picture came from.
+
+Needs /usr/bin/chromium (`.ci/run` installs it with apt-get); never `playwright install`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+]
+playwright = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "assets" / "examples"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+SLOW_S = 0.7  # each forward pass of the test model sleeps this long
+TIMEOUT_MS = 45_000
+
+
+@pytest.fixture(scope="module")
+def slow_app(tmp_path_factory):
+    from vitdemo import checkpoint
+    from vitdemo.app import build_app, launch_options
+    from vitdemo.app.models import choose_startup
+    from vitdemo.app.pool import ModelPool, load_model
+    from vitdemo.app.service import Engine
+    from vitdemo.config import ViTConfig
+    from vitdemo.model import ViT
+
+    folder = tmp_path_factory.mktemp("slow-vit")
+    config = ViTConfig(image_size=96, patch_size=16, dim=32, depth=3, heads=2, mlp_dim=64, num_classes=4,
+                       patch_sizes=(8, 16, 32, 48))
+    checkpoint.save(ViT(config, ["apple", "bear", "cloud", "drum"]), folder)
+
+    def slow_loader(source: str):
+        model = load_model(source)
+        if source != str(folder):
+            return model
+        real = model.forward
+
+        def forward(*args, **kwargs):
+            time.sleep(SLOW_S)
+            return real(*args, **kwargs)
+
+        model.forward = forward
+        return model
+
+    engine = Engine(choose_startup(str(folder)), pool=ModelPool(loader=slow_loader))
+    demo = build_app(engine=engine)
+    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
+    yield demo
+    demo.close()
+
+
+@pytest.fixture
+def page(slow_app):
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(slow_app.local_url)
+        page.wait_for_selector("#labels [data-testid=label-output-value]")
+        yield page
+        browser.close()
+
+
+def picture_url(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id} img").first.get_attribute("src") or ""
+
+
+def settled(page, slow_app) -> None:
+    """Wait until the server has nothing left to do for this page, then a little longer."""
+    engine = slow_app.vitdemo_engine
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    quiet_since = None
+    while time.monotonic() < deadline:
+        busy = page.evaluate("() => !!document.querySelector('.progress-text, .eta-bar, .meta-text')")
+        idle = not busy and engine.batcher._queues == {}
+        quiet_since = (quiet_since or time.monotonic()) if idle else None
+        if quiet_since and time.monotonic() - quiet_since > 2.5 * SLOW_S:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the page never settled")
+
+
+def expected_grid_hash(slow_app, image_path: Path, patch: int) -> str:
+    """The content hash of the grid picture the app must show for this image at this patch size."""
+    from vitdemo.app import views
+    from vitdemo.app.outputs import encoded
+    from vitdemo.app.validation import View
+
+    engine = slow_app.vitdemo_engine
+    analysis = engine.analysis(engine.decode(str(image_path)), engine.default_key, patch).analysis
+    return hashlib.blake2b(encoded(views.grid_picture(analysis, View())[0], "png"), digest_size=16).hexdigest()
+
+
+def checked_patch(page) -> str:
+    return page.locator("#patch-size input:checked").first.get_attribute("value") or ""
+
+
+def test_rapid_patch_size_clicks_end_on_the_last_size(page, slow_app):
+    for size in ("8", "32", "8", "32"):
+        page.locator("#patch-size label", has_text=size).first.click()
+        time.sleep(0.15)
+    settled(page, slow_app)
+    assert checked_patch(page) == "32"
+    assert "_p32_grid" in picture_url(page, "grid") and "_p32_attention" in picture_url(page, "attention")
+    assert "patch 32 px" in page.locator("#summary").inner_text()
+
+
+def test_a_layer_change_during_a_slow_analysis_is_not_lost(page, slow_app):
+    page.locator("#patch-size label", has_text="8").first.click()
+    time.sleep(0.1)
+    slider = page.locator("#layer input[type=number]").first
+    slider.fill("1")
+    slider.press("Enter")
+    settled(page, slow_app)
+    assert checked_patch(page) == "8"
+    assert "_p8_attention_layer1" in picture_url(page, "attention"), picture_url(page, "attention")
+    assert "layer 1 of 3" in page.locator("#caption").inner_text()
+
+
+def test_two_quick_examples_show_the_second_ones_results(page, slow_app, tmp_path):
+    buttons = page.locator("#examples").get_by_role("button")
+    names = [buttons.nth(i).locator("img").first.get_attribute("src") or "" for i in range(buttons.count())]
+    coffee = next(i for i, n in enumerate(names) if "coffee" in n)
+    astronaut = next(i for i, n in enumerate(names) if "astronaut" in n)
+    buttons.nth(coffee).click()
+    time.sleep(0.3)
+    buttons.nth(astronaut).click()
+    settled(page, slow_app)
+    assert "astronaut" in (page.locator("#input-image img").first.get_attribute("src") or "")
+    patch = int(checked_patch(page))
+    assert expected_grid_hash(slow_app, EXAMPLES / "astronaut.jpg", patch) in picture_url(page, "grid")
+
+
+def test_clearing_the_image_clears_the_results_and_a_bad_upload_leaves_a_clean_state(page, slow_app, tmp_path):
+    page.locator("#input-image button[aria-label='Remove Image']").first.click()
+    settled(page, slow_app)
+    assert page.locator("#grid img").count() == 0 and page.locator("#attention img").count() == 0
+    assert "Upload an image" in page.locator("#summary").inner_text()
+    assert page.locator("#labels [data-testid=label-output-value]").count() == 0
+
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("this is not a picture\n")
+    page.locator("#input-image input[type=file]").set_input_files(str(bogus))
+    page.locator(".toast-body", has_text="Accepted: PNG, JPEG").first.wait_for()
+    settled(page, slow_app)
+    assert page.locator("#grid img").count() == 0 and page.locator("#labels .error, #grid .error").count() == 0
+    assert page.get_by_text("Error", exact=True).count() == 0  # no output stuck in Gradio's error state
+
+    photo = tmp_path / "coffee.jpg"
+    shutil.copy(EXAMPLES / "coffee.jpg", photo)
+    page.locator("#input-image input[type=file]").set_input_files(str(photo))
+    settled(page, slow_app)
+    patch = int(checked_patch(page))
+    assert expected_grid_hash(slow_app, photo, patch) in picture_url(page, "grid")
+
+
+def test_compare_follows_a_model_switch(page, slow_app):
+    page.locator("#model input").click()
+    page.get_by_role("option", name="Bundled shapes ViT (offline)").click()
+    settled(page, slow_app)
+    from vitdemo.loading import load
+
+    offered = [str(p) for p in load("bundled").config.offered_patch_sizes()]
+    assert page.locator("#patch-size input").evaluate_all("els => els.map(e => e.value)") == offered
+    page.locator("#tab-compare-button, button[role=tab]", has_text="Compare patch sizes").first.click()
+    chosen = page.locator("#compare-sizes .token").all_inner_texts()
+    assert chosen and all(text.split()[0] in offered for text in chosen)
+    assert "48" not in " ".join(chosen)
+    page.locator("#compare-button").click()
+    page.locator("#compare-gallery img").first.wait_for()
+    assert page.locator("#compare-gallery img").count() == 2 * len(chosen)
+    assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()

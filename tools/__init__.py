@@ -1,0 +1,1 @@
+"""Tools that drive the app from outside (not part of the importable `vitdemo` package)."""

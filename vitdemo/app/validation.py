@@ -1,0 +1,243 @@
+"""Every value a person or a client sends, checked in one place, for the page and the API alike.
+
+Each checker returns the value in the type the app uses, or raises `UserError` with one sentence that names
+the parameter, says what is accepted and echoes (a short form of) what was sent. Nothing is rounded or
+clamped: `layer=2.5` is refused, not shown as layer 2, because a silently changed request answers a
+question nobody asked. Layers count from 1 here, as the page shows them; the library's Python-style index
+is made only at the last moment (`layer_index`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .choices import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS, METHODS
+
+MAX_ECHO = 24  # characters of a bad value repeated in a message: enough to recognise it, never a wall of digits
+MAX_DISCARD = 0.95
+BIG_INT_BITS = 256  # an int this long is echoed by its size, not its digits
+
+
+class UserError(ValueError):
+    """A request we will not serve, with a message for the person who made it."""
+
+
+Patch = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the user can change without a new forward pass, checked (see `view`)."""
+
+    method: str = "attention"
+    layer: int | None = None  # counted from 1, as the page shows it; None = the last layer
+    head: str | int = "mean"  # a head index (from 0, as the model numbers them), or "mean", "max", "min"
+    target: str | None = None  # class explained by relevance; None = the top-1
+    discard_ratio: float = 0.0
+    cmap: str = DEFAULT_COLORMAP
+    opacity: float = 0.6
+    smooth: bool = False
+    show_indices: bool = False
+    show_order: bool = False
+    patch: Patch | None = None  # a clicked patch: show what it attends to instead of the class token
+
+
+def echo(value: Any) -> str:
+    """A short repr of what was sent, for messages: a long text is cut to its start and '…', a huge number
+    described by its length (a 5000-digit `repr` is slow, and Python refuses ints over 4300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > BIG_INT_BITS:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"a number of about {digits} digits"
+    text = repr(value)
+    return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 1] + "…"
+
+
+def whole(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
+    """An integer given as int, integral float or digit string; refused when fractional, non-finite or out of range."""
+    wanted = f"a whole number{_range(low, high)}"
+    number = _number(value, name, wanted)
+    if number != math.floor(number):
+        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+    result = int(number)
+    if (low is not None and result < low) or (high is not None and result > high):
+        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+    return result
+
+
+def fraction(value: Any, name: str, low: float = 0.0, high: float = 1.0) -> float:
+    """A finite number within [low, high]."""
+    wanted = f"a number from {low:g} to {high:g}"
+    number = _number(value, name, wanted)
+    if not low <= number <= high:
+        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+    return number
+
+
+def _number(value: Any, name: str, wanted: str) -> float:
+    """`value` as a finite number (an int stays exact, however large), or UserError saying `name` must be `wanted`.
+
+    Non-finite values ('inf', 'nan', '1e400', which overflows to inf) are refused with the same sentence as any
+    other value outside `wanted`: for the person sending them it is one mistake, not three kinds of error.
+    """
+    if isinstance(value, bool) or value is None:
+        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+    if isinstance(value, int):
+        return value  # exact, however large; the range check then refuses it
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"{name} must be {wanted}, not {echo(value)}.") from None
+    if not math.isfinite(number):
+        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+    return number
+
+
+def _range(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f" from {low} to {high}"
+    if low is not None:
+        return f" of at least {low}"
+    return "" if high is None else f" of at most {high}"
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any) -> str | None:
+    """A name as sent: text stripped, a number as its digits (a class may be called "3"); None for anything else."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return None if isinstance(value, int) and value.bit_length() > BIG_INT_BITS else str(value)
+
+
+def method(value: Any) -> str:
+    text = "attention" if _empty(value) else (_text(value) or "").lower()
+    if text not in METHODS:
+        raise UserError(f"method must be one of {', '.join(METHODS)}, not {echo(value)}.")
+    return text
+
+
+def colormap(value: Any) -> str:
+    text = DEFAULT_COLORMAP if _empty(value) else (_text(value) or "").lower()
+    if text not in COLORMAPS:
+        raise UserError(f"colormap must be one of {', '.join(COLORMAPS)}, not {echo(value)}.")
+    return text
+
+
+def head(value: Any, heads: int | None = None) -> str | int:
+    """"mean"/"max"/"min", or a head index from 0 (below `heads` when the model is known)."""
+    if _empty(value):
+        return "mean"
+    if isinstance(value, str) and value.strip().lower() in HEAD_FUSIONS:
+        return value.strip().lower()
+    high = None if heads is None else heads - 1
+    try:
+        return whole(value, "head", 0, high)
+    except UserError:
+        allowed = f"a head index from 0 to {high}" if high is not None else "a head index"
+        raise UserError(f"head must be {allowed} or one of {', '.join(HEAD_FUSIONS)}, not {echo(value)}.") from None
+
+
+def layer(value: Any, depth: int | None = None) -> int | None:
+    """A layer counted from 1 (None for the last), at most `depth` when the model is known."""
+    return None if _empty(value) else whole(value, "layer", 1, depth)
+
+
+def layer_index(value: int | None, depth: int) -> int:
+    """The library's 0-based index of a 1-based layer (None = the last)."""
+    return depth - 1 if value is None else value - 1
+
+
+def patch_size(value: Any, offered: Sequence[int], native: Sequence[int]) -> int | None:
+    """A whole patch size within the offered range; None (the model's own) for empty or 0."""
+    if _empty(value):
+        return None
+    low, high = min(offered), max(offered)
+    try:
+        size = whole(value, "patch_size")
+    except UserError:
+        size = None
+    if size == 0:
+        return None
+    if size is None or not low <= size <= high:
+        raise UserError(f"patch_size must be a whole number from {low} to {high} for this model (trained at "
+                        f"{', '.join(map(str, native))}), not {echo(value)}.")
+    return size
+
+
+def patch_size_of(value: Any, config: Any) -> int:
+    """The patch size to run on a model with `config`: `patch_size`, or the model's own for empty or 0."""
+    return patch_size(value, config.offered_patch_sizes(), config.native_patch_sizes) or config.patch_size
+
+
+def target(value: Any, labels: Sequence[str]) -> str | None:
+    """A class label of the model (None, the top-1, for empty)."""
+    if _empty(value):
+        return None
+    text = _text(value)
+    if text not in labels:
+        shown = ", ".join(list(labels)[:5]) + (", …" if len(labels) > 5 else "")
+        raise UserError(f"target must be one of the model's classes ({shown}), not {echo(value)}.")
+    return text
+
+
+def model(value: Any, entries: Mapping[str, Any]) -> str | None:
+    """The key of the model named by its key or its source (hub id, folder) among `entries`; None (the app's
+    default) for empty. Only these are served, so a stranger cannot make the server fetch any repository."""
+    if _empty(value):
+        return None
+    text = _text(value)
+    for key, entry in entries.items():
+        if text == key or text == getattr(entry, "source", None):
+            return key
+    raise UserError(f"model must be one of {', '.join(entries)}, not {echo(value)}.")
+
+
+def _label(value: Any) -> str | None:
+    """A class label as sent (None for empty); whether the model has it is checked by `target`, in `fit`."""
+    if _empty(value):
+        return None
+    text = _text(value)
+    if text is None:
+        raise UserError(f"target must be one of the model's class labels, not {echo(value)}.")
+    return text
+
+
+def view(values: dict[str, Any]) -> View:
+    """A `View` from named control values (missing names take the defaults); model-dependent limits are
+    checked against the analysis by `fit`."""
+    defaults = View()
+    patch = values.get("patch_clicked")  # a clicked (row, col); "patch" is the page's patch-size control
+    return View(
+        method=method(values.get("method")),
+        layer=layer(values.get("layer")),
+        head=head(values.get("head")),
+        target=_label(values.get("target")),
+        discard_ratio=0.0 if _empty(values.get("discard")) else fraction(values["discard"], "discard", 0.0,
+                                                                         MAX_DISCARD),
+        cmap=colormap(values.get("cmap")),
+        opacity=defaults.opacity if _empty(values.get("opacity")) else fraction(values["opacity"], "opacity"),
+        smooth=bool(values.get("smooth")),
+        show_indices=bool(values.get("indices")),
+        show_order=bool(values.get("order")),
+        patch=tuple(int(v) for v in patch) if patch else None,
+    )
+
+
+def fit(analysis: Any, chosen: View) -> View:
+    """`chosen`, checked against the analysed model: layer, head, class and clicked patch must exist."""
+    layer(chosen.layer, analysis.depth)
+    if isinstance(chosen.head, int):
+        head(chosen.head, analysis.heads)
+    target(chosen.target, analysis.labels)
+    if chosen.patch is not None:
+        rows, cols = analysis.grid
+        if not (0 <= chosen.patch[0] < rows and 0 <= chosen.patch[1] < cols):
+            raise UserError(f"patch {chosen.patch} is outside the {rows}×{cols} grid.")
+    return chosen

@@ -1,0 +1,138 @@
+"""The map math, on one image's attentions: each layer a (heads, T, T) float32 array, rows = queries.
+
+numpy, not torch: these are dozens of tiny ops, and torch's per-op thread hand-offs cost more than the
+arithmetic (10× slower on a busy 2-core server); numpy runs them in the calling thread. `Analysis`
+(analysis.py) applies them to a stored forward pass; nothing here knows about models or pictures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+METHODS = ("attention", "rollout", "relevance")
+HEAD_FUSIONS = ("mean", "max", "min")
+Head = int | str | None
+
+
+def fuse_heads(attention: np.ndarray, head: Head = None) -> np.ndarray:
+    """(heads, T, T) → (T, T): one head by index, or the heads' mean (None), max or min."""
+    if head is None or head == "mean":
+        return attention.mean(0)
+    if head == "max":
+        return attention.max(0)
+    if head == "min":
+        return attention.min(0)
+    is_index = isinstance(head, (int, np.integer)) and not isinstance(head, bool)
+    if is_index and -attention.shape[0] <= head < attention.shape[0]:
+        return attention[int(head)]
+    raise ValueError(f"head must be an index below {attention.shape[0]} or one of {HEAD_FUSIONS}, not {head!r}")
+
+
+def discard_lowest(attention: np.ndarray, ratio: float, prefix: int) -> np.ndarray:
+    """Zero the lowest `ratio` of each query's weights on patch keys; prefix-token keys are never dropped.
+
+    Dropping the weak links sharpens rollout (vit-explain's trick); keeping the class token's column keeps
+    the path through the class token that rollout is about.
+    """
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"discard_ratio must be in [0, 1), not {ratio}")
+    count = int((attention.shape[-1] - prefix) * ratio)
+    if count == 0:
+        return attention
+    kept = np.array(attention, dtype=np.float32)
+    patches = kept[..., prefix:]  # a view: zeroing it edits `kept`
+    lowest = np.argpartition(patches, count - 1, axis=-1)[..., :count]  # linear time, unlike a sort
+    np.put_along_axis(patches, lowest, 0.0, axis=-1)
+    return kept
+
+
+def rollout(attentions: Sequence[np.ndarray], head: Head = None, discard_ratio: float = 0.0,
+            prefix: int = 1, query: int | None = None) -> np.ndarray:
+    """(T, T) attention rollout Â_L ⋯ Â_1 with Â = rownorm((fuse(A) + I)/2), rownorm with keepdim.
+
+    The residual connection carries half the signal, hence + I; renormalising each row over keys (keepdim,
+    the axis vit-explain gets wrong) keeps every Â a proper mixing matrix. With `query`, only that row
+    (shape (T,)) is computed, right to left as vector-matrix products: a map needs the class token's only.
+    """
+    eye = np.eye(np.shape(attentions[0])[-1], dtype=np.float32)
+    result = eye if query is None else eye[query]
+    for attention in reversed(attentions):
+        fused = discard_lowest(fuse_heads(np.asarray(attention, dtype=np.float32), head), discard_ratio, prefix)
+        mixed = (fused + eye) / 2
+        result = result @ (mixed / mixed.sum(axis=-1, keepdims=True))
+    return result
+
+
+def relevance(attentions: Sequence[np.ndarray], gradients: Sequence[np.ndarray], head: Head = None) -> np.ndarray:
+    """(T, T) relevance of Chefer et al. (2021): R ← R + fuse((∇A ⊙ A)⁺)·R, layer by layer from R = I.
+
+    Gradient times attention keeps the links that raise the target's logit; the clamp drops the ones that
+    argue against it, so the map is class-specific where raw attention is not.
+    """
+    result = np.eye(np.shape(attentions[0])[-1], dtype=np.float32)
+    for attention, gradient in zip(attentions, gradients, strict=True):
+        contribution = np.maximum(np.asarray(gradient, np.float32) * np.asarray(attention, np.float32), 0.0)
+        result = result + fuse_heads(contribution, head) @ result
+    return result
+
+
+def rollout_by_layer(attentions: Sequence[np.ndarray], head: Head = None, discard_ratio: float = 0.0,
+                     prefix: int = 1, query: int = 0) -> np.ndarray:
+    """(layers, T): row `query` of the rollout up to each layer, `rollout(attentions[:l + 1])[query]` for every l.
+
+    One pass left to right, P_l = Â_l P_(l-1) as full matrices: a view that scrubs through the layers needs
+    all of them, and L matrix products beat the L²/2 vector products of asking layer by layer.
+    """
+    eye = np.eye(np.shape(attentions[0])[-1], dtype=np.float32)
+    product, rows = eye, []
+    for attention in attentions:
+        fused = discard_lowest(fuse_heads(np.asarray(attention, dtype=np.float32), head), discard_ratio, prefix)
+        mixed = (fused + eye) / 2
+        product = (mixed / mixed.sum(axis=-1, keepdims=True)) @ product
+        rows.append(product[query])
+    return np.stack(rows)
+
+
+def relevance_by_layer(attentions: Sequence[np.ndarray], gradients: Sequence[np.ndarray], head: Head = None,
+                       query: int = 0) -> np.ndarray:
+    """(layers, T): row `query` of the relevance up to each layer (the running R of `relevance`)."""
+    result, rows = np.eye(np.shape(attentions[0])[-1], dtype=np.float32), []
+    for attention, gradient in zip(attentions, gradients, strict=True):
+        contribution = np.maximum(np.asarray(gradient, np.float32) * np.asarray(attention, np.float32), 0.0)
+        result = result + fuse_heads(contribution, head) @ result
+        rows.append(result[query])
+    return np.stack(rows)
+
+
+def as_distribution(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Non-negative float32 (rows, cols) map summing to 1; uniform when nothing is left (an all-zero map)."""
+    array = np.clip(np.asarray(values, dtype=np.float64), 0.0, None).reshape(shape)
+    total = array.sum()
+    array = array / total if total > 0 and np.isfinite(total) else np.full(shape, 1.0 / array.size)
+    out = array.astype(np.float32)
+    out.setflags(write=False)  # cached and shared between views: nobody may edit it in place
+    return out
+
+
+def mass_mask(attention_map: np.ndarray, fraction: float = 0.6) -> np.ndarray:
+    """DINO's mask: the fewest top patches that together hold `fraction` of the map's mass (bool, same shape)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], not {fraction}")
+    flat = np.asarray(attention_map, dtype=np.float64).ravel()
+    order = np.argsort(-flat, kind="stable")
+    cumulative = np.cumsum(flat[order]) / max(flat.sum(), 1e-12)
+    count = int(np.searchsorted(cumulative, fraction - 1e-9)) + 1
+    keep = np.zeros(flat.size, dtype=bool)
+    keep[order[:count]] = True
+    return keep.reshape(np.shape(attention_map))
+
+
+def patch_boundaries(grid: tuple[int, int], patch_size: int, scale: int = 1) -> tuple[list[int], list[int]]:
+    """Pixel x and y of every patch edge (0, p·s, 2p·s, …, the far edge) in an image upscaled by `scale`."""
+    rows, cols = grid
+    step = patch_size * scale
+    return [c * step for c in range(cols + 1)], [r * step for r in range(rows + 1)]
+
+
