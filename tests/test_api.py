@@ -158,7 +158,7 @@ def test_bad_head_gets_one_sentence(client, sent, shown):
 
 def test_bad_method_and_target_get_one_sentence(client):
     assert refusal(lambda: analyze(client, method="gradcam")) == \
-        "method must be one of attention, rollout, relevance, not 'gradcam'."
+        "method must be one of attention, rollout, relevance, legrad, not 'gradcam'."
     assert refusal(lambda: analyze(client, method="relevance", target="dog", model="bundled")) == \
         f"target must be one of the model's classes ({', '.join(LABELS[:5])}, …), not 'dog'."
 

@@ -1,8 +1,9 @@
 """The page's event functions, called directly with named values as Gradio hands them over (no browser).
 
-`Handlers.update` answers every control: a view switch reuses the stored forward and does not even decode
-the image again; a model switch refits every model-dependent control (the Compare tab's sizes included);
-no image, or a bad one, leaves a clean page; a model that cannot load keeps the current one.
+`Handlers.update` answers every control that needs the server with one explorer bundle; a repeated trigger
+sends nothing again and decodes nothing; a model switch refits every model-dependent control (the Compare
+tab's sizes included); no image, or a bad one, leaves a clean page; a model that cannot load keeps the
+current one. The explorer's server functions add what a bundle lacks.
 """
 
 from __future__ import annotations
@@ -50,54 +51,58 @@ def counted(engine, monkeypatch) -> dict[str, int]:
 def controls(engine: Engine, **changes) -> dict:
     config = engine.model().config
     values = {"image": STAR, "model": "bundled", "patch": config.patch_size, "keep_aspect": False,
-              "method": "attention", "layer": config.depth, "head": "mean", "target": "", "discard": 0.0,
-              "cmap": "inferno", "opacity": 0.6, "smooth": False, "indices": False, "order": False,
-              "key": None, "source": None, "patch_clicked": None, "active_model": "bundled", "tab": "heads",
-              "compare_sizes": [8, 16, 32]}
+              "key": None, "source": None, "active_model": "bundled", "tab": "heads", "compare_sizes": [8, 16, 32]}
     return {**values, **changes}
 
 
 def after(values: dict, out: dict) -> dict:
     """The controls once `out` is applied (what the browser sends with the next event)."""
-    states = {k: out[k] for k in ("key", "source", "patch_clicked") if k in out}
-    return {**values, **states}
+    return {**values, **{k: out[k] for k in ("key", "source") if k in out}}
 
 
-def test_view_switches_and_patch_clicks_reuse_the_forward_without_decoding(engine, counted):
+def test_one_bundle_per_analysis_and_nothing_again_for_a_repeated_trigger(engine, counted):
     handlers = Handlers(engine)
     values = controls(engine)
     out = handlers.update(values)
     assert counted == {"forward": 1, "decode": 1}
-    assert "tokens" in out["summary"] and out["caption"].startswith("Attention")
-    assert "This model knows only 11 classes: circle, square" in out["summary"]
-    grid, name = out["grid"]
-    assert name == f"star_p{values['patch']}_grid"
-    values = after(values, out)
-    shown = {out["attention"][0].tobytes()}
-    for method, layer, head in [("rollout", 6, "mean"), ("attention", 1, "0"), ("relevance", 6, "max")]:
-        out = handlers.update({**values, "method": method, "layer": layer, "head": head}, trigger="method")
-        assert out["caption"].lower().startswith(method)
-        assert "summary" not in out, "a view switch leaves the summary (and its timing) alone"
-        shown.add(out["attention"][0].tobytes())
-    assert out["attention"][1] == f"star_p{values['patch']}_relevance_layer6_headmax"
-    clicked = handlers.select_patch(values, evt=gr.SelectData(None, {"index": [1, 1], "value": None}))
-    assert clicked == {"patch_clicked": (0, 0)}
-    out = handlers.update({**values, **clicked}, trigger="patch_clicked")
-    assert out["caption"].startswith("What patch (row 0, col 0)")
-    shown.add(out["attention"][0].tobytes())
-    out = handlers.update({**values, **clicked, "method": "rollout"}, trigger="method")
-    assert out["patch_clicked"] is None, "a method goes back to the class token"
-    assert out["caption"].startswith("Rollout")
-    assert len(shown) == 5, "each view is a different picture"
+    assert "tokens" in out["summary"] and "This model knows only 11 classes: circle, square" in out["summary"]
+    bundle = out["explorer"]
+    assert bundle["key"] == list(out["key"]) and bundle["name"] == f"star_p{values['patch']}"
+    assert set(bundle["maps"]) == {"attention", "rollout"} and bundle["patches"] is not None
+    assert out["labels"] == dict(engine.cached(out["key"]).top(5))
+    again = handlers.update(after(values, out), trigger="image")  # Gradio fires `change` twice per upload
+    assert again == {"source": out["source"]}
     assert counted == {"forward": 1, "decode": 1}
+    smaller = handlers.update(after({**values, "patch": 32}, out), trigger="patch")
+    assert smaller["explorer"]["patch"] == 32 and smaller["explorer"]["grid"] == [3, 3]
+    assert counted == {"forward": 2, "decode": 2}
+
+
+def test_the_explorers_server_functions_add_what_a_bundle_lacks(engine):
+    from vitdemo.app.explorer import ExplorerServer
+    from vitdemo.explain import payload
+
+    out = Handlers(engine).update(controls(engine))
+    relevance, rollout, patch_row, similarity_row = ExplorerServer(engine).functions()
+    analysis = engine.cached(out["key"])
+    assert relevance([list(out["key"]), "circle"]) == payload.map_stack(analysis, "relevance", target="circle")
+    assert rollout([list(out["key"]), 0.5]) == payload.map_stack(analysis, "rollout", discard_ratio=0.5)
+    assert patch_row([list(out["key"]), 1, 2, 3]) == payload.patch_row(analysis, 1, 2, 3)
+    assert similarity_row([list(out["key"]), 2, 3]) == payload.similarity_row(analysis, 2, 3)
+    with pytest.raises(ValueError, match="target must be one of the model's classes"):
+        relevance([list(out["key"]), "dragon"])
+    with pytest.raises(ValueError, match="row must be a whole number from 0 to 5"):
+        patch_row([list(out["key"]), 1, 9, 3])
+    with pytest.raises(ValueError, match="no longer in the server's memory"):
+        relevance([["0" * 24, "bundled", 16, False], "circle"])
 
 
 def test_a_new_image_replaces_every_result_and_empties_the_comparison(engine, counted):
     handlers = Handlers(engine)
     first = handlers.update(controls(engine))
-    out = handlers.update(after(controls(engine, image=CAT, target="star"), first))
-    assert out["key"] != first["key"] and out["compare_gallery"] is None
-    assert out["target"]["value"] == "" and "summary" in out and "labels" in out
+    out = handlers.update(after(controls(engine, image=CAT), first))
+    assert out["key"] != first["key"] and out["compare"] is None
+    assert out["explorer"]["key"] == list(out["key"]) and "summary" in out and "labels" in out
     assert counted["forward"] == 2
 
 
@@ -108,14 +113,14 @@ def test_no_image_or_a_bad_one_leaves_a_clean_page(engine, tmp_path):
     bogus.write_text("not a picture")
     with pytest.warns(UserWarning, match="not an image we can read"):
         out = handlers.update(controls(engine, image=str(bogus)))
-    assert out == cleared() and out["grid"] is None and out["labels"] is None
+    assert out == cleared() and out["explorer"] is None and out["labels"] is None
 
 
 def test_a_model_that_cannot_load_keeps_the_current_one(engine):
     with pytest.warns(UserWarning, match="not downloaded"):
         out = Handlers(engine).update(controls(engine, model="vit-b16"), trigger="model")
     assert out["model"]["value"] == "bundled" and "active_model" not in out
-    assert out["grid"] is not None, "the current model's results stay"
+    assert out["explorer"]["key"][1] == "bundled", "the current model's results stay"
 
 
 def test_a_model_switch_refits_the_patch_sizes_and_the_comparison(engine):
@@ -129,13 +134,23 @@ def test_a_model_switch_refits_the_patch_sizes_and_the_comparison(engine):
     assert [value for _, value in refit["compare_sizes"]["choices"]] == offered
     assert refit["compare_sizes"]["value"] == [8, 16, 48]
     bundled = model_controls(engine.model().config)
-    assert 48 not in bundled["compare_sizes"]["value"] and bundled["layer"]["maximum"] == 6
+    assert 48 not in bundled["compare_sizes"]["value"]
 
 
 def test_compare_is_usable_only_with_two_or_three_sizes(engine):
     handlers = Handlers(engine)
     assert [handlers.compare_button({"compare_sizes": sizes})["compare_button"]["interactive"]
             for sizes in ([], [8], [8, 16], [8, 16, 32])] == [False, False, True, True]
+
+
+def test_compare_sends_one_bundle_per_size(engine):
+    handlers = Handlers(engine)
+    values = controls(engine, compare_sizes=[32, 8])
+    bundles = handlers.compare(values)["compare"]
+    assert [b["patch"] for b in bundles] == [8, 32] and [b["grid"] for b in bundles] == [[12, 12], [3, 3]]
+    assert all(b["patches"] is None for b in bundles), "the comparison draws class-token maps only"
+    with pytest.warns(UserWarning, match="Pick two or three patch sizes"):
+        assert handlers.compare(controls(engine, compare_sizes=[8])) == {}
 
 
 def test_recipe_table_keeps_every_row_whole(engine):
@@ -158,3 +173,26 @@ def test_keep_aspect_says_when_it_had_to_crop(engine, tmp_path):
     assert "Your 960×240 image is longer than 3:1" in out["summary"]
     out = handlers.update(controls(engine, image=str(wide), keep_aspect=False))
     assert "longer than 3:1" not in out["summary"]
+
+
+def test_a_model_without_a_classifier_runs_every_view_and_says_so(tmp_path):
+    import transformers
+
+    from vitdemo.app.api import Endpoints
+
+    folder = tmp_path / "dino-like"
+    transformers.ViTModel(transformers.ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                                 intermediate_size=64, image_size=32, patch_size=8),
+                          add_pooling_layer=False).save_pretrained(folder)
+    engine = Engine(choose_startup(str(folder)))
+    handlers = Handlers(engine)
+    out = handlers.update({"image": STAR, "model": str(folder), "patch": None, "keep_aspect": False, "key": None,
+                           "source": None, "active_model": str(folder), "tab": "heads"})
+    assert out["labels"] is None and "has no classifier" in out["summary"]
+    bundle = out["explorer"]
+    assert bundle["classifier"] is False and bundle["top"] == [] and bundle["name"] == "features_p8"
+    assert set(bundle["maps"]) == {"attention", "rollout"}
+    recipe = handlers.recipe(after({"image": STAR}, out))
+    assert "logits" not in recipe["recipe_table"] and "class-token output" in recipe["recipe_table"]
+    with pytest.raises(gr.Error, match="has no classifier, so it cannot classify"):
+        Endpoints(engine).classify(STAR, None, str(folder))

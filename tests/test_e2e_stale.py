@@ -1,16 +1,15 @@
 """Every output answers the latest question, on a deliberately slow model, in headless Chromium.
 
 The app runs a tiny ViT whose forward pass sleeps, so a person's rapid clicks overtake the server. After
-the clicks settle, every output must match the final controls: the patch grid and the heatmap are named by
-what they show (`<top-1>_p<patch>_grid.png`, `…_<method>_layer<L>.jpg`) and stored under a hash of their
-bytes, so the test can tell exactly which analysis each picture came from.
+the clicks settle, every output must match the final controls: the explorer's bundle names its analysis
+(image digest, model, patch size), so the test can tell exactly which analysis is on screen.
 
 Needs /usr/bin/chromium (`.ci/run` installs it with apt-get); never `playwright install`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import shutil
 import time
 from pathlib import Path
@@ -80,8 +79,12 @@ def page(slow_app):
         browser.close()
 
 
-def picture_url(page, elem_id: str) -> str:
-    return page.locator(f"#{elem_id} img").first.get_attribute("src") or ""
+def shown_key(page) -> list:
+    return page.evaluate("() => window.vitdemo.decoded ? window.vitdemo.decoded.payload.key : null")
+
+
+def painted(page) -> dict:
+    return json.loads(page.locator("#explorer").get_attribute("data-view") or "{}")
 
 
 def settled(page, slow_app) -> None:
@@ -99,15 +102,11 @@ def settled(page, slow_app) -> None:
     raise AssertionError("the page never settled")
 
 
-def expected_grid_hash(slow_app, image_path: Path, patch: int) -> str:
-    """The content hash of the grid picture the app must show for this image at this patch size."""
-    from vitdemo.app import views
-    from vitdemo.app.outputs import encoded
-    from vitdemo.app.validation import View
+def digest(path: Path) -> str:
+    from vitdemo.app.cache import image_digest
+    from vitdemo.app.uploads import decode_image
 
-    engine = slow_app.vitdemo_engine
-    analysis = engine.analysis(engine.decode(str(image_path)), engine.default_key, patch).analysis
-    return hashlib.blake2b(encoded(views.grid_picture(analysis, View())[0], "png"), digest_size=16).hexdigest()
+    return image_digest(decode_image(str(path)))
 
 
 def checked_patch(page) -> str:
@@ -120,23 +119,21 @@ def test_rapid_patch_size_clicks_end_on_the_last_size(page, slow_app):
         time.sleep(0.15)
     settled(page, slow_app)
     assert checked_patch(page) == "32"
-    assert "_p32_grid" in picture_url(page, "grid") and "_p32_attention" in picture_url(page, "attention")
+    assert shown_key(page)[2] == 32 and painted(page)["patch_size"] == 32
     assert "patch 32 px" in page.locator("#summary").inner_text()
 
 
 def test_a_layer_change_during_a_slow_analysis_is_not_lost(page, slow_app):
     page.locator("#patch-size label", has_text="8").first.click()
     time.sleep(0.1)
-    slider = page.locator("#layer input[type=number]").first
-    slider.fill("1")
-    slider.press("Enter")
+    page.locator("#explorer-layer input[type=range]").fill("1")
     settled(page, slow_app)
-    assert checked_patch(page) == "8"
-    assert "_p8_attention_layer1" in picture_url(page, "attention"), picture_url(page, "attention")
-    assert "layer 1 of 3" in page.locator("#caption").inner_text()
+    assert checked_patch(page) == "8" and shown_key(page)[2] == 8
+    assert painted(page)["layer"] == 1
+    assert "layer 1 of 3" in page.locator("#explorer .vx-caption").inner_text()
 
 
-def test_two_quick_examples_show_the_second_ones_results(page, slow_app, tmp_path):
+def test_two_quick_examples_show_the_second_ones_results(page, slow_app):
     buttons = page.locator("#examples").get_by_role("button")
     names = [buttons.nth(i).locator("img").first.get_attribute("src") or "" for i in range(buttons.count())]
     coffee = next(i for i, n in enumerate(names) if "coffee" in n)
@@ -146,14 +143,14 @@ def test_two_quick_examples_show_the_second_ones_results(page, slow_app, tmp_pat
     buttons.nth(astronaut).click()
     settled(page, slow_app)
     assert "astronaut" in (page.locator("#input-image img").first.get_attribute("src") or "")
-    patch = int(checked_patch(page))
-    assert expected_grid_hash(slow_app, EXAMPLES / "astronaut.jpg", patch) in picture_url(page, "grid")
+    assert shown_key(page)[0] == digest(EXAMPLES / "astronaut.jpg")
+    assert shown_key(page)[2] == int(checked_patch(page))
 
 
 def test_clearing_the_image_clears_the_results_and_a_bad_upload_leaves_a_clean_state(page, slow_app, tmp_path):
     page.locator("#input-image button[aria-label='Remove Image']").first.click()
     settled(page, slow_app)
-    assert page.locator("#grid img").count() == 0 and page.locator("#attention img").count() == 0
+    assert page.locator("#explorer .vx").evaluate("e => e.hidden") and shown_key(page) is None
     assert "Upload an image" in page.locator("#summary").inner_text()
     assert page.locator("#labels [data-testid=label-output-value]").count() == 0
 
@@ -162,15 +159,14 @@ def test_clearing_the_image_clears_the_results_and_a_bad_upload_leaves_a_clean_s
     page.locator("#input-image input[type=file]").set_input_files(str(bogus))
     page.locator(".toast-body", has_text="Accepted: PNG, JPEG").first.wait_for()
     settled(page, slow_app)
-    assert page.locator("#grid img").count() == 0 and page.locator("#labels .error, #grid .error").count() == 0
+    assert shown_key(page) is None and page.locator("#labels .error").count() == 0
     assert page.get_by_text("Error", exact=True).count() == 0  # no output stuck in Gradio's error state
 
     photo = tmp_path / "coffee.jpg"
     shutil.copy(EXAMPLES / "coffee.jpg", photo)
     page.locator("#input-image input[type=file]").set_input_files(str(photo))
     settled(page, slow_app)
-    patch = int(checked_patch(page))
-    assert expected_grid_hash(slow_app, photo, patch) in picture_url(page, "grid")
+    assert shown_key(page)[0] == digest(photo) and shown_key(page)[2] == int(checked_patch(page))
 
 
 def test_compare_follows_a_model_switch(page, slow_app):
@@ -181,11 +177,12 @@ def test_compare_follows_a_model_switch(page, slow_app):
 
     offered = [str(p) for p in load("bundled").config.offered_patch_sizes()]
     assert page.locator("#patch-size input").evaluate_all("els => els.map(e => e.value)") == offered
-    page.locator("#tab-compare-button, button[role=tab]", has_text="Compare patch sizes").first.click()
+    assert shown_key(page)[1] == "bundled"
+    page.get_by_role("tab", name="Compare patch sizes").click()
     chosen = page.locator("#compare-sizes .token").all_inner_texts()
     assert chosen and all(text.split()[0] in offered for text in chosen)
     assert "48" not in " ".join(chosen)
     page.locator("#compare-button").click()
-    page.locator("#compare-gallery img").first.wait_for()
-    assert page.locator("#compare-gallery img").count() == 2 * len(chosen)
+    page.wait_for_function("n => document.querySelectorAll('#compare-gallery canvas').length === n",
+                           arg=2 * len(chosen))
     assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()

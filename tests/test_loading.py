@@ -250,3 +250,91 @@ def test_precision_and_device_default_to_the_environment(hf_vit, monkeypatch):
     assert vitdemo.load(hf_vit.path).dtype == torch.bfloat16
     monkeypatch.setenv("VITDEMO_PRECISION", "fp32")
     assert vitdemo.load(hf_vit.path).precision == "fp32"
+
+
+# --------------------------------------------------------------------------------------------------------
+# A hub cache holding only model.safetensors: what `timm.create_model(..., pretrained=True)` leaves
+
+TINY = dict(hidden_size=192, num_hidden_layers=12, num_attention_heads=3, intermediate_size=768,  # vit_tiny
+            image_size=224, patch_size=16, layer_norm_eps=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tiny_vit(tmp_path_factory):
+    """A transformers ViT with timm's vit_tiny shapes (the registry's, which the repo id must give)."""
+    import transformers
+    from conftest import randomize_, timm_state_from_hub_files
+
+    config = transformers.ViTConfig(**TINY, num_labels=1000, attn_implementation="eager")
+    model = randomize_(transformers.ViTForImageClassification(config), std=0.05).eval()
+    path = tmp_path_factory.mktemp("vit-tiny")
+    model.save_pretrained(path)
+    return model, timm_state_from_hub_files(path), path
+
+
+def test_timm_weights_without_config_load_by_repo_id(tiny_vit, hub_cache, tmp_path):
+    from safetensors.torch import save_file
+
+    reference, state, _ = tiny_vit
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "model.safetensors"))
+    hub_cache.add("timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k", [tmp_path / "model.safetensors"])
+    model = vitdemo.load("timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k", device="cpu", precision="fp32")
+    assert (model.config.dim, model.config.depth, model.config.heads, model.config.image_size) == (192, 12, 3, 224)
+    pre = model.config.preprocessing  # timm's vit `_cfg`: bicubic, crop_pct 0.9, Inception mean and std
+    assert (pre.crop_pct, pre.interpolation, pre.mean, pre.squash) == (0.9, "bicubic", (0.5, 0.5, 0.5), False)
+    assert model.labels == imagenet_labels()
+    images = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(images).logits, reference(images).logits, atol=1e-4, rtol=0)
+
+
+def test_headless_timm_weights_load_without_a_classifier(tiny_vit, hub_cache, tmp_path):
+    """timm's DINO weights (`.dino`, num_classes=0) have no head: no classifier, ImageNet's mean and std."""
+    from safetensors.torch import save_file
+
+    reference, state, _ = tiny_vit
+    headless = {k: v.contiguous() for k, v in state.items() if not k.startswith("head.")}
+    save_file(headless, str(tmp_path / "model.safetensors"))
+    hub_cache.add("timm/vit_tiny_patch16_224.dino", [tmp_path / "model.safetensors"])
+    model = vitdemo.load("timm/vit_tiny_patch16_224.dino", device="cpu", precision="fp32")
+    assert model.config.num_classes == 0 and model.labels == []
+    assert model.config.preprocessing.mean == (0.485, 0.456, 0.406)
+    images = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = model(images, output_intermediates=True)
+        torch.testing.assert_close(out.intermediates["encoded"], reference.vit(images).last_hidden_state,
+                                   atol=1e-4, rtol=0)
+    assert out.logits.shape == (1, 0)
+
+
+def test_weights_without_config_under_another_name_are_still_refused(tiny_vit, hub_cache, tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in tiny_vit[1].items()}, str(tmp_path / "model.safetensors"))
+    hub_cache.add("timm/resnet50.a1_in1k", [tmp_path / "model.safetensors"])
+    with pytest.raises(CheckpointNotFound, match="no config.json"):
+        vitdemo.load("timm/resnet50.a1_in1k", device="cpu")
+
+
+# Values copied from timm's default_cfgs (vision_transformer.py, deit.py at aa4b585) for those tags.
+TIMM_TAGS = [
+    ("vit_base_patch16_224.augreg2_in21k_ft_in1k", 224, 0.9, (0.5, 0.5, 0.5)),
+    ("vit_base_patch16_384.augreg_in21k_ft_in1k", 384, 1.0, (0.5, 0.5, 0.5)),
+    ("vit_small_patch16_224.dino", 224, 0.9, (0.485, 0.456, 0.406)),
+    ("vit_large_patch16_224.mae", 224, 0.9, (0.485, 0.456, 0.406)),
+    ("deit_tiny_patch16_224.fb_in1k", 224, 0.9, (0.485, 0.456, 0.406)),
+    ("deit_base_distilled_patch16_384.fb_in1k", 384, 1.0, (0.485, 0.456, 0.406)),
+    ("flexivit_base.1200ep_in1k", 240, 0.95, (0.5, 0.5, 0.5)),
+]
+
+
+@pytest.mark.parametrize("name,size,crop_pct,mean", TIMM_TAGS, ids=[t[0] for t in TIMM_TAGS])
+def test_repo_id_gives_timms_pretrained_cfg(name, size, crop_pct, mean):
+    from vitdemo.timm_registry import config_from_repo_id
+
+    config = config_from_repo_id(f"timm/{name}")
+    assert config["architecture"] == name.split(".")[0]
+    cfg = config["pretrained_cfg"]
+    assert (cfg["input_size"], cfg["crop_pct"], tuple(cfg["mean"]), cfg["interpolation"]) == \
+        ([3, size, size], crop_pct, mean, "bicubic")
+    assert config_from_repo_id("timm/vit_base_patch16_clip_224.openai") is None  # CLIP: another network

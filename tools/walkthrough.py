@@ -44,7 +44,8 @@ BLANK_TIMINGS = """pattern => {
 }"""
 ALL_SETTLED = """() => [...document.querySelectorAll('[data-testid="status-tracker"]')]
                         .every(e => e.classList.contains('hide'))
-                   && [...document.images].every(i => i.complete)"""
+                   && [...document.images].every(i => i.complete)
+                   && !document.querySelector('#explorer .vx-status')?.textContent"""
 
 
 def free_port() -> int:
@@ -144,10 +145,10 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
         camera.shoot(f"patch-grid-{size}px")
     click_option(page, "patch-size", sizes[len(sizes) // 2])  # the methods on a mid-size grid
 
-    for method in ("Attention", "Rollout", "Relevance"):
-        click_option(page, "method", method)
-        camera.shoot(f"method-{method.lower()}")
-    click_option(page, "method", "Attention")
+    for method in ("attention", "rollout", "relevance"):
+        page.locator(f"#explorer .vx-method button[data-method={method}]").click()
+        camera.shoot(f"method-{method}")
+    page.locator("#explorer .vx-method button[data-method=attention]").click()
 
     page.get_by_role("tab", name="All heads of this layer").click()
     camera.settle()
@@ -155,9 +156,10 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
     camera.shoot("per-head-gallery")
 
     page.evaluate("window.scrollTo(0, 0)")
-    box = page.locator("#grid img").first.bounding_box()
+    box = page.locator("#explorer .vx-map").first.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.45)
     camera.shoot("click-a-patch")
+    page.locator("#explorer .vx-back").click()
 
     for tab, name in (("The recipe, live", "recipe-tab"), ("Model probing", "probing-tab")):
         page.get_by_role("tab", name=tab).click()
@@ -179,7 +181,7 @@ def run(out_dir: Path, model: str | None, image: Path, steps: Callable[[Any, Cam
             page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1, reduced_motion="reduce")
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(url)
-            page.wait_for_selector("#grid img")  # the page's own first analysis is done
+            page.wait_for_selector("#explorer[data-painted]")  # the page's own first analysis is painted
             page.add_style_tag(content=NO_ANIMATIONS)
             camera = Camera(page, out_dir)
             steps(page, camera, image)

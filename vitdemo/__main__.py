@@ -11,6 +11,10 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .train.loop import TrainOptions
 
 DEFAULTS_NOTE = "(default: %(default)s)"
 
@@ -37,7 +41,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     schedule.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch, help="optimizer steps per "
                           "epoch; for shapes each step draws --batch-size new images (default: 200 for shapes, "
                           "one pass over the images for a folder)")
-    schedule.add_argument("--batch-size", type=int, default=d.batch_size, help=DEFAULTS_NOTE)
+    schedule.add_argument("--batch-size", type=int, default=d.batch_size, help="images per optimizer step; under "
+                          "torchrun the global batch, split evenly over the processes " + DEFAULTS_NOTE)
     schedule.add_argument("--lr", type=float, default=d.lr, help="peak AdamW learning rate (default: 1.5e-3 "
                           "for a new model, 1e-4 when fine-tuning with --init)")
     schedule.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay on "
@@ -94,17 +99,27 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        "the loader casts back to float32)")
 
 
-def run_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .train.loop import TrainOptions, train
+def train_options(args: argparse.Namespace, argv: Sequence[str]) -> TrainOptions:
+    """The parsed `train` arguments as the options `train.train` takes, with the command that gave them."""
+    from .train.loop import TrainOptions
 
     names = {f.name for f in fields(TrainOptions)}
     opts = TrainOptions(**{k: v for k, v in vars(args).items() if k in names})
     opts.patch_sizes = tuple(opts.patch_sizes)
     opts.command = "python -m vitdemo " + shlex.join(argv)
+    return opts
+
+
+def run_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .train.loop import train
+
+    opts = train_options(args, argv)
     try:
         result = train(opts)
     except KeyboardInterrupt:
         return 130
+    if not result.main_process:  # another rank of a torchrun run: rank 0 reports for all
+        return 0
     last = result.history[-1] if result.history else {}
     print(f"saved {opts.out} after {result.step} steps in {result.seconds / 60:.1f} min"
           + (f"; held-out accuracy {last['val_accuracy']:.3f}" if last.get("val_accuracy") is not None else ""))
@@ -119,7 +134,8 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {
-    "train": ("train a ViT on the shapes dataset or an image folder", add_train_arguments, run_train),
+    "train": ("train a ViT on the shapes dataset or an image folder (on several processes or GPUs: start it "
+              "with `torchrun --standalone --nproc_per_node=N -m vitdemo train ...`)", add_train_arguments, run_train),
 }
 
 

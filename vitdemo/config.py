@@ -12,6 +12,7 @@ from typing import Any
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
+HEAD_INPUTS = ("class", "class+mean")
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Preprocessing:
     crop_pct: float = 1.0
     interpolation: str = "bicubic"  # "bilinear" | "bicubic" | "nearest"
     squash: bool = False  # resize straight to a square, ignoring the aspect ratio (transformers' ViT)
+    crop_offset: str = "round"  # an odd crop margin: "round" (torchvision, timm) | "floor" (transformers)
 
 
 @dataclass
@@ -41,12 +43,18 @@ class ViTConfig:
     depth: int = 12
     heads: int = 12
     mlp_dim: int = 3072
-    num_classes: int = 1000
+    num_classes: int = 1000  # 0: no classifier (DINO, DINOv2 backbones): logits are (B, 0)
     layer_norm_eps: float = 1e-6
     qkv_bias: bool = True
     distilled: bool = False  # DeiT: a distillation token after the class token, and a second head
+    num_registers: int = 0  # DINOv2 with registers: learned tokens after the class token, no position
+    layer_scale: bool = False  # DINOv2: a learned per-channel scale on each residual branch (LayerScale)
+    head_input: str = "class"  # "class", or "class+mean" (DINOv2's heads: [class token; mean of patches])
     pos_embed_prefix: bool = True  # False for FlexiViT (timm's no_embed_class): no class-token slot
-    pos_interpolation: str = "bicubic"  # how position embeddings are resampled to a new grid
+    pos_grid: int = 0  # side of the learned position grid, when not image_size // patch_size (DINOv2: 37)
+    pos_interpolation: str = "bicubic"  # how position embeddings are resampled: "bicubic" | "bilinear"
+    pos_antialias: bool = False  # antialiased bicubic (DINOv2 with registers); bilinear always antialiases
+    pos_offset: float = 0.0  # DINO's historical +0.1 on the new grid side when resampling (DINOv2)
     native_patch_sizes: tuple[int, ...] = ()  # sizes the model was trained at (FlexiViT: 8..48)
     patch_sizes: tuple[int, ...] = ()  # sizes offered to users; the others go through PI-resize
     name: str = ""
@@ -54,6 +62,7 @@ class ViTConfig:
 
     def __post_init__(self) -> None:
         assert self.dim % self.heads == 0, f"dim {self.dim} is not divisible by heads {self.heads}"
+        assert self.head_input in HEAD_INPUTS, f"head_input must be one of {HEAD_INPUTS}, not {self.head_input!r}"
         if isinstance(self.preprocessing, dict):
             self.preprocessing = Preprocessing(**_known(Preprocessing, self.preprocessing))
         for name in ("native_patch_sizes", "patch_sizes"):
@@ -64,9 +73,27 @@ class ViTConfig:
             self.native_patch_sizes = (self.patch_size,)
 
     @property
+    def token_types(self) -> list[str]:
+        """The kind of each token before the patches, in order: what the explanations must leave out.
+
+        ["class"] for ViT, ["class", "distillation"] for DeiT, ["class", "register", ...] for DINOv2 with
+        registers: transformers' order, [CLS, registers..., patches].
+        """
+        return ["class"] + ["distillation"] * self.distilled + ["register"] * self.num_registers
+
+    @property
     def num_prefix_tokens(self) -> int:
-        """Tokens before the patches: the class token, and DeiT's distillation token."""
-        return 2 if self.distilled else 1
+        """Tokens before the patches: the class token, DeiT's distillation token, and any registers."""
+        return len(self.token_types)
+
+    @property
+    def num_positioned_prefix_tokens(self) -> int:
+        """Prefix tokens with a slot in `pos_embed`: class (and distillation) unless FlexiViT; registers never."""
+        return (2 if self.distilled else 1) if self.pos_embed_prefix else 0
+
+    @property
+    def has_classifier(self) -> bool:
+        return self.num_classes > 0
 
     def offered_patch_sizes(self) -> tuple[int, ...]:
         """Patch sizes worth offering: the configured list, else the natives plus a few PI-resized ones."""

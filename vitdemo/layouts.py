@@ -7,11 +7,13 @@ an error, so a checkpoint that does something our ViT does not (LayerScale, regi
 fails loudly instead of giving quietly wrong answers.
 
 Supported layouts:
-* **transformers** (`config.json` with `model_type` "vit" or "deit"): the names `save_pretrained` writes.
-  transformers 5 renames modules in memory (`vit.layers.N.attention.q_proj`, `o_proj`, `mlp.fc1`), but
-  5.24 still writes the hub names (`vit.encoder.layer.N.attention.attention.query`, `attention.output.dense`,
-  `intermediate.dense`, `output.dense`); both are accepted.
-* **timm** (`config.json` with `architecture`, optional `model_args` and `pretrained_cfg`).
+* **transformers** (`config.json` with `model_type` "vit", "deit", "dinov2" or "dinov2_with_registers"):
+  the names `save_pretrained` writes. transformers 5 renames modules in memory (`vit.layers.N.attention.q_proj`,
+  `o_proj`, `mlp.fc1`), but 5.24 still writes the hub names (`vit.encoder.layer.N.attention.attention.query`,
+  `attention.output.dense`, `intermediate.dense`, `output.dense`); both are accepted. Models without a
+  classifier (`ViTModel`: DINO; `Dinov2Model`, `Dinov2WithRegistersModel`) load with `num_classes=0`.
+* **timm** (`config.json` with `architecture`, optional `model_args` and `pretrained_cfg`), or just
+  `model.safetensors` in a hub cache (what `timm.create_model` leaves): see `timm_config_from_repo_id`.
 * **vitdemo**'s own format is read by `checkpoint.load_vitdemo_dir`; it is only detected here.
 """
 
@@ -26,9 +28,11 @@ import torch
 from .config import HALF, IMAGENET_MEAN, IMAGENET_STD, Preprocessing, ViTConfig
 from .labels import IMAGENET_CLASSES, generic_labels, imagenet_labels
 from .model import ViT
+from .timm_registry import TIMM_NAME, TIMM_SIZES
 
-SUPPORTED = ("transformers ViT/DeiT (config.json with model_type 'vit' or 'deit'), "
-             "timm ViT/DeiT/FlexiViT (config.json with 'architecture'), "
+HF_MODEL_TYPES = ("vit", "deit", "dinov2", "dinov2_with_registers")
+SUPPORTED = ("transformers ViT/DeiT/DINO/DINOv2 (config.json with model_type 'vit', 'deit', 'dinov2' or "
+             "'dinov2_with_registers'), timm ViT/DeiT/FlexiViT (config.json with 'architecture'), "
              "vitdemo (config.json with format 'vitdemo')")
 State = dict[str, torch.Tensor]
 
@@ -48,9 +52,9 @@ def detect_layout(config: dict[str, Any]) -> str:
     if config.get("format") == "vitdemo":
         return "vitdemo"
     if "model_type" in config:
-        if config["model_type"] in ("vit", "deit"):
+        if config["model_type"] in HF_MODEL_TYPES:
             return "transformers"
-        raise CheckpointError(f"transformers model_type {config['model_type']!r} is not a plain ViT/DeiT; "
+        raise CheckpointError(f"transformers model_type {config['model_type']!r} is not a ViT vitdemo knows; "
                               f"supported: {SUPPORTED}")
     if "architecture" in config:
         return "timm"
@@ -145,9 +149,10 @@ HF_MEMORY_TO_FILE: Rules = [  # transformers 5 in-memory names → the hub names
     (r"\.mlp\.fc1\.", ".intermediate.dense."),
     (r"\.mlp\.fc2\.", ".output.dense."),
 ]
-HF_TO_VITDEMO: Rules = [  # hub names (after the "vit."/"deit." prefix) → vitdemo
+HF_TO_VITDEMO: Rules = [  # hub names (after the "vit."/"deit."/"dinov2." prefix) → vitdemo
     (r"^embeddings\.cls_token$", "cls_token"),
     (r"^embeddings\.distillation_token$", "dist_token"),
+    (r"^embeddings\.register_tokens$", "reg_token"),
     (r"^embeddings\.position_embeddings$", "pos_embed"),
     (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
     (r"^encoder\.layer\.(\d+)\.layernorm_before\.", r"blocks.\1.norm1."),
@@ -158,49 +163,66 @@ HF_TO_VITDEMO: Rules = [  # hub names (after the "vit."/"deit." prefix) → vitd
     (r"^encoder\.layer\.(\d+)\.layernorm_after\.", r"blocks.\1.norm2."),
     (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"blocks.\1.mlp.fc1."),
     (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"blocks.\1.mlp.fc2."),
+    (r"^encoder\.layer\.(\d+)\.(norm1|norm2)\.", r"blocks.\1.\2."),  # DINOv2's names
+    (r"^encoder\.layer\.(\d+)\.layer_scale([12])\.lambda1$", r"blocks.\1.ls\2.gamma"),
     (r"^layernorm\.", "norm."),
     (r"^(classifier|cls_classifier)\.", "head."),
     (r"^distillation_classifier\.", "head_dist."),
 ]
-HF_UNUSED = ("pooler.", "embeddings.mask_token")  # ViTModel's pooler and MAE's mask token: not in classification
+HF_UNUSED = ("pooler.", "embeddings.mask_token")  # ViTModel's pooler, the masked-modelling token: never used here
 PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}
 
 
 def hf_state_to_vitdemo(state: State) -> State:
     """transformers names (files or in-memory, with or without the "vit."/"deit." prefix) → vitdemo names."""
-    plain = {re.sub(r"^(vit|deit)\.", "", k): v for k, v in state.items()}
+    plain = {re.sub(r"^(vit|deit|dinov2|dinov2_with_registers)\.", "", k): v for k, v in state.items()}
     for pattern, replacement in HF_MEMORY_TO_FILE:
         plain = {re.sub(pattern, replacement, k): v for k, v in plain.items()}
     return fuse_qkv(rename(plain, HF_TO_VITDEMO, ignore=HF_UNUSED))
 
 
 def from_transformers(config: dict[str, Any], state: State, preprocessor: dict[str, Any] | None = None) -> Converted:
-    """A `ViTForImageClassification` or `DeiTForImageClassificationWithTeacher` checkpoint."""
+    """A transformers ViT, DeiT, DINOv2 or DINOv2-with-registers checkpoint, with a classifier or without.
+
+    With: ViTForImageClassification, DeiTForImageClassificationWithTeacher, Dinov2(WithRegisters)For-
+    ImageClassification. Without (`num_classes=0`): ViTModel (DINO), Dinov2Model, Dinov2WithRegistersModel.
+    DINOv2 runs at its processor's crop (224 px) with position embeddings learned at `image_size` (518 px),
+    resampled as the original code does: with DINO's +0.1 offset, and antialiased for the register models.
+    """
+    model_type = config["model_type"]
     if config.get("hidden_act", "gelu") != "gelu":
         raise CheckpointError(f"hidden_act {config['hidden_act']!r}: vitdemo's MLP uses exact GELU only")
+    if config.get("use_swiglu_ffn"):
+        raise CheckpointError("use_swiglu_ffn: DINOv2's SwiGLU MLP (the giant model) is not supported")
     mapped = hf_state_to_vitdemo(state)
-    deit = config["model_type"] == "deit"
-    if "head.weight" not in mapped:
-        raise CheckpointError("no classification head (classifier.weight): vitdemo needs an image classifier "
-                              "such as ViTForImageClassification")
-    if deit and "head_dist.weight" not in mapped:
+    deit, dinov2, registers = model_type == "deit", model_type.startswith("dinov2"), model_type.endswith("registers")
+    if deit and "head.weight" in mapped and "head_dist.weight" not in mapped:
         raise CheckpointError("DeiTForImageClassification (class head only) is not supported: use a "
                               "DeiTForImageClassificationWithTeacher checkpoint (distilled, two heads)")
-    image_size = _square(config.get("image_size", 224), "image_size")
+    patch = _square(config.get("patch_size", 16), "patch_size")
+    trained_size = _square(config.get("image_size", 224), "image_size")
+    image_size = hf_input_size(preprocessor, trained_size)
+    dim = config.get("hidden_size", 768)
     vit_config = ViTConfig(
         image_size=image_size,
-        patch_size=_square(config.get("patch_size", 16), "patch_size"),
+        patch_size=patch,
         in_channels=config.get("num_channels", 3),
-        dim=config.get("hidden_size", 768),
+        dim=dim,
         depth=config.get("num_hidden_layers", 12),
         heads=config.get("num_attention_heads", 12),
-        mlp_dim=config.get("intermediate_size", 3072),
-        num_classes=mapped["head.weight"].shape[0],
-        layer_norm_eps=config.get("layer_norm_eps", 1e-12),
+        mlp_dim=int(dim * config.get("mlp_ratio", 4)) if dinov2 else config.get("intermediate_size", 3072),
+        num_classes=int(mapped["head.weight"].shape[0]) if "head.weight" in mapped else 0,
+        layer_norm_eps=config.get("layer_norm_eps", 1e-6 if dinov2 else 1e-12),
         qkv_bias=config.get("qkv_bias", True),
         distilled=deit,
-        name=(config.get("architectures") or [config["model_type"]])[0],
-        preprocessing=hf_preprocessing(preprocessor, config["model_type"], image_size),
+        num_registers=config.get("num_register_tokens", 4) if registers else 0,
+        layer_scale=dinov2,
+        head_input="class+mean" if dinov2 else "class",
+        pos_grid=trained_size // patch if trained_size // patch != image_size // patch else 0,
+        pos_antialias=registers,
+        pos_offset=0.1 if dinov2 and not registers else 0.0,
+        name=(config.get("architectures") or [model_type])[0],
+        preprocessing=hf_preprocessing(preprocessor, model_type, image_size),
     )
     return Converted(vit_config, hf_labels(config, vit_config.num_classes), check_against_model(vit_config, mapped))
 
@@ -215,18 +237,20 @@ def hf_labels(config: dict[str, Any], num_classes: int) -> list[str]:
 
 
 def hf_preprocessing(pre: dict[str, Any] | None, model_type: str, image_size: int) -> Preprocessing:
-    """ViTImageProcessor / DeiTImageProcessor settings as vitdemo's Preprocessing.
+    """ViTImageProcessor / DeiTImageProcessor / BitImageProcessor (DINOv2) settings as vitdemo's Preprocessing.
 
     transformers resizes to `size` (a square `{"height", "width"}`, or a bare int in old feature extractors:
     `squash`; `{"shortest_edge"}`: keep the aspect ratio), then centre-crops to `crop_size` when
     `do_center_crop` (DeiT: 256 → 224, i.e. crop_pct 0.875). Without a preprocessor_config.json we use the
-    defaults transformers' processors have for that model type.
+    defaults transformers' processors have for that model type, and DINOv2's own evaluation transform.
     """
     if pre is None:
         if model_type == "deit":
-            return Preprocessing(IMAGENET_MEAN, IMAGENET_STD, crop_pct=224 / 256, interpolation="bicubic", squash=True)
-        return Preprocessing(HALF, HALF, crop_pct=1.0, interpolation="bilinear", squash=True)
-    default_mean, default_std = (IMAGENET_MEAN, IMAGENET_STD) if model_type == "deit" else (HALF, HALF)
+            return Preprocessing(IMAGENET_MEAN, IMAGENET_STD, 224 / 256, "bicubic", squash=True, crop_offset="floor")
+        if model_type.startswith("dinov2"):  # dinov2/data/transforms.py: shorter side 256, crop 224, bicubic
+            return Preprocessing(IMAGENET_MEAN, IMAGENET_STD, 224 / 256, "bicubic")
+        return Preprocessing(HALF, HALF, crop_pct=1.0, interpolation="bilinear", squash=True, crop_offset="floor")
+    default_mean, default_std = (HALF, HALF) if model_type == "vit" else (IMAGENET_MEAN, IMAGENET_STD)
     mean, std = tuple(pre.get("image_mean", default_mean)), tuple(pre.get("image_std", default_std))
     if not pre.get("do_normalize", True):
         mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
@@ -236,7 +260,15 @@ def hf_preprocessing(pre: dict[str, Any] | None, model_type: str, image_size: in
     else:
         crop_pct = 1.0 if squash else image_size / resized
     interpolation = PIL_RESAMPLE.get(pre.get("resample", 2), "bilinear")
-    return Preprocessing(mean, std, crop_pct=min(crop_pct, 1.0), interpolation=interpolation, squash=squash)
+    return Preprocessing(mean, std, crop_pct=min(crop_pct, 1.0), interpolation=interpolation, squash=squash,
+                         crop_offset="floor")
+
+
+def hf_input_size(pre: dict[str, Any] | None, default: int) -> int:
+    """The side of the square the processor hands the model: its crop when it crops, else `default`."""
+    if pre is None or not pre.get("do_center_crop", False):
+        return default
+    return _hf_size(pre.get("crop_size"), default)[0]
 
 
 def _hf_size(size: Any, default: int) -> tuple[int, bool]:
@@ -259,12 +291,6 @@ TIMM_TO_VITDEMO: Rules = [  # timm already fuses [q; k; v]; only the patch embed
     (r"^(blocks\.\d+\.(?:norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.(?:weight|bias))$", r"\1"),
     (r"^((?:norm|head|head_dist)\.(?:weight|bias))$", r"\1"),
 ]
-TIMM_NAME = re.compile(r"^(?P<family>vit|deit|flexivit)_(?P<size>tiny|small|medium|base|large|huge)"
-                       r"(?P<distilled>_distilled)?(?:_patch(?P<patch>\d+))?(?:_(?P<img>\d+))?")
-TIMM_SIZES = {  # name → (embed_dim, depth, num_heads), as timm's model registry defines them
-    "tiny": (192, 12, 3), "small": (384, 12, 6), "medium": (512, 12, 8),
-    "base": (768, 12, 12), "large": (1024, 24, 16), "huge": (1280, 32, 16),
-}
 FLEXIVIT_PATCH_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)  # big_vision's training sizes (240 px)
 TIMM_ALLOWED = {  # model_args that change the network: the values vitdemo's ViT reproduces
     "class_token": (True,), "global_pool": ("token", ""), "reg_tokens": (0,), "init_values": (None,),
@@ -303,12 +329,13 @@ def timm_args(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_timm(config: dict[str, Any], state: State) -> Converted:
-    """A timm VisionTransformer / VisionTransformerDistilled checkpoint (ViT, DeiT, FlexiViT)."""
+    """A timm VisionTransformer / VisionTransformerDistilled checkpoint (ViT, DeiT, FlexiViT); without `head`
+    (timm's num_classes=0, e.g. the DINO weights) it loads with no classifier."""
     args = timm_args(config)
     mapped = rename(state, TIMM_TO_VITDEMO)
-    for key in ("patch_embed.weight", "pos_embed", "head.weight"):
+    for key in ("patch_embed.weight", "pos_embed"):
         if key not in mapped:
-            raise CheckpointError(f"timm {config['architecture']}: no {key} (a headless or unsupported variant?)")
+            raise CheckpointError(f"timm {config['architecture']}: no {key} (an unsupported variant?)")
     distilled = bool(args.get("distilled")) or "dist_token" in mapped
     patch = int(mapped["patch_embed.weight"].shape[-1])
     no_embed_class = bool(args.get("no_embed_class", False))
@@ -323,7 +350,7 @@ def from_timm(config: dict[str, Any], state: State) -> Converted:
         depth=args["depth"],
         heads=args["num_heads"],
         mlp_dim=int(args["embed_dim"] * args["mlp_ratio"]),
-        num_classes=int(mapped["head.weight"].shape[0]),
+        num_classes=int(mapped["head.weight"].shape[0]) if "head.weight" in mapped else 0,
         layer_norm_eps=1e-6,
         qkv_bias=args["qkv_bias"],
         distilled=distilled,

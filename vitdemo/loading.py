@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from . import layouts
+from . import layouts, timm_registry
 from .checkpoint import load_vitdemo_dir
 from .device import inference_dtype, pick_device
 from .model import ViT
@@ -37,7 +37,7 @@ class CheckpointNotFound(FileNotFoundError):
 
 def load(source: str | Path, device: str | torch.device | None = None, precision: str | None = None, *,
          cache_dir: str | Path | None = None, tqdm_class: type | None = None) -> ViT:
-    """Load a ViT, DeiT or FlexiViT checkpoint, ready for inference (eval mode) on `device` in `precision`.
+    """Load a ViT, DeiT, FlexiViT, DINO or DINOv2 checkpoint for inference (eval mode) on `device` in `precision`.
 
     `source`: a hub repo id (`"google/vit-base-patch16-224"`, optionally `"repo@revision"`), a local folder
     (transformers, timm or vitdemo layout), or `"bundled"` (the model trained for this demo). `device`:
@@ -101,13 +101,20 @@ def _snapshot(repo_id: str, revision: str | None, patterns: list[str], cache_dir
         raise CheckpointNotFound(f"{name}: no such model repo on the hub (or it is private or gated)") from error
 
 
-def load_folder(folder: str | Path) -> ViT:
-    """A float32 ViT on the CPU from a folder of any supported layout (the caller picks device and dtype)."""
+def load_folder(folder: str | Path, repo_id: str | None = None) -> ViT:
+    """A float32 ViT on the CPU from a folder of any supported layout (the caller picks device and dtype).
+
+    A folder with weights and no config.json (what `timm.create_model` leaves in the hub cache) loads when
+    its repo id names a timm ViT/DeiT/FlexiViT: `repo_id`, or the one the hub cache's path spells.
+    """
     folder = Path(folder)
     meta = read_json(folder / "config.json")
+    repo_id = repo_id or hub_repo_id(folder)
+    if meta is None and repo_id:
+        meta = timm_registry.config_from_repo_id(repo_id)
     if meta is None:
-        raise CheckpointNotFound(f"{folder} has no config.json; expected a checkpoint folder, one of: "
-                                 f"{layouts.SUPPORTED}")
+        raise CheckpointNotFound(f"{folder} has no config.json (and its repo id names no timm architecture); "
+                                 f"expected a checkpoint folder, one of: {layouts.SUPPORTED}")
     layout = layouts.detect_layout(meta)
     if layout == "vitdemo":
         return load_vitdemo_dir(folder)
@@ -122,6 +129,14 @@ def build(converted: layouts.Converted) -> ViT:
         model = ViT(converted.config, converted.labels)
     model.load_state_dict(converted.state_dict, strict=True, assign=True)
     return model.eval()
+
+
+def hub_repo_id(folder: Path) -> str | None:
+    """"org/name" for a snapshot in huggingface_hub's cache (…/models--org--name/snapshots/<commit>), else None."""
+    snapshots, repo = folder.resolve().parent, folder.resolve().parent.parent.name
+    if snapshots.name != "snapshots" or not repo.startswith("models--"):
+        return None
+    return repo.removeprefix("models--").replace("--", "/", 1)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

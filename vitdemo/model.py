@@ -9,6 +9,11 @@ Two things go beyond the paper, both because the demo is about *seeing* the mode
   explanation code needs no hooks.
 * The patch size is chosen per call. The patch-embedding kernel is resized with FlexiViT's pseudo-inverse
   resize (PI-resize, Beyer et al. 2022) and the position embeddings are resampled to the new grid.
+
+The families vitdemo loads differ from the recipe only in config switches: DeiT's distillation token and
+second head, DINOv2's LayerScale and its head on [class token; mean of patch tokens], DINOv2's register
+tokens (Darcet et al. 2024: extra tokens without positions, where the model can keep global scratch work
+instead of in background patches), and no classifier at all (`num_classes=0`, DINO's self-supervised models).
 """
 
 from __future__ import annotations
@@ -95,11 +100,17 @@ class PatchEmbedding(nn.Module):
 # Step 3-4: class token and position embeddings
 
 
-def resample_grid(pos: torch.Tensor, new_grid: tuple[int, int], mode: str) -> torch.Tensor:
+def resample_grid(pos: torch.Tensor, new_grid: tuple[int, int], mode: str, antialias: bool = False,
+                  offset: float = 0.0) -> torch.Tensor:
     """Resample (1, h·w, D) position embeddings laid out on a square grid to (1, H·W, D).
 
-    Bicubic without antialiasing is what transformers does for ViT/DeiT (our numerical reference); FlexiViT's
-    authors resize bilinearly with jax.image.resize, which antialiases when shrinking, so we do too.
+    Each family is resampled the way its model was run, since a different filter moves the logits:
+    * bicubic: transformers' ViT/DeiT (our numerical reference) and DINOv2;
+    * bicubic, `antialias`: DINOv2 with registers. PyTorch's antialiased bicubic is another kernel (Keys,
+      a = -0.5, not -0.75), so it differs from plain bicubic even when enlarging;
+    * bilinear: FlexiViT, whose authors resize with jax.image.resize, which antialiases when shrinking;
+    * `offset`: DINO's and DINOv2's original code asks for a scale factor (new + 0.1) / old instead of a size
+      ("historical kludge", kept there for compatibility): the same grid, sampled very slightly differently.
     """
     n, dim = pos.shape[1], pos.shape[2]
     side = math.isqrt(n)
@@ -108,8 +119,13 @@ def resample_grid(pos: torch.Tensor, new_grid: tuple[int, int], mode: str) -> to
         return pos
     grid = pos.reshape(1, side, side, dim).permute(0, 3, 1, 2).float()
     shrinking = new_grid[0] < side or new_grid[1] < side
-    grid = F.interpolate(grid, size=new_grid, mode=mode, align_corners=False,
-                         antialias=(mode == "bilinear" and shrinking))
+    antialias = antialias or (mode == "bilinear" and shrinking)
+    if offset:
+        scale = ((new_grid[0] + offset) / side, (new_grid[1] + offset) / side)
+        grid = F.interpolate(grid, scale_factor=scale, mode=mode, align_corners=False, antialias=antialias)
+        assert tuple(grid.shape[-2:]) == tuple(new_grid), f"offset {offset} missed the grid {new_grid}"
+    else:
+        grid = F.interpolate(grid, size=new_grid, mode=mode, align_corners=False, antialias=antialias)
     return grid.permute(0, 2, 3, 1).reshape(1, new_grid[0] * new_grid[1], dim).to(pos.dtype)
 
 
@@ -147,20 +163,37 @@ class MLP(nn.Module):
         return self.fc2(F.gelu(self.fc1(x)))
 
 
+class LayerScale(nn.Module):
+    """x · γ, one learned scale per channel (CaiT, Touvron et al. 2021; DINOv2).
+
+    Initialised small in training (DINOv2: 1e-5 for the large models) so each residual branch starts near
+    zero and deep stacks train stably; a loaded checkpoint brings its learned γ.
+    """
+
+    def __init__(self, config: ViTConfig):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(config.dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+
+
 class Block(nn.Module):
-    """Pre-norm encoder block: x + Attention(LN(x)), then x + MLP(LN(x))."""
+    """Pre-norm encoder block: x + Attention(LN(x)), then x + MLP(LN(x)); each branch LayerScaled if asked."""
 
     def __init__(self, config: ViTConfig):
         super().__init__()
         self.norm1 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         self.attn = Attention(config)
+        self.ls1 = LayerScale(config) if config.layer_scale else nn.Identity()
         self.norm2 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         self.mlp = MLP(config)
+        self.ls2 = LayerScale(config) if config.layer_scale else nn.Identity()
 
     def forward(self, x: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         attended, weights = self.attn(self.norm1(x), need_weights)
-        x = x + attended
-        return x + self.mlp(self.norm2(x)), weights
+        x = x + self.ls1(attended)
+        return x + self.ls2(self.mlp(self.norm2(x))), weights
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -171,7 +204,7 @@ class Block(nn.Module):
 class ViTOutput:
     """Logits plus the intermediates explanation code needs (big_vision returns the same next to logits)."""
 
-    logits: torch.Tensor  # (B, num_classes)
+    logits: torch.Tensor  # (B, num_classes); (B, 0) for a model without a classifier (num_classes = 0)
     attentions: tuple[torch.Tensor, ...]  # one (B, heads, T, T) per layer, post-softmax; () if not asked
     grid: tuple[int, int]  # (rows, cols) of patches
     patch_size: int
@@ -184,17 +217,18 @@ class ViT(nn.Module):
         self.config = config
         self.labels = list(labels) if labels else [f"class {i}" for i in range(config.num_classes)]
         assert len(self.labels) == config.num_classes, "need one label per class"
-        d, prefix = config.dim, config.num_prefix_tokens
-        side = config.image_size // config.patch_size
+        d, classes = config.dim, config.num_classes
+        side = config.pos_grid or config.image_size // config.patch_size
         self.patch_embed = PatchEmbedding(config)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.dist_token = nn.Parameter(torch.zeros(1, 1, d)) if config.distilled else None
-        n_pos = side * side + (prefix if config.pos_embed_prefix else 0)
-        self.pos_embed = nn.Parameter(torch.randn(1, n_pos, d) * 0.02)
+        self.reg_token = nn.Parameter(torch.zeros(1, config.num_registers, d)) if config.num_registers else None
+        self.pos_embed = nn.Parameter(torch.randn(1, config.num_positioned_prefix_tokens + side * side, d) * 0.02)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d, eps=config.layer_norm_eps)
-        self.head = nn.Linear(d, config.num_classes)
-        self.head_dist = nn.Linear(d, config.num_classes) if config.distilled else None
+        head_in = 2 * d if config.head_input == "class+mean" else d
+        self.head = nn.Linear(head_in, classes) if classes else None  # None: no classifier (DINO)
+        self.head_dist = nn.Linear(d, classes) if config.distilled and classes else None
         self.apply(_init_weights)
         nn.init.normal_(self.cls_token, std=1e-6)
 
@@ -207,41 +241,54 @@ class ViT(nn.Module):
         return self.cls_token.dtype
 
     def prefix_tokens(self, batch: int) -> torch.Tensor:
+        """The class token (and DeiT's distillation token), (B, 1 or 2, D); registers are added apart."""
         tokens = [self.cls_token] + ([self.dist_token] if self.dist_token is not None else [])
         return torch.cat(tokens, dim=1).expand(batch, -1, -1)
 
     def position_embeddings(self, grid: tuple[int, int]) -> tuple[torch.Tensor | None, torch.Tensor]:
         """(prefix part or None, patch part resampled to `grid`)."""
-        prefix = self.config.num_prefix_tokens if self.config.pos_embed_prefix else 0
-        patch_pos = resample_grid(self.pos_embed[:, prefix:], grid, self.config.pos_interpolation)
+        c = self.config
+        prefix = c.num_positioned_prefix_tokens
+        patch_pos = resample_grid(self.pos_embed[:, prefix:], grid, c.pos_interpolation, c.pos_antialias, c.pos_offset)
         return (self.pos_embed[:, :prefix] if prefix else None), patch_pos
 
     def embed(self, images: torch.Tensor, patch_size: int, method: str = "conv",
               stages: dict | None = None) -> torch.Tensor:
-        """Steps 1-4: pixels → the token sequence the encoder reads, (B, prefix + rows·cols, D)."""
+        """Steps 1-4: pixels → the token sequence the encoder reads, (B, prefix + rows·cols, D).
+
+        The order is transformers': [class, (distillation,) registers..., patches]. Registers get no position
+        embedding (Darcet et al. 2024): they stand for no place in the image.
+        """
         grid = (images.shape[-2] // patch_size, images.shape[-1] // patch_size)
         patches = self.patch_embed(images, patch_size, method)
         prefix_pos, patch_pos = self.position_embeddings(grid)
         tokens = self.prefix_tokens(images.shape[0])
-        if prefix_pos is None:  # FlexiViT: positions on patches only, then the class token in front
-            x = torch.cat([tokens, patches + patch_pos], dim=1)
-            with_prefix = torch.cat([tokens, patches], dim=1)
-        else:
-            with_prefix = torch.cat([tokens, patches], dim=1)
-            x = with_prefix + torch.cat([prefix_pos, patch_pos], dim=1)
+        registers = [self.reg_token.expand(images.shape[0], -1, -1)] if self.reg_token is not None else []
+        with_prefix = torch.cat([tokens, *registers, patches], dim=1)
+        if prefix_pos is not None:  # FlexiViT has none: positions on the patches only
+            tokens = tokens + prefix_pos
+        x = torch.cat([tokens, *registers, patches + patch_pos], dim=1)
         if stages is not None:
             stages.update(patches=patchify(images, patch_size), patch_embeddings=patches,
                           with_class_token=with_prefix, with_position=x)
         return x
 
     def forward(self, images: torch.Tensor, patch_size: int | None = None, output_attentions: bool = True,
-                output_intermediates: bool = False, patch_method: str = "conv") -> ViTOutput:
-        """Classify `images` (B, C, H, W) at `patch_size` (default: the native one), any H and W ≥ p."""
+                output_intermediates: bool = False, patch_method: str = "conv",
+                keep: torch.Tensor | None = None) -> ViTOutput:
+        """Classify `images` (B, C, H, W) at `patch_size` (default: the native one), any H and W ≥ p.
+
+        `keep` (K,) or (B', K) patch indices (row-major) runs the encoder on those patch tokens only, each with
+        its own position embedding, after the prefix tokens: see `keep_patch_tokens`. Attentions then cover
+        prefix + K tokens; `grid` stays the full one, and recipe stages before the encoder are the full image's.
+        """
         p = patch_size or self.config.patch_size
         if images.shape[-1] < p or images.shape[-2] < p:
             raise ValueError(f"image {tuple(images.shape[-2:])} is smaller than one {p}×{p} patch")
         stages: dict | None = {} if output_intermediates else None
         x = self.embed(images.to(self.dtype), p, patch_method, stages)
+        if keep is not None:
+            x = keep_patch_tokens(x, keep, self.config.num_prefix_tokens)
         attentions = []
         for i, block in enumerate(self.blocks):
             x, weights = block(x, output_attentions)
@@ -250,13 +297,55 @@ class ViT(nn.Module):
             if stages is not None:
                 stages[f"block{i}"] = x
         x = self.norm(x)
-        logits = self.head(x[:, 0])
-        if self.head_dist is not None:  # DeiT at inference: average the class and distillation heads
-            logits = (logits + self.head_dist(x[:, 1])) / 2
+        logits = self.classify(x)
         if stages is not None:
-            stages.update(encoded=x, class_token_output=x[:, 0], logits=logits)
+            stages.update(encoded=x, class_token_output=x[:, 0], head_input=self.head_input(x), logits=logits)
         grid = (images.shape[-2] // p, images.shape[-1] // p)
         return ViTOutput(logits.float(), tuple(attentions), grid, p, stages)
+
+    def classify(self, encoded: torch.Tensor) -> torch.Tensor:
+        """Logits from final-normed tokens (B, T, D): the class token's head; DeiT averages its two heads.
+
+        Apart from `forward` so that explanations can read any layer's tokens the way the model reads its
+        last (LeGrad scores every layer with it). Without a classifier: (B, 0), so batches still slice.
+        """
+        if self.head is None:
+            return encoded.new_zeros(encoded.shape[0], 0)
+        logits = self.head(self.head_input(encoded))
+        if self.head_dist is not None:  # DeiT at inference: average the class and distillation heads
+            logits = (logits + self.head_dist(encoded[:, 1])) / 2
+        return logits
+
+    def head_input(self, encoded: torch.Tensor) -> torch.Tensor:
+        """What the head reads: the class token (B, D), or DINOv2's [class token; mean of patch tokens] (B, 2D)."""
+        if self.config.head_input == "class+mean":
+            patches = encoded[:, self.config.num_prefix_tokens:]
+            # No patch tokens at all (`keep` empty: the start of an insertion curve): the mean of nothing is
+            # taken as 0, not NaN, so the head still reads the class token.
+            mean = patches.mean(dim=1) if patches.shape[1] else encoded.new_zeros(encoded.shape[0], encoded.shape[-1])
+            return torch.cat([encoded[:, 0], mean], dim=-1)
+        return encoded[:, 0]
+
+
+def keep_patch_tokens(tokens: torch.Tensor, keep: torch.Tensor, prefix: int) -> torch.Tensor:
+    """(B, prefix + N, D) embedded tokens → (B', prefix + K, D): the prefix, then patch tokens `keep`.
+
+    How a ViT "removes" patches without painting over them: tokens carry their position embeddings, so any
+    subset (in any order) is a valid input, and a subset is exactly the image with the others absent.
+    `keep` is (K,) for every image, or (B', K) with one row per output (B' = B, or B = 1 broadcast: one
+    image read under many subsets, embedded once). K = 0 leaves the prefix tokens alone.
+    """
+    keep = torch.as_tensor(keep, dtype=torch.long, device=tokens.device)
+    if keep.ndim == 1:
+        keep = keep.expand(tokens.shape[0], -1)
+    if tokens.shape[0] not in (1, keep.shape[0]):
+        raise ValueError(f"keep has {keep.shape[0]} rows for a batch of {tokens.shape[0]} images")
+    n = tokens.shape[1] - prefix
+    if keep.numel() and (int(keep.min()) < 0 or int(keep.max()) >= n):
+        raise ValueError(f"keep indices must be patch indices in [0, {n})")
+    tokens = tokens.expand(keep.shape[0], -1, -1)
+    index = keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1])
+    return torch.cat([tokens[:, :prefix], tokens[:, prefix:].gather(1, index)], dim=1)
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -29,6 +29,7 @@ from .components import check_first, no_file, raw_choice, raw_number, raw_text, 
 from .errors import shown_to_user
 from .outputs import PictureStore, output_image
 from .service import Engine
+from .validation import UserError
 
 Labels = dict[str, float]
 
@@ -64,7 +65,11 @@ class Endpoints:
     def classify(self, image: Any, patch_size: Any = None, model: Any = "") -> Labels:
         """Classify an image: top-5 labels with probabilities."""
         key = self._model_key(model)
-        validation.patch_size_of(patch_size, self.engine.config(key))  # before the image is decoded
+        config = self.engine.config(key)
+        validation.patch_size_of(patch_size, config)  # before the image is decoded
+        if not getattr(config, "has_classifier", True):
+            raise UserError(f"{self.engine.entry(key).title} has no classifier, so it cannot classify; /analyze "
+                            "shows where it attends.")
         return views.top_labels(self.engine.analysis(self.engine.decode(image), key, patch_size).analysis)
 
     @shown_to_user

@@ -5,9 +5,11 @@ naming only the outputs it changes; `ui.bind` translates names to components. On
 event (`validation.view`), so no handler lines up positional lists by hand.
 
 Every output that depends on the image, the model or the patch size comes from one handler, `update`,
-bound to one Gradio event that fires on every control (`ui._wire`): Gradio runs that event's triggers one
-after another and, while one runs, keeps only the newest waiting (`trigger_mode="always_last"`), so the
+bound to one Gradio event that fires on every such control (`ui._wire`): Gradio runs that event's triggers
+one after another and, while one runs, keeps only the newest waiting (`trigger_mode="always_last"`), so the
 last question asked is the last one answered and no result of a superseded request can land after it.
+What `update` sends is one bundle per analysis (`vitdemo.explain.payload`): every view of it (method,
+layer, head, colours, a clicked patch) is then drawn by the explorer in the browser, without a request.
 
 Errors meant for the user become a warning toast and a clean state (never an output stuck in "Error");
 anything else is logged and apologised for (`shown_as_warning`).
@@ -95,20 +97,16 @@ def model_choices(engine: Engine) -> list[tuple[str, str]]:
 
 
 def model_controls(config: Any) -> Values:
-    """Every control that depends on the model, reset to its default for `config`."""
+    """Every server-side control that depends on the model, reset to its default for `config`."""
     return {"patch": gr.update(choices=patch_choices(config), value=config.patch_size),
             "patch_hint": patch_hint(config),
-            "layer": gr.update(maximum=config.depth, value=config.depth),
-            "head": gr.update(choices=head_choices(config.heads), value="mean"),
             "compare_sizes": gr.update(choices=patch_choices(config), value=compare_default(config)),
             "compare_button": gr.update(interactive=True)}
 
 
 def cleared(summary: str = PROMPT) -> Values:
     """Every result output emptied: no picture or label of an image that is no longer there."""
-    return {"grid": None, "attention": None, "labels": None, "summary": summary, "caption": "", "key": None,
-            "source": None, "patch_clicked": None, "gallery": [], "compare_gallery": None,
-            "target": gr.update(choices=[("top-1", "")], value="")}
+    return {"explorer": None, "labels": None, "summary": summary, "key": None, "source": None, "compare": None}
 
 
 class Handlers:
@@ -123,38 +121,29 @@ class Handlers:
     @shown_as_warning(fallback=lambda self: cleared())
     def update(self, values: Values, trigger: str | None = None, progress: Any = None) -> Values:
         """The results for the controls as they are now: a forward pass if the image, model or patch size
-        changed (or the analysis left the cache), else a cache hit; then every view of it.
+        changed (or the analysis left the cache), else a cache hit; then the explorer's bundle of it.
 
         `values["source"]` remembers which (image, model, patch size, keep aspect) the shown `key` answers, so
-        a view switch neither decodes the image again nor runs a forward. `trigger` names the control that
-        fired ("page" for the page load, which may switch to the hub model the app was waiting for).
+        a repeated trigger (Gradio fires `change` twice per upload) neither decodes nor sends anything again.
+        `trigger` names the control that fired ("page" for the page load, which may switch to the hub model
+        the app was waiting for).
         """
-        before = tuple(values["patch_clicked"]) if values["patch_clicked"] else None
-        if trigger == "method":  # picking a method goes back from a clicked patch to the class token
-            values = {**values, "patch_clicked": None}
         values, out = self._model_for(values, trigger, progress)
         if values["image"] is None:
             return {**out, **cleared()}
         source = [values[name] for name in SOURCE]
         result, size = self._analysed(values, source)
+        if tuple(result.key) == tuple(values["key"] or ()) and not out:
+            return {"source": source}
+        from ..explain.payload import explorer_payload
+
         analysis = result.analysis
-        new = tuple(result.key) != tuple(values["key"] or ())
-        if new:  # a new image or model has new classes and a new grid
-            values = {**values, "target": None, "patch_clicked": None}
-        v = validation.fit(analysis, validation.view(values))
-        out.update({"grid": views.grid_picture(analysis, v), "attention": views.attention_picture(analysis, v),
-                    "caption": views.caption(analysis, v), "key": tuple(result.key), "source": source})
-        if v.patch != before:  # a changed state fires `update` once more: only when it really changed
-            out["patch_clicked"] = v.patch
-        if new:
-            entry = self.engine.entry(result.key.model)
-            cut = size if values["keep_aspect"] and size and max(size) / min(size) > MAX_KEEP_ASPECT else None
-            out["labels"] = views.top_labels(analysis)
-            out["summary"] = views.summary(analysis, entry.title, result.seconds, result.cached, cut)
-            targets = [label for label, _ in analysis.top(5)]
-            out["target"] = gr.update(choices=[("top-1", "")] + [(t, t) for t in targets], value="")
-            out["compare_gallery"] = None  # compared for the previous image: gone rather than stale
-        return out
+        entry = self.engine.entry(result.key.model)
+        cut = size if values["keep_aspect"] and size and max(size) / min(size) > MAX_KEEP_ASPECT else None
+        return {**out, "explorer": explorer_payload(analysis, key=tuple(result.key), title=entry.title),
+                "labels": views.top_labels(analysis), "key": tuple(result.key), "source": source,
+                "summary": views.summary(analysis, entry.title, result.seconds, result.cached, cut),
+                "compare": None}  # compared for the previous image: gone rather than stale
 
     def _model_for(self, values: Values, trigger: str | None, progress: Any) -> tuple[Values, Values]:
         """(the controls as they are once the chosen model runs, the outputs that switch to it).
@@ -169,8 +158,7 @@ class Handlers:
         out = self._switch(values["model"], values["active_model"], progress)
         active = out.get("active_model", values["active_model"])
         if active != values["active_model"]:
-            values = {**values, "layer": None, "head": "mean", "target": None, "patch_clicked": None,
-                      "patch": out["patch"]["value"]}
+            values = {**values, "patch": out["patch"]["value"]}
         return {**values, "model": active, "active_model": active}, out
 
     def _analysed(self, values: Values, source: list[Any]) -> tuple[Analysed, tuple[int, int] | None]:
@@ -222,26 +210,6 @@ class Handlers:
                                             key.keep_aspect).analysis
         return analysis
 
-    @shown_as_warning()
-    def heads(self, values: Values) -> Values:
-        """The per-head gallery of the chosen layer (its own event, so the main pictures show first)."""
-        analysis = self._stored(values)
-        if analysis is None:
-            return {"gallery": []}
-        return {"gallery": views.head_pictures(analysis, validation.view(values))}
-
-    @shown_as_warning()
-    def select_patch(self, values: Values, evt: gr.SelectData) -> Values:
-        """A click on the grid or the heatmap: the (row, col) under it; `update` then draws it."""
-        from ..explain import render
-
-        analysis = self.engine.cached(AnalysisKey(*values["key"])) if values.get("key") else None
-        if analysis is None:
-            return {}
-        scale = render.display_scale(analysis.view.size)
-        shown = (analysis.view.width * scale, analysis.view.height * scale)
-        return {"patch_clicked": views.clicked_patch(analysis, float(evt.index[0]), float(evt.index[1]), shown)}
-
     def compare_button(self, values: Values) -> Values:
         """The Compare button is usable only with 2 or 3 sizes picked (the picker allows at most 3)."""
         count = len(values.get("compare_sizes") or [])
@@ -249,29 +217,25 @@ class Handlers:
 
     @shown_as_warning()
     def compare(self, values: Values) -> Values:
-        """Two or three patch sizes side by side: the grids on top, their heatmaps below."""
+        """Two or three patch sizes side by side: one bundle each, drawn by the explorer's painter."""
+        from ..explain.payload import explorer_payload
+
         if values["image"] is None:
             raise UserError("Upload an image first.")
         chosen = sorted({validation.whole(p, "patch size") for p in values.get("compare_sizes") or []})
         if not 2 <= len(chosen) <= MAX_COMPARED:
             raise UserError(f"Pick two or three patch sizes to compare (you picked {len(chosen)}).")
         picture = self.engine.decode(values["image"])
-        v = validation.view(values)
-        grids, maps = [], []
+        bundles = []
         for p in chosen:
-            analysis = self.engine.analysis(picture, values["active_model"], p, values["keep_aspect"]).analysis
-            label, probability = analysis.top(1)[0]
-            rows, cols = analysis.grid
-            grids.append((views.grid_picture(analysis, v)[0], f"patch {p}: {rows}×{cols} = {rows * cols} patches"))
-            maps.append((views.attention_picture(analysis, v)[0], f"patch {p}: {label} {probability:.0%}"))
-        return {"compare_gallery": gr.update(value=grids + maps, columns=len(chosen))}
+            result = self.engine.analysis(picture, values["active_model"], p, values["keep_aspect"])
+            bundles.append(explorer_payload(result.analysis, key=tuple(result.key), patch_rows=False))
+        return {"compare": bundles}
 
     @shown_as_warning()
     def refresh_tab(self, values: Values) -> Values:
         """Redraw the open tab's figures (recipe, probing, or the comparison) for the analysis shown."""
         tab = values.get("tab")
-        if tab == "heads":
-            return self.heads(values)
         if tab == "recipe":
             return self.recipe(values)
         if tab == "probing":

@@ -6,7 +6,7 @@ they agree. Importing those modules here would pull in torch and add ~1.5 s to t
 
 from __future__ import annotations
 
-METHODS = ("attention", "rollout", "relevance")
+METHODS = ("attention", "rollout", "relevance", "legrad")
 HEAD_FUSIONS = ("mean", "max", "min")
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "turbo", "jet", "gray")
 DEFAULT_COLORMAP = "inferno"

@@ -20,9 +20,9 @@ import gradio as gr
 
 from ..settings import EXAMPLES_DIR, settings
 from .api import register_endpoints
-from .callbacks import Handlers, compare_default, head_choices, model_choices, patch_choices, patch_hint
-from .choices import COLORMAPS, DEFAULT_COLORMAP
+from .callbacks import Handlers, compare_default, model_choices, patch_choices, patch_hint
 from .components import upload_image
+from .explorer import explorer, gallery, head_script
 from .models import BUNDLED, HubProbe, choose_startup, settle_pending
 from .outputs import PictureStore, output_gallery, output_image
 from .service import Engine
@@ -32,23 +32,20 @@ from .zerogpu import gpu_machine
 EXAMPLES = ("cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg", "shape_star.png", "shape_triangle.png")
 TITLE = "ViT explorer: how a Vision Transformer sees your image"
 METHOD_LABELS = [("Attention", "attention"), ("Rollout", "rollout"), ("Relevance", "relevance")]
-# The controls `update` reads, by name (see callbacks.Handlers.update); every one of them triggers it.
+# What `update` reads and what it may change, by name (see callbacks.Handlers.update). Every view of an
+# analysis (method, layer, head, colours, a clicked patch) is drawn by the explorer in the browser.
 SOURCE_CONTROLS = ("image", "model", "patch", "keep_aspect")
-VIEW_CONTROLS = ("method", "layer", "head", "target", "discard", "cmap", "opacity", "smooth", "indices", "order")
-STATES = ("key", "source", "patch_clicked", "active_model", "tab")
-# What `update` may change. The per-head gallery and the open tab follow in their own event.
-UPDATE_OUTPUTS = ("grid", "attention", "labels", "summary", "caption", "key", "source", "patch_clicked", "target",
-                  "gallery", "compare_gallery", "model", "active_model", "status", "patch", "patch_hint", "layer",
-                  "head", "compare_sizes", "compare_button")
-TAB_OUTPUTS = ("gallery", "compare_gallery", "recipe_table", "recipe_gallery", "probe_filters", "probe_positions",
-               "probe_distance")
+STATES = ("key", "source", "active_model", "tab")
+UPDATE_OUTPUTS = ("explorer", "labels", "summary", "key", "source", "compare", "model", "active_model", "status",
+                  "patch", "patch_hint", "compare_sizes", "compare_button")
+TAB_OUTPUTS = ("compare", "recipe_table", "recipe_gallery", "probe_filters", "probe_positions", "probe_distance")
 CSS = """
 #header {align-items: baseline; gap: 12px;}
 #header h1 {font-size: 1.25rem; margin: 0;}
 #status p, #summary p, #caption p, #patch-hint p {font-size: 0.8rem; margin: 0; opacity: 0.85;}
 .gradio-container {padding-top: 6px !important;}
 #recipe-table td {white-space: normal; font-size: 0.85rem;}
-#webcam-error:empty {display: none;}
+#webcam-error:has(.webcam-msg:empty) {display: none;}
 #webcam-error {color: #b91c1c; font-size: 0.85rem;}
 @media (max-width: 640px) {
   #header {flex-direction: column; gap: 2px;}
@@ -59,38 +56,9 @@ CSS = """
   #inputs > #input-image {order: 0;}
   #results {order: 1;}
   #result-row {flex-wrap: wrap;}
-  #grid, #attention {flex: 1 1 40% !important; min-width: 150px !important;}
-  #grid, #attention {height: auto !important;}
-  #grid .image-container, #attention .image-container {height: 180px !important;}
+  #explorer {flex: 1 1 100% !important;}
   #labels {flex: 1 1 100% !important;}
 }
-"""
-# Gradio's webcam button fails silently when the browser has no camera or refuses it (or the page is not
-# served over https): say so next to the input.
-WEBCAM_JS = """
-<script>
-(() => {
-  const say = (text) => { const box = document.getElementById("webcam-error"); if (box) box.textContent = text; };
-  const explain = (e) => ({
-    NotAllowedError: "The browser refused the camera: allow it in the address bar, or upload a picture instead.",
-    NotFoundError: "No camera was found on this device: upload or paste a picture instead.",
-    NotReadableError: "The camera is in use by another program: close it, or upload a picture instead."}[e && e.name]
-    || `The camera could not start (${(e && e.name) || "unknown error"}): upload or paste a picture instead.`);
-  const media = navigator.mediaDevices;
-  if (!media || !media.getUserMedia) {
-    document.addEventListener("click", (event) => {
-      if (event.target.closest && event.target.closest("#input-image button[aria-label*='ebcam' i]"))
-        say("This page cannot use a camera here (it needs https or localhost): upload or paste a picture instead.");
-    }, true);
-    return;
-  }
-  const original = media.getUserMedia.bind(media);
-  media.getUserMedia = async (constraints) => {
-    try { const stream = await original(constraints); say(""); return stream; }
-    catch (e) { say(explain(e)); throw e; }
-  };
-})();
-</script>
 """
 
 
@@ -124,7 +92,7 @@ def concurrency() -> int:
 
 def launch_options() -> dict[str, Any]:
     """Arguments for `demo.launch` that belong to the app (Gradio 6 takes theme, CSS and head here)."""
-    return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS, "head": WEBCAM_JS,
+    return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS, "head": head_script(),
             "max_file_size": MAX_FILE_BYTES, "allowed_paths": [str(EXAMPLES_DIR)],
             "footer_links": ["api", "gradio"], "state_session_capacity": settings().sessions}
 
@@ -174,7 +142,7 @@ def _layout(engine: Engine, config: Any, store: PictureStore) -> dict[str, Any]:
     with gr.Row(equal_height=False, elem_id="main-row"):
         with gr.Column(scale=3, min_width=260, elem_id="inputs"):
             ui["image"] = _image_input(engine)
-            ui["webcam_error"] = gr.HTML("", elem_id="webcam-error")
+            ui["webcam_error"] = gr.HTML('<span class="webcam-msg"></span>', elem_id="webcam-error", padding=False)
             ui["model"] = gr.Dropdown(model_choices(engine), value=engine.default_key, label="Model",
                                       elem_id="model")
             ui["patch"] = gr.Radio(patch_choices(config), value=config.patch_size, label="Patch size (px)",
@@ -184,29 +152,14 @@ def _layout(engine: Engine, config: Any, store: PictureStore) -> dict[str, Any]:
                                             elem_id="keep-aspect")
         with gr.Column(scale=9, elem_id="results"):
             ui["summary"] = gr.Markdown("", elem_id="summary")
-            with gr.Row(equal_height=True, elem_id="result-row"):
-                ui["grid"] = output_image(store, label="Patch grid", format="png", height=330, interactive=False,
-                                          elem_id="grid", buttons=["download", "fullscreen"])
-                ui["attention"] = output_image(store, label="Attention", format="jpeg", height=330,
-                                               interactive=False, elem_id="attention",
-                                               buttons=["download", "fullscreen"])
-                ui["labels"] = gr.Label(num_top_classes=5, label="Top-5", elem_id="labels", min_width=200)
-            ui["caption"] = gr.Markdown("", elem_id="caption")
-            with gr.Row():
-                ui["method"] = gr.Radio(METHOD_LABELS, value="attention", label="Method", elem_id="method",
-                                        scale=3)
-                ui["layer"] = gr.Slider(1, config.depth, value=config.depth, step=1, label="Layer",
-                                        elem_id="layer", scale=2)
-                ui["head"] = gr.Dropdown(head_choices(config.heads), value="mean", label="Head", elem_id="head",
-                                         scale=2)
-                ui["target"] = gr.Dropdown([("top-1", "")], value="", label="Class (relevance)", elem_id="target",
-                                           scale=2)
+            with gr.Row(equal_height=False, elem_id="result-row"):
+                with gr.Column(scale=4, min_width=300):
+                    ui["explorer"] = explorer(engine)
+                ui["labels"] = gr.Label(num_top_classes=5, label="Top-5", elem_id="labels", min_width=200, scale=1)
             ui["examples"] = _examples(ui["image"])
-            _display_options(ui)
-    _tabs(ui, config, store)
-    ui["key"] = gr.State(None)  # the AnalysisKey of the pictures shown
+    _tabs(ui, engine, config, store)
+    ui["key"] = gr.State(None)  # the AnalysisKey of the analysis shown
     ui["source"] = gr.State(None)  # the (image, model, patch size, keep aspect) that key answers
-    ui["patch_clicked"] = gr.State(None)
     ui["active_model"] = gr.State(engine.default_key)
     ui["tab"] = gr.State("heads")  # the open tab, so a new analysis also refreshes its figures
     return ui
@@ -226,33 +179,17 @@ def _examples(image: Any) -> gr.Examples:
                        label="Examples", examples_per_page=len(EXAMPLES), elem_id="examples")
 
 
-def _display_options(ui: dict[str, Any]) -> None:
-    with gr.Accordion("Display options", open=False, elem_id="display-options"), gr.Row():
-        ui["cmap"] = gr.Dropdown(list(COLORMAPS), value=DEFAULT_COLORMAP, label="Colormap",
-                                 elem_id="colormap", min_width=120)
-        ui["opacity"] = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Opacity", elem_id="opacity")
-        ui["discard"] = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Rollout: discard weakest",
-                                  elem_id="discard")
-        with gr.Column(min_width=160):
-            ui["smooth"] = gr.Checkbox(False, label="Smooth heatmap", elem_id="smooth")
-            ui["indices"] = gr.Checkbox(False, label="Token indices", elem_id="show-indices")
-            ui["order"] = gr.Checkbox(False, label="Token order", elem_id="show-order")
-
-
-def _tabs(ui: dict[str, Any], config: Any, store: PictureStore) -> None:
+def _tabs(ui: dict[str, Any], engine: Engine, config: Any, store: PictureStore) -> None:
     with gr.Tabs(elem_id="tabs"):
         with gr.Tab("All heads of this layer", id="heads", elem_id="tab-heads") as ui["tab_heads"]:
-            ui["gallery"] = output_gallery(store, label="Class-token attention, one picture per head", columns=6,
-                                           height=360, format="jpeg", elem_id="heads-gallery", object_fit="contain")
+            ui["heads_gallery"] = gallery(engine, "heads", "heads-gallery")
         with gr.Tab("Compare patch sizes", id="compare", elem_id="tab-compare") as ui["tab_compare"]:
             with gr.Row():
                 ui["compare_sizes"] = gr.Dropdown(patch_choices(config), value=compare_default(config),
                                                   multiselect=True, max_choices=3, label="Pick 2 or 3 patch sizes",
                                                   elem_id="compare-sizes", scale=4)
                 ui["compare_button"] = gr.Button("Compare", variant="primary", elem_id="compare-button", scale=1)
-            ui["compare_gallery"] = output_gallery(store, label="Patch grids (top) and attention (bottom)", columns=3,
-                                                   height=560, format="jpeg", elem_id="compare-gallery",
-                                                   object_fit="contain")
+            ui["compare"] = gallery(engine, "compare", "compare-gallery")
         with gr.Tab("The recipe, live", id="recipe", elem_id="tab-recipe") as ui["tab_recipe"]:
             ui["recipe_table"] = gr.Markdown("", elem_id="recipe-table")
             ui["recipe_gallery"] = output_gallery(store, label="Stages", columns=6, height=300, format="png",
@@ -271,25 +208,21 @@ def _tabs(ui: dict[str, Any], config: Any, store: PictureStore) -> None:
 
 def _wire(demo: gr.Blocks, ui: dict[str, Any], handlers: Handlers, engine: Engine, probe: HubProbe | None) -> None:
     hidden = {"api_visibility": "undocumented", **_model_group()}
-    controls = SOURCE_CONTROLS + VIEW_CONTROLS + STATES
+    controls = SOURCE_CONTROLS + STATES
     with_sizes = controls + ("compare_sizes",)
-    # One event answers for every control (see callbacks.py): the image's change (upload, paste, webcam,
-    # example, clear), the model (`.select`: the dropdown fires `input` again when a failed switch puts the
-    # old value back), the patch size and every view control, a clicked patch, and the page load.
-    triggers = [ui["image"].change, ui["model"].select, ui["patch_clicked"].change, demo.load] + [
-        ui[name].input for name in ("patch", "keep_aspect") + VIEW_CONTROLS]
+    # One event answers for every control that needs the server (see callbacks.py): the image's change
+    # (upload, paste, webcam, example, clear), the model (`.select`: the dropdown fires `input` again when a
+    # failed switch puts the old value back), the patch size, keep-aspect, and the page load.
     handlers.settle = lambda: _settled(engine, probe)
     ui["page"] = demo  # names the page load as the trigger
+    triggers = [ui["image"].change, ui["model"].select, ui["patch"].input, ui["keep_aspect"].input, demo.load]
     gr.on(triggers, *bind(handlers.update, ui, controls, UPDATE_OUTPUTS, extra="update"),
           trigger_mode="always_last", show_progress="minimal", api_name="ui_update",
-          show_progress_on=[ui["grid"], ui["attention"], ui["labels"]], **hidden).then(
+          show_progress_on=[ui["explorer"], ui["labels"]], **hidden).then(
         *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS), show_progress="hidden", **hidden)
-    for picture in ("grid", "attention"):
-        ui[picture].select(*bind(handlers.select_patch, ui, ["key"], ["patch_clicked"], extra="select"),
-                           api_visibility="private")
     ui["compare_sizes"].input(*bind(handlers.compare_button, ui, ["compare_sizes"], ["compare_button"]),
                               api_visibility="private")
-    ui["compare_button"].click(*bind(handlers.compare, ui, with_sizes, ["compare_gallery"]), **hidden)
+    ui["compare_button"].click(*bind(handlers.compare, ui, with_sizes, ["compare"]), **hidden)
     for name in ("heads", "compare", "recipe", "probing"):
         ui[f"tab_{name}"].select(lambda n=name: n, None, ui["tab"], api_visibility="private").then(
             *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS), **hidden)

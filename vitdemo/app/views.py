@@ -69,8 +69,8 @@ def head_pictures(analysis: Any, v: View) -> list[tuple[Image.Image, str]]:
 
 def picture_name(analysis: Any, v: View, kind: str) -> str:
     """What a picture downloads as: top-1 class, patch size, and what it shows (`star_p16_rollout_layer6`)."""
-    label = analysis.top(1)[0][0]
-    base = f"{label}_p{analysis.patch_size}"
+    top = analysis.top(1)
+    base = f"{top[0][0] if top else 'features'}_p{analysis.patch_size}"
     if kind == "grid":
         return f"{base}_grid"
     layer = f"layer{layer_index(v.layer, analysis.depth) + 1}"
@@ -81,9 +81,9 @@ def picture_name(analysis: Any, v: View, kind: str) -> str:
     return f"{base}_{v.method}{target}_{layer}{head}"
 
 
-def top_labels(analysis: Any, k: int = 5) -> dict[str, float]:
-    """{label: probability} of the k best classes, the shape `gr.Label` takes."""
-    return dict(analysis.top(k))
+def top_labels(analysis: Any, k: int = 5) -> dict[str, float] | None:
+    """{label: probability} of the k best classes, the shape `gr.Label` takes; None without a classifier."""
+    return dict(analysis.top(k)) or None
 
 
 def clicked_patch(analysis: Any, x: float, y: float, shown_size: tuple[int, int]) -> tuple[int, int]:
@@ -109,7 +109,11 @@ def caption(analysis: Any, v: View) -> str:
 
 
 def known_classes(analysis: Any) -> str:
-    """For a model with few classes, the line that says so: a photo still gets one of *these* labels."""
+    """For a model with few classes, the line that says so: a photo still gets one of *these* labels; for a
+    model without a classifier, that it has none."""
+    if not analysis.top(1):
+        return ("This model has no classifier (self-supervised): it names no class, but every attention view "
+                "works.")
     labels = analysis.labels
     if len(labels) > MAX_LISTED_CLASSES:
         return ""

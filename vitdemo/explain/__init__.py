@@ -1,6 +1,8 @@
 """Explanations: what one forward pass tells about an image, and the pictures of it.
 
 - `maps`: the math (head fusion, rollout, relevance) on stored attention arrays; numpy only.
+- `legrad`: LeGrad (Bousselham et al. 2024), gradients of each layer's class score on its attention.
+- `faithfulness`: deletion and insertion curves (Petsiuk et al. 2018): does a map rank what the model uses?
 - `analysis`: `analyze(model, image)` → `Analysis`, one forward kept for every view of it.
 - `render`: heatmaps, patch grids and galleries as PIL images (the API, downloads, the walkthrough).
 - `recipe`: every stage of the forward pass on the user's image, with its shape and a picture.
@@ -11,6 +13,7 @@ re-exported here.
 """
 
 from .analysis import Analysis, analyze, forward_with_everything, model_inputs, patch_at
+from .faithfulness import Faithfulness, random_map
 from .maps import (
     HEAD_FUSIONS,
     METHODS,
@@ -23,6 +26,6 @@ from .maps import (
     rollout,
 )
 
-__all__ = ["HEAD_FUSIONS", "METHODS", "Analysis", "analyze", "as_distribution", "discard_lowest",
+__all__ = ["HEAD_FUSIONS", "METHODS", "Analysis", "Faithfulness", "analyze", "as_distribution", "discard_lowest",
            "forward_with_everything", "fuse_heads", "mass_mask", "model_inputs", "patch_at", "patch_boundaries",
-           "relevance", "rollout"]
+           "random_map", "relevance", "rollout"]

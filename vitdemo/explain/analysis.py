@@ -4,17 +4,21 @@
     a.attention_map("attention", layer=-1, head="max")
     a.attention_map("rollout", discard_ratio=0.9)
     a.attention_map("relevance", target="star")  # the first request per target runs one backward
+    a.attention_map("legrad")                    # one short backward per layer, on the same graph
+    a.faithfulness("relevance").deletion_auc     # how well the map predicts what the model uses
 
-Three maps, all over the patch grid, all non-negative and summing to 1, prefix tokens (class token and
+Four maps, all over the patch grid, all non-negative and summing to 1, prefix tokens (class token and
 DeiT's distillation token) left out, any grid shape and patch size:
 
 * **attention**: the class token's row of one layer's attention, one head or heads fused (mean/max/min).
 * **rollout** (Abnar & Zuidema 2020): per layer Â = (A + I)/2 renormalised over keys, multiplied across
   layers, to follow information through the residual stream.
 * **relevance** (Chefer et al. 2021): R ← R + mean_h((∇A ⊙ A)⁺)·R from R = I, for one class.
+* **legrad** (Bousselham et al. 2024): mean over layers l of mean_h,queries (∂s^l/∂A^l)⁺, s^l the class
+  score read from layer l's tokens (legrad.py).
 
-Relevance needs gradients, which the inference-mode forward of `analyze` does not record (recording them
-makes every first analysis slower and heavier). So the first relevance request re-runs the forward once
+Relevance and LeGrad need gradients, which the inference-mode forward of `analyze` does not record (recording them
+makes every first analysis slower and heavier). So the first request of either re-runs the forward once
 with autograd on and keeps that graph (one forward's activations; `clear_cache()` frees it); each new
 target then costs one backward pass only. Every other view is pure arithmetic on the stored attentions,
 cached per argument.
@@ -23,7 +27,7 @@ cached per argument.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 import numpy as np
@@ -32,6 +36,8 @@ from PIL import Image
 
 from ..model import ViT
 from ..preprocessing import model_view, to_tensor
+from . import faithfulness as perturbation
+from .legrad import layer_gradients, legrad, legrad_by_layer, legrad_rows, model_readout
 from .maps import METHODS, Head, as_distribution, fuse_heads, relevance, relevance_by_layer, rollout, rollout_by_layer
 
 
@@ -88,7 +94,7 @@ class Analysis:
         return self.attentions[0].shape[0]
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
-        """The k most probable (label, probability) pairs, best first."""
+        """The k most probable (label, probability) pairs, best first; [] for a model without a classifier."""
         probs, indices = self.probabilities.topk(min(k, self.probabilities.numel()))
         return [(self.labels[i], float(p)) for p, i in zip(probs.tolist(), indices.tolist())]
 
@@ -110,6 +116,9 @@ class Analysis:
             return self._cached(key, lambda: self._class_row(
                 rollout(self.attentions[:layer + 1], head, discard_ratio, self.num_prefix_tokens, query=0)))
         target = self._target_index(target)
+        if method == "legrad":
+            return self._cached(("legrad", layer, head, target), lambda: self._class_row(
+                legrad(self.legrad_rows(target)[:layer + 1], head)))
         return self._cached(("relevance", layer, head, target), lambda: self._class_row(
             relevance(self.attentions[:layer + 1], self.gradients(target)[:layer + 1], head)))
 
@@ -130,6 +139,9 @@ class Analysis:
                 self._class_row(row) for row in rollout_by_layer(self.attentions, head, discard_ratio,
                                                                  self.num_prefix_tokens, query=0)]))
         target = self._target_index(target)
+        if method == "legrad":
+            return self._cached(("by-layer", method, head, target), lambda: np.stack([
+                self._class_row(row) for row in legrad_by_layer(self.legrad_rows(target), head)]))
         return self._cached(("by-layer", method, head, target), lambda: np.stack([
             self._class_row(row) for row in relevance_by_layer(self.attentions, self.gradients(target), head)]))
 
@@ -173,6 +185,67 @@ class Analysis:
                 self._views[key] = np.stack([_numpy(g[0]) for g in grads])
         return self._views[key]
 
+    def legrad_rows(self, target: int) -> np.ndarray:
+        """(layers, heads, T): LeGrad's per-layer, per-head rows for `target`; one short backward per layer."""
+        key = ("legrad-rows", target)
+        with self._graph_lock:
+            if key not in self._views:
+                graph = self._graph_with_grad()
+                tokens = [graph.intermediates[f"block{i}"] for i in range(len(graph.attentions))]
+                grads = layer_gradients(tokens, graph.attentions, model_readout(self.model), target)
+                self._views[key] = legrad_rows(grads)
+        return self._views[key]
+
+    def faithfulness(self, method: str | None = None, *, map: np.ndarray | None = None, steps: int = 10,
+                     mode: str = "tokens", target: int | str | None = None, layer: int = -1, head: Head = None,
+                     discard_ratio: float = 0.0, blur_sigma: float | None = None) -> perturbation.Faithfulness:
+        """Deletion and insertion curves of one map (a method's, or any (rows, cols) `map`): see faithfulness.py.
+
+        The class is `target` (default the top-1), for the map and the curves alike; `layer`, `head` and
+        `discard_ratio` choose the method's map as in `attention_map`. ~2·steps forwards on subsets of tokens.
+        """
+        if (method is None) == (map is None):
+            raise ValueError("give either a method or a map")
+        target = self._target_index(target)
+        if map is not None:
+            return self.faithfulness_comparison({"map": map}, random_seed=None, steps=steps, mode=mode,
+                                                target=target, blur_sigma=blur_sigma)["map"]
+        chosen = self.attention_map(method, layer, head, target, discard_ratio)
+        key = ("faithfulness", method, self._layer_index(layer), head, float(discard_ratio), target, steps, mode,
+               blur_sigma)
+        return self._cached(key, lambda: self.faithfulness_comparison(
+            {method: chosen}, random_seed=None, steps=steps, mode=mode, target=target, blur_sigma=blur_sigma)[method])
+
+    def faithfulness_comparison(self, maps: dict[str, np.ndarray] | None = None, *, random_seed: int | None = 0,
+                                steps: int = 10, mode: str = "tokens", target: int | str | None = None,
+                                blur_sigma: float | None = None) -> dict[str, perturbation.Faithfulness]:
+        """{name: Faithfulness} for several maps in one batched set of forwards (what a plot of all needs).
+
+        `maps` default to every method's default map for `target`; `random_seed` adds a "random" map drawn
+        with that seed (None: no random map).
+        """
+        target = self._target_index(target)
+        chosen = dict(maps) if maps is not None else {m: self.attention_map(m, target=target) for m in METHODS}
+        if random_seed is not None:
+            chosen["random"] = perturbation.random_map(self.grid, random_seed)
+        return perturbation.perturbation_curves(
+            self.model, self.inputs, self.patch_size, chosen, target, steps=steps, mode=mode, blur_sigma=blur_sigma,
+            whole=float(self.probabilities[target]))
+
+    def top_without(self, hidden: Iterable[tuple[int, int]], k: int = 5,
+                    mode: str = "tokens") -> list[tuple[str, float]]:
+        """`top(k)` with the (row, col) patches in `hidden` removed (as tokens, or blurred): one forward."""
+        rows, cols = self.grid
+        indices = []
+        for row, col in hidden:
+            if not (0 <= row < rows and 0 <= col < cols):
+                raise ValueError(f"patch ({row}, {col}) is outside the {rows}×{cols} grid")
+            indices.append(row * cols + col)
+        probs = torch.from_numpy(perturbation.probabilities_without(self.model, self.inputs, self.patch_size,
+                                                                     indices, mode))
+        values, order = probs.topk(min(k, probs.numel()))
+        return [(self.labels[i], float(p)) for p, i in zip(values.tolist(), order.tolist())]
+
     def clear_cache(self) -> None:
         """Forget every computed map, gradient and the autograd graph (memory); the forward's results stay."""
         with self._graph_lock:
@@ -184,7 +257,7 @@ class Analysis:
         if self._graph is None:
             with torch.inference_mode(False), torch.enable_grad():
                 inputs = self.inputs.clone().requires_grad_(True)
-                self._graph = self.model(inputs, self.patch_size, output_attentions=True)
+                self._graph = self.model(inputs, self.patch_size, output_attentions=True, output_intermediates=True)
         return self._graph
 
     def _class_row(self, matrix: np.ndarray) -> np.ndarray:
@@ -203,6 +276,9 @@ class Analysis:
         return layer % self.depth
 
     def _target_index(self, target: int | str | None) -> int:
+        if not self.labels:
+            raise ValueError("this model has no classifier (DINO-style, num_classes=0): class-specific maps "
+                             "(relevance, LeGrad, faithfulness) need one; attention and rollout work")
         if target is None:
             return int(self.probabilities.argmax())
         if isinstance(target, str):

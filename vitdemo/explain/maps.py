@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-METHODS = ("attention", "rollout", "relevance")
+METHODS = ("attention", "rollout", "relevance", "legrad")
 HEAD_FUSIONS = ("mean", "max", "min")
 Head = int | str | None
 
@@ -82,16 +82,21 @@ def rollout_by_layer(attentions: Sequence[np.ndarray], head: Head = None, discar
                      prefix: int = 1, query: int = 0) -> np.ndarray:
     """(layers, T): row `query` of the rollout up to each layer, `rollout(attentions[:l + 1])[query]` for every l.
 
-    One pass left to right, P_l = Â_l P_(l-1) as full matrices: a view that scrubs through the layers needs
-    all of them, and L matrix products beat the L²/2 vector products of asking layer by layer.
+    Each Â is built once; each layer's row is then a chain of vector-matrix products from that layer down
+    (L²/2 of them, T² each), far cheaper than carrying the full T×T product (T³ per layer).
     """
     eye = np.eye(np.shape(attentions[0])[-1], dtype=np.float32)
-    product, rows = eye, []
+    mixing = []
     for attention in attentions:
         fused = discard_lowest(fuse_heads(np.asarray(attention, dtype=np.float32), head), discard_ratio, prefix)
         mixed = (fused + eye) / 2
-        product = (mixed / mixed.sum(axis=-1, keepdims=True)) @ product
-        rows.append(product[query])
+        mixing.append(mixed / mixed.sum(axis=-1, keepdims=True))
+    rows = []
+    for last in range(len(mixing)):
+        row = eye[query]
+        for matrix in reversed(mixing[: last + 1]):
+            row = row @ matrix
+        rows.append(row)
     return np.stack(rows)
 
 

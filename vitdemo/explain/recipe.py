@@ -78,15 +78,15 @@ def recipe(analysis: Analysis) -> list[Stage]:
         stages.append(Stage(f"encoder block {i + 1}", tuple(s[f"block{i}"].shape),
                             "x + attention(LN(x)), then x + MLP(LN(x)); picture: where the class token looked",
                             _map_picture(analysis, analysis.attention_map("attention", layer=i))))
-    label, probability = analysis.top(1)[0]
-    stages += [
-        Stage("class-token output", tuple(s["class_token_output"].shape),
-              "the final layer norm of token 0: the whole image summarised in one vector",
-              matrix_picture(_as_rows(s["class_token_output"]), size=(256, 64))),
-        Stage("logits", tuple(s["logits"].shape),
-              f"a linear head on that vector; softmax gives {label!r} at {probability:.1%}",
-              matrix_picture(_as_rows(s["logits"]), size=(256, 64))),
-    ]
+    stages.append(Stage("class-token output", tuple(s["class_token_output"].shape),
+                        "the final layer norm of token 0: the whole image summarised in one vector",
+                        matrix_picture(_as_rows(s["class_token_output"]), size=(256, 64))))
+    top = analysis.top(1)
+    if top:  # a model without a classifier (DINO) stops at the class-token output
+        label, probability = top[0]
+        stages.append(Stage("logits", tuple(s["logits"].shape),
+                            f"a linear head on that vector; softmax gives {label!r} at {probability:.1%}",
+                            matrix_picture(_as_rows(s["logits"]), size=(256, 64))))
     return stages
 
 

@@ -75,3 +75,30 @@ class SilhouetteHead(nn.Module):
         tokens = out.intermediates[f"block{self.block}"][:, self.prefix:]
         predicted = self.linear(self.norm(tokens)).float()
         return F.binary_cross_entropy_with_logits(predicted, patch_cover(masks, out.grid, SUBGRID))
+
+
+class Objective(nn.Module):
+    """The model and its training-only heads as one module whose forward returns the training loss.
+
+    One module, so that DistributedDataParallel can wrap everything that has parameters at once: DDP
+    averages the gradients of its wrapped module's parameters only (and prepares that in its forward), so a
+    silhouette head called beside the wrapped model would quietly train on each rank's own images.
+    """
+
+    def __init__(self, model: ViT, silhouette: SilhouetteHead | None = None, token_loss: float = 0.0,
+                 silhouette_loss: float = 0.0, label_smoothing: float = 0.0):
+        super().__init__()
+        self.model, self.silhouette = model, silhouette
+        self.token_loss, self.silhouette_loss, self.label_smoothing = token_loss, silhouette_loss, label_smoothing
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor,
+                patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, logits) of a batch at `patch_size`; the dense aids need masks (shapes), else they are off."""
+        dense = masks.numel() > 0 and (self.token_loss > 0 or self.silhouette is not None)
+        out = self.model(x, patch_size=patch_size, output_attentions=False, output_intermediates=dense)
+        value = loss(out.logits, labels, self.label_smoothing)
+        if dense and self.token_loss > 0:
+            value = value + self.token_loss * token_label_loss(self.model, out, labels, masks, self.label_smoothing)
+        if dense and self.silhouette is not None:
+            value = value + self.silhouette_loss * self.silhouette.loss(out, masks)
+        return value, out.logits

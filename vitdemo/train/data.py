@@ -17,6 +17,7 @@ shapes slow for a ViT to learn, while silhouettes are learnt in a few hundred st
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -163,8 +164,16 @@ def batches(source: TrainingSource, config: ViTConfig, draws: list[int], batch_s
             seed: int, drop_last: bool = True, silhouette_draws: int = 0) -> DataLoader:
     """A DataLoader over the given draws; `drop_last` keeps every optimizer step the same size."""
     dataset = DrawDataset(source, config, seed, silhouette_draws)
-    return DataLoader(dataset, batch_size=batch_size, sampler=draws, drop_last=drop_last,
-                      num_workers=workers, persistent_workers=False, prefetch_factor=4 if workers else None)
+    return DataLoader(dataset, batch_size=batch_size, sampler=draws, drop_last=drop_last, num_workers=workers,
+                      persistent_workers=False, prefetch_factor=4 if workers else None,
+                      worker_init_fn=_ignore_interrupts if workers else None)
+
+
+def _ignore_interrupts(worker_id: int) -> None:
+    """Workers leave Ctrl-C to the training process, which stops them. torchrun sends its SIGINT to each rank's
+    whole process group, workers included: a worker that quit on it would break the rank's next batch
+    before the rank could stop cleanly (see `distributed.interrupts_noted`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def normalize(pixels: torch.Tensor, config: ViTConfig, size: int | None = None) -> torch.Tensor:

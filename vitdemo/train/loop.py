@@ -9,14 +9,15 @@ Checkpoints are written each epoch (and on Ctrl-C) into the output folder in vit
 `vitdemo.load(DIR)` reads them; `train_state.pt` next to them (tensors, numbers and strings only, read
 back with `weights_only=True`) holds the optimizer, the schedule and the step, so `--resume` continues
 exactly where training stopped: the batches are a function of (seed, step), see `train_data`.
+
+Under torchrun the same loop runs in every process, each on its slice of every batch, with the gradients
+averaged by DistributedDataParallel; see `distributed`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,12 +31,13 @@ from tqdm import tqdm
 from .. import checkpoint
 from ..config import Preprocessing, ViTConfig
 from ..device import inference_dtype, pick_device
-from ..model import ViT, loss
+from ..model import ViT
 from ..preprocessing import input_size
 from . import aids as train_aids
 from . import data as train_data
+from . import distributed
+from .saving import TRAIN_STATE, interrupts_deferred, load_train_state, save_checkpoint  # noqa: F401 (their old home)
 
-TRAIN_STATE = "train_state.pt"
 NO_DECAY = ("cls_token", "dist_token", "pos_embed")  # and every bias and LayerNorm: 1-D tensors
 
 
@@ -89,6 +91,7 @@ class TrainResult:
     history: list[dict[str, float]]  # one row per epoch: loss, accuracy, val_accuracy, images/s
     seconds: float
     stopped_early: bool
+    main_process: bool = True  # False on the ranks of a distributed run other than 0, which stay quiet
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -118,7 +121,8 @@ def fine_tune_model(opts: TrainOptions, labels: list[str]) -> ViT:
     config.num_classes = len(labels)
     config.patch_sizes = tuple(sorted(opts.patch_sizes)) if opts.patch_sizes else config.patch_sizes
     config.name = f"{config.name or opts.init}-finetuned"
-    model.head = nn.Linear(config.dim, len(labels))
+    head_in = 2 * config.dim if config.head_input == "class+mean" else config.dim  # DINOv2: [class; mean]
+    model.head = nn.Linear(head_in, len(labels))  # also gives a headless model (DINO) a classifier
     nn.init.zeros_(model.head.weight), nn.init.zeros_(model.head.bias)  # start from "no opinion"
     if model.head_dist is not None:
         model.head_dist = nn.Linear(config.dim, len(labels))
@@ -181,58 +185,29 @@ def patch_size_weights(opts: TrainOptions, sizes: list[int]) -> list[float]:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Checkpoints
-
-
-def save_checkpoint(out: Path, model: ViT, state: dict[str, Any], extra: dict[str, Any], save_fp16: bool) -> None:
-    """Write weights, config and train state to a staging folder, then move them in with Ctrl-C deferred.
-
-    A Ctrl-C while writing loses only the staging folder; the previous checkpoint stays intact.
-    """
-    staging = out / ".staging"
-    staging.mkdir(parents=True, exist_ok=True)
-    checkpoint.save(model, staging, extra, dtype=torch.float16 if save_fp16 else torch.float32)
-    torch.save(state, staging / TRAIN_STATE)
-    with interrupts_deferred():
-        for name in (checkpoint.WEIGHTS, "config.json", TRAIN_STATE):  # state last: it marks completeness
-            (staging / name).replace(out / name)
-    staging.rmdir()
-
-
-@contextlib.contextmanager
-def interrupts_deferred():
-    """Hold SIGINT for the few renames that must happen together; re-raise it afterwards."""
-    received: list[Any] = []
-    previous = signal.getsignal(signal.SIGINT)
-    try:
-        signal.signal(signal.SIGINT, lambda *args: received.append(args))
-    except ValueError:  # not the main thread: nothing to defer
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
-
-
-def load_train_state(out: Path) -> dict[str, Any]:
-    """The saved step, optimizer, scheduler and training-only head; tensors and plain values only, never code."""
-    return torch.load(out / TRAIN_STATE, map_location="cpu", weights_only=True)
-
-
-# --------------------------------------------------------------------------------------------------------
 # The training loop
 
 
 def train(opts: TrainOptions) -> TrainResult:
-    """Run (or resume) a training run described by `opts`; returns the trained model and its history."""
+    """Run (or resume) a training run described by `opts`; returns the trained model and its history.
+
+    Under torchrun every process runs this same function as one rank of a DDP run (see `distributed`).
+    """
     torch.manual_seed(opts.seed)
     if opts.threads:
         torch.set_num_threads(opts.threads)
+    ctx, device = distributed.setup(pick_device(opts.device), opts.batch_size)
+    try:
+        result = _prepare(opts, ctx, device).run()
+        distributed.barrier(ctx)  # no rank leaves while rank 0 still writes the last checkpoint
+        return result
+    finally:
+        distributed.teardown(ctx)
+
+
+def _prepare(opts: TrainOptions, ctx: distributed.Context, device: torch.device) -> _Loop:
+    """The model, optimizer and schedule of a new run, or all of them as saved when resuming (on every rank)."""
     out = Path(opts.out)
-    device = pick_device(opts.device)
     source, val_source, per_epoch = sources(opts)
     if opts.resume:
         model = checkpoint.load_vitdemo_dir(out).train()
@@ -243,20 +218,20 @@ def train(opts: TrainOptions) -> TrainResult:
     total = opts.epochs * (per_epoch // opts.batch_size)
     optimizer = optimizer_for([model] + ([silhouette] if silhouette else []), opts)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(opts.warmup, total))
-    step, history = 0, []
+    loop = _Loop(opts, model, optimizer, scheduler, device, source, val_source, per_epoch, total)
+    loop.ctx, loop.silhouette = ctx, silhouette
     if opts.resume:
         state = load_train_state(out)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if silhouette:
             silhouette.load_state_dict(state["silhouette_head"])
-        step = int(state["step"])
-    loop = _Loop(opts, model, optimizer, scheduler, device, source, val_source, per_epoch, total)
-    loop.silhouette = silhouette
-    if opts.resume:
+        loop.start_step = int(state["step"])
         earlier = checkpoint.read_meta(out).get("training", {})
-        history, loop.earlier_seconds = list(earlier.get("history", [])), float(earlier.get("seconds", 0.0))
-    return loop.run(step, history)
+        loop.history, loop.earlier_seconds = list(earlier.get("history", [])), float(earlier.get("seconds", 0.0))
+    objective = train_aids.Objective(model, silhouette, opts.token_loss, opts.silhouette_loss, opts.label_smoothing)
+    loop.net = distributed.wrap(objective, ctx)  # after loading: DDP starts every rank from rank 0's weights
+    return loop
 
 
 def sources(opts: TrainOptions) -> tuple[train_data.TrainingSource, train_data.TrainingSource | None, int]:
@@ -286,37 +261,45 @@ class _Loop:
         self.started = time.time()
         self.step_now = 0
         self.silhouette: train_aids.SilhouetteHead | None = None  # training-only, never saved with the model
+        # what backward runs through: the model and its aids (`_prepare` adds the silhouette head), DDP-wrapped
+        self.net: nn.Module = train_aids.Objective(model, None, opts.token_loss, 0.0, opts.label_smoothing)
+        self.ctx = distributed.Context(device=device)  # which rank this is; a one-process run by default
+        self.start_step, self.history = 0, []  # where a --resume continues
+        self.interrupts = distributed.Interrupts()  # Ctrl-C while distributed, noted for all ranks to act on
         self.earlier_seconds = 0.0  # training time of the sessions before a --resume
 
-    def run(self, step: int, history: list[dict[str, float]]) -> TrainResult:
-        stopped = False
+    def run(self) -> TrainResult:
+        stopped, step, history = False, self.start_step, self.history
         try:
-            while step < self.total and not stopped:
-                epoch, done = divmod(step, self.steps_per_epoch)
-                step, row, stopped = self.epoch(epoch, step, done)
-                if not stopped:
-                    row["val_accuracy"] = self.validate()
-                    history.append(row)
-                self.save(step, history)
+            with distributed.interrupts_noted(self.ctx) as self.interrupts:  # one process: a plain KeyboardInterrupt
+                while step < self.total and not stopped:
+                    epoch, done = divmod(step, self.steps_per_epoch)
+                    step, row, stopped = self.epoch(epoch, step, done)
+                    if not stopped:
+                        row["val_accuracy"] = self.validate()
+                        history.append(row)
+                    self.save(step, history)
         except KeyboardInterrupt:
             self.save(self.step_now, history)
-            print(f"\ninterrupted: checkpoint at step {self.step_now} in {self.opts.out}; --resume continues",
-                  file=sys.stderr)
+            if self.ctx.is_main:
+                print(f"\ninterrupted: checkpoint at step {self.step_now} in {self.opts.out}; --resume continues",
+                      file=sys.stderr)
             raise
         return TrainResult(self.model.eval(), step, history, self.earlier_seconds + time.time() - self.started,
-                           stopped)
+                           stopped, main_process=self.ctx.is_main)
 
     def epoch(self, epoch: int, step: int, done: int) -> tuple[int, dict[str, float], bool]:
         """Train from batch `done` of `epoch` to its end (or to the time limit)."""
-        opts = self.opts
+        opts, ctx = self.opts, self.ctx
         draws = train_data.epoch_draws(self.source, epoch, self.per_epoch, opts.seed, done * opts.batch_size)
+        draws = distributed.shard_draws(draws, opts.batch_size, ctx.rank, ctx.world_size)  # all when one process
         silhouettes = opts.silhouette_steps * opts.batch_size if self.source.has_masks else 0
-        loader = train_data.batches(self.source, self.model.config, draws, opts.batch_size, opts.workers, opts.seed,
-                                    silhouette_draws=silhouettes)
+        loader = train_data.batches(self.source, self.model.config, draws, opts.batch_size // ctx.world_size,
+                                    opts.workers, opts.seed, silhouette_draws=silhouettes)
         self.model.train()
         sums = {"loss": 0.0, "correct": 0, "seen": 0}
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{opts.epochs}", total=len(loader), dynamic_ncols=True,
-                   file=sys.stderr)
+                   file=sys.stderr, disable=not ctx.is_main)
         t0 = time.time()
         self.step_now = step
         for pixels, labels, masks in bar:
@@ -326,14 +309,20 @@ class _Loop:
             sums["loss"] += batch_loss * len(labels)
             sums["correct"] += correct
             sums["seen"] += len(labels)
-            rate = sums["seen"] / max(time.time() - t0, 1e-9)
+            rate = sums["seen"] * ctx.world_size / max(time.time() - t0, 1e-9)  # the ranks go in step
             bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}", acc=f"{sums['correct'] / sums['seen']:.3f}",
                             img_s=f"{rate:.0f}", refresh=False)
-            if opts.max_minutes is not None and time.time() - self.started > 60 * opts.max_minutes:
+            time_up = opts.max_minutes is not None and time.time() - self.started > 60 * opts.max_minutes
+            time_up, interrupted = distributed.agree(ctx, time_up, self.interrupts.requested)
+            if interrupted:  # torchrun's Ctrl-C, on every rank after this same step: rank 0 saves it (`run`)
+                raise KeyboardInterrupt
+            if time_up:
                 bar.close()
-                print(f"time limit of {opts.max_minutes} min reached at step {step}", file=sys.stderr)
+                if ctx.is_main:
+                    print(f"time limit of {opts.max_minutes} min reached at step {step}", file=sys.stderr)
                 return step, {}, True
         bar.close()
+        sums = distributed.sum_over_ranks(sums, ctx)  # the epoch's numbers over the whole batch, not one slice
         seen = max(sums["seen"], 1)
         row = {"epoch": epoch + 1, "step": step, "loss": sums["loss"] / seen, "accuracy": sums["correct"] / seen,
                "images_per_s": sums["seen"] / max(time.time() - t0, 1e-9)}
@@ -343,20 +332,11 @@ class _Loop:
                    patch_size: int) -> tuple[float, int]:
         """One optimizer step at `patch_size`; returns (loss, number correct)."""
         x = train_data.normalize(pixels, self.model.config, input_size(self.model.config, patch_size))
-        x, labels = x.to(self.device), labels.to(self.device)
-        opts, masks = self.opts, masks.to(self.device)
-        dense = masks.numel() > 0 and (opts.token_loss > 0 or self.silhouette is not None)
+        x, labels, masks = x.to(self.device), labels.to(self.device), masks.to(self.device)
         with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
-            out = self.model(x, patch_size=patch_size, output_attentions=False, output_intermediates=dense)
-            value = loss(out.logits, labels, opts.label_smoothing)
-            if dense and opts.token_loss > 0:
-                tokens = train_aids.token_label_loss(self.model, out, labels, masks, opts.label_smoothing)
-                value = value + opts.token_loss * tokens
-            if dense and self.silhouette is not None:
-                value = value + opts.silhouette_loss * self.silhouette.loss(out, masks)
-        logits = out.logits
+            value, logits = self.net(x, labels, masks, patch_size)
         self.optimizer.zero_grad(set_to_none=True)
-        value.backward()
+        value.backward()  # under DDP, this also averages the gradients over the ranks
         torch.nn.utils.clip_grad_norm_([p for group in self.optimizer.param_groups for p in group["params"]], 1.0)
         self.optimizer.step()
         self.scheduler.step()
@@ -381,6 +361,9 @@ class _Loop:
         return correct / len(draws)
 
     def save(self, step: int, history: list[dict[str, float]]) -> None:
+        """Checkpoint the run (rank 0 only: the ranks' weights and optimizers are identical)."""
+        if not self.ctx.is_main:
+            return
         state = {"step": step, "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
         if self.silhouette is not None:
             state["silhouette_head"] = self.silhouette.state_dict()
@@ -394,7 +377,7 @@ class _Loop:
         last = history[-1] if history else {}
         return {
             "command": self.opts.command, "options": opts, "peak_lr": peak_lr(self.opts), "seed": self.opts.seed,
-            "step": step,
+            "step": step, "world_size": self.ctx.world_size,
             "total_steps": self.total, "seconds": round(self.earlier_seconds + time.time() - self.started, 1),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "torch": torch.__version__,
             "autocast": str(self.amp).replace("torch.", "") if self.amp else "fp32",

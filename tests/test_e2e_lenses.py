@@ -1,0 +1,85 @@
+"""The lenses of a model with registers, in Chromium: prefix tokens drawn beside the grid and clickable,
+token norms with their histogram, features and a clicked patch's similarity, all without a request.
+
+The model is a random DINOv2 with 4 registers and no classifier, saved with transformers' save_pretrained.
+Needs /usr/bin/chromium; never `playwright install`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+]
+playwright = pytest.importorskip("playwright.sync_api")
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    from vitdemo.app import build_app, launch_options
+
+    folder = tmp_path_factory.mktemp("registers")
+    config = transformers.Dinov2WithRegistersConfig(hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
+                                                   intermediate_size=128, image_size=56, patch_size=14,
+                                                   num_register_tokens=4)
+    transformers.Dinov2WithRegistersModel(config).save_pretrained(folder)
+    demo = build_app(str(folder))
+    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(45_000)
+        page.goto(demo.local_url)
+        page.wait_for_function("() => document.querySelector('#explorer')?.dataset.painted")
+        page.wait_for_timeout(1500)  # the page load's follow-up events (the open tab) finish first
+        yield page
+        browser.close()
+    demo.close()
+
+
+def view(page) -> dict:
+    return json.loads(page.locator("#explorer").get_attribute("data-view"))
+
+
+def click(page, selector: str) -> dict:
+    before = float(page.locator("#explorer").get_attribute("data-painted"))
+    page.locator(selector).first.click()
+    page.wait_for_function("t => Number(document.querySelector('#explorer').dataset.painted) > t", arg=before)
+    return view(page)
+
+
+def test_prefix_tokens_sit_beside_the_grid_and_show_where_they_attend(page):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    chips = page.locator("#explorer .vx-prefix button")
+    assert chips.all_inner_texts() == ["class", "register 1", "register 2", "register 3", "register 4"]
+    grid = page.locator("#explorer .vx-grid").bounding_box()
+    assert chips.first.bounding_box()["y"] + chips.first.bounding_box()["height"] <= grid["y"], "not in the grid"
+    assert click(page, "#explorer .vx-prefix button:nth-child(3)")["query"] == 2
+    assert page.locator("#explorer .vx-caption").inner_text().startswith("Where the register token (token 2)")
+    assert page.locator(".vx-method button[data-method=relevance]").is_disabled(), "no classifier"
+    assert click(page, ".vx-back")["query"] == 0
+    assert requests == []
+
+
+def test_token_norms_and_features_switch_in_the_page(page):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    assert click(page, ".vx-method button[data-method=norms]")["method"] == "norms"
+    assert page.locator("#explorer .vx-histogram").is_visible()
+    assert "outlier" in page.locator("#explorer .vx-caption").inner_text()
+    assert "‖x‖" in page.locator("#explorer .vx-prefix").inner_text()
+    assert page.locator("#explorer-head select").is_disabled()
+    assert click(page, ".vx-method button[data-method=features]")["method"] == "features"
+    assert not page.locator("#explorer .vx-histogram").is_visible()
+    assert click(page, "#explorer .vx-map")["patch"] is not None
+    assert page.locator("#explorer .vx-caption").inner_text().startswith("Feature similarity")
+    assert requests == []

@@ -1,0 +1,320 @@
+// js_on_load of the explorer (gr.HTML, elem_id "explorer"): every view of one analysis, drawn in the page.
+// In scope (Gradio): element, props (props.value = the bundle of vitdemo/explain/payload.py), server
+// (relevance, rollout, patch_row: only for what needs the server), watch. The painter is window.vitdemo.
+//
+// Test contract (keep stable): the root #explorer gets data-painted (performance.now() after a paint) and
+// data-view (JSON: layer from 1, head, method, ...); the layer control is input[type=range] inside
+// #explorer-layer, the head control a <select> inside #explorer-head.
+const V = window.vitdemo;
+const root = element.closest("#explorer") || element;
+const $ = (selector) => element.querySelector(selector);
+const luts = V.lutsFrom(V.colormaps);
+const TITLES = {
+  norms: "Token norms: how large each patch token's output is after this layer (red: far-out outliers, the artifacts registers remove)",
+  features: "Features: the last layer's patch tokens on their first three principal components, as RGB (dimmed: background by the first component)",
+  attention: "Attention: where the class token looks in one layer",
+  rollout: "Rollout: attention followed through all layers up to this one",
+  relevance: "Relevance: what made the model pick this class (one backward pass)",
+};
+const HEAD_WHY = "Rollout and relevance chain every layer into the next, so they exist for the fused heads only.";
+const PATCH_WHY = "A clicked patch shows the mean of the heads.";
+const TOKEN_WHY = "Token norms and features belong to tokens, not to heads.";
+let d = null;          // the decoded bundle on screen
+let loading = null;    // the bundle being decoded
+let playing = null;    // the play button's timer
+const view = { method: "attention", layer: 1, head: "mean", target: "", cmap: "inferno", opacity: 0.6,
+               smooth: false, grid: false, indices: false, order: false, patch: null, query: 0 };
+
+const controls = {
+  layer: $("#explorer-layer input[type=range]"), layerOut: $("#explorer-layer output"),
+  head: $("#explorer-head select"), headWhy: $("#explorer-head .vx-why"),
+  target: $("#explorer-target select"), targetBox: $("#explorer-target"),
+  cmap: $(".vx-cmap"), opacity: $(".vx-opacity"), smooth: $(".vx-smooth"), grid: $(".vx-gridlines"),
+  indices: $(".vx-indices"), order: $(".vx-order"), discard: $(".vx-discard"), discardOut: $(".vx-discard-out"),
+  play: $(".vx-play"), back: $(".vx-back"), status: $(".vx-status"), hover: $(".vx-hover"),
+  caption: $(".vx-caption"), prefix: $(".vx-prefix"), histogram: $(".vx-histogram"), mapCanvas: $(".vx-map"), gridCanvas: $(".vx-grid"), bar: $(".vx-bar"),
+  low: $(".vx-low"), high: $(".vx-high"), methods: element.querySelectorAll(".vx-method button"),
+  downloadMap: $(".vx-download-map"), downloadGrid: $(".vx-download-grid"),
+};
+
+function percent(x) { return x >= 0.1 ? `${(x * 100).toFixed(0)}%` : `${(x * 100).toFixed(1)}%`; }
+// A map value as the view means it: a share of the map, a token's norm, or a cosine similarity.
+function readout(x) {
+  if (view.method === "norms") return `‖x‖ ${x.toFixed(1)}`;
+  if (view.method === "features") return `cos ${x.toFixed(2)}`;
+  return percent(x);
+}
+
+function fillHeads() {
+  const p = d.payload, options = ["mean", "max", "min", ...Array.from({ length: p.heads }, (_, h) => String(h))];
+  const labels = { mean: "mean of heads", max: "max over heads", min: "min over heads" };
+  controls.head.innerHTML = options.map((h) => `<option value="${h}">${labels[h] || `head ${h}`}</option>`).join("");
+}
+
+function fillTargets() {
+  const top = d.payload.top;
+  controls.target.innerHTML = top.length ? `<option value="">top-1 (${top[0][0]})</option>` +
+    top.map(([label]) => `<option value="${label}">${label}</option>`).join("") : "";
+}
+
+// Controls that do nothing in the current mode are disabled, with the reason next to them.
+function syncControls() {
+  const p = d.payload;
+  controls.layer.max = p.depth;
+  controls.layer.value = view.layer;
+  controls.layerOut.textContent = `${view.layer} of ${p.depth}`;
+  const fusedOnly = V.FUSED_ONLY.includes(view.method) && !view.patch;
+  for (const option of controls.head.options) {
+    option.disabled = (fusedOnly && !V.FUSIONS.includes(option.value));
+    option.title = option.disabled ? HEAD_WHY : "";
+  }
+  const perToken = ["norms", "features"].includes(view.method);
+  controls.head.disabled = !!view.patch || perToken;
+  controls.head.value = String(view.head);
+  controls.headWhy.textContent = perToken ? TOKEN_WHY : view.patch ? PATCH_WHY : fusedOnly ? HEAD_WHY : "";
+  controls.head.title = controls.headWhy.textContent;
+  controls.targetBox.hidden = view.method !== "relevance" || !!view.patch;
+  controls.target.value = view.target;
+  controls.back.disabled = !view.patch && !view.query;
+  for (const chip of controls.prefix.querySelectorAll("button")) {
+    chip.setAttribute("aria-pressed", String(Number(chip.dataset.query) === view.query && view.method === "attention" && !view.patch));
+  }
+  controls.back.title = view.patch ? "" : "Showing the class token already.";
+  controls.discard.disabled = view.method !== "rollout" || !!view.patch;
+  controls.discard.title = controls.discard.disabled ? "Only rollout drops weak links." : "";
+  controls.smooth.checked = view.smooth; controls.grid.checked = view.grid;
+  controls.indices.checked = view.indices; controls.order.checked = view.order;
+  controls.cmap.value = view.cmap; controls.opacity.value = view.opacity;
+  for (const button of controls.methods) {
+    button.setAttribute("aria-pressed", String(button.dataset.method === view.method && !view.patch));
+    const classless = button.dataset.method === "relevance" && !p.classifier;
+    button.disabled = classless;
+    button.title = classless ? "This model has no classifier: relevance explains a class." : "";
+  }
+}
+
+// The tokens before the patches, drawn beside the grid: click one to see where it attends.
+function prefixChips() {
+  const p = d.payload, norms = view.method === "norms" ? d.lenses.norms : null, t = p.prefix.length;
+  const n = p.grid[0] * p.grid[1], offset = (view.layer - 1) * (t + n);
+  controls.prefix.innerHTML = p.prefix.map((kind, i) => {
+    const norm = norms ? ` · ‖x‖ ${norms[offset + i].toFixed(1)}` : "";
+    return `<button data-query="${i}" title="token ${i}">${kind}${kind === "register" ? " " + i : ""}${norm}</button>`;
+  }).join("") + `<span class="vx-why">then ${n} patch tokens</span>`;
+  for (const chip of controls.prefix.querySelectorAll("button")) {
+    chip.setAttribute("aria-pressed", String(Number(chip.dataset.query) === view.query && view.method === "attention" && !view.patch));
+    chip.addEventListener("click", () => {
+      const method = ["attention"].includes(view.method) ? view.method : "attention";
+      set({ query: Number(chip.dataset.query), method, patch: null });
+    });
+  }
+}
+
+// The patch tokens' norms in this layer as a histogram; far-out outliers in red.
+function histogram(map) {
+  const canvas = controls.histogram;
+  canvas.hidden = view.method !== "norms";
+  if (canvas.hidden) return;
+  const width = 340, height = 60, bins = 30, values = Array.from(map.norms);
+  canvas.width = width; canvas.height = height;
+  const ctx = canvas.getContext("2d"), top = Math.max(...values) || 1;
+  const counts = new Array(bins).fill(0), bad = new Array(bins).fill(0);
+  values.forEach((v, i) => { const b = Math.min(bins - 1, Math.floor(v / top * bins)); counts[b]++; if (map.outliers.has(i)) bad[b]++; });
+  const most = Math.max(...counts), w = width / bins;
+  ctx.clearRect(0, 0, width, height);
+  counts.forEach((c, b) => {
+    const h = c / most * (height - 12);
+    ctx.fillStyle = bad[b] ? "#dc2626" : "#6366f1";
+    ctx.fillRect(b * w + 1, height - 12 - h, w - 2, h);
+  });
+  ctx.fillStyle = "#555"; ctx.font = "10px sans-serif";
+  ctx.fillText("0", 0, height - 1); ctx.fillText(top.toFixed(0), width - 24, height - 1);
+}
+
+function caption() {
+  const p = d.payload, layer = `layer ${view.layer} of ${p.depth}`;
+  const head = V.FUSIONS.includes(String(view.head)) ? `${view.head} over ${p.heads} heads` : `head ${view.head}`;
+  if (view.method === "norms") {
+    const map = V.currentMap(d, view), count = map ? map.outliers.size : 0;
+    return `${TITLES.norms}: ${layer}; ${count} outlier${count === 1 ? "" : "s"}.`;
+  }
+  if (view.method === "features") return view.patch
+    ? `Feature similarity: how alike each patch's last-layer token is to patch (row ${view.patch[0]}, col ${view.patch[1]}) (cosine).`
+    : `${TITLES.features}. Click a patch for its similarity to every patch.`;
+  if (view.query > 0 && !view.patch) return `Where the ${p.prefix[view.query]} token (token ${view.query}) looks, ${layer}, ${head}.`;
+  if (view.patch) return `What patch (row ${view.patch[0]}, col ${view.patch[1]}) attends to, ${layer}, mean over ${p.heads} heads. Back to the class token: the button, or pick a method.`;
+  if (view.method === "relevance") return `${TITLES.relevance}: “${view.target || p.top[0][0]}”, up to ${layer}, ${head}.`;
+  return `${TITLES[view.method]}:${view.method === "attention" ? "" : " up to"} ${layer}, ${head}. Click a patch to see what it attends to.`;
+}
+
+function scaleBar(map) {
+  const lut = luts[view.cmap] || luts.inferno, ctx = controls.bar.getContext("2d");
+  controls.bar.width = 256; controls.bar.height = 1;
+  const row = ctx.createImageData(256, 1);
+  for (let i = 0; i < 256; i++) row.data.set([lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2], 255], i * 4);
+  ctx.putImageData(row, 0, 0);
+  controls.low.textContent = "0";
+  controls.high.textContent = readout(map.peak);
+  controls.bar.hidden = controls.low.hidden = controls.high.hidden = !!map.rgb;
+}
+
+// Fetch from the server what the bundle lacks for this view; repaint when it arrives.
+async function fetchMissing() {
+  const p = d.payload, mine = d;
+  try {
+    if (view.method === "features" && view.patch) {
+      const [r, c] = view.patch, index = r * p.grid[1] + c;
+      controls.status.textContent = "Fetching that patch's feature similarity…";
+      mine.rows[`similarity/${index}`] = await V.stack(await server.similarity_row(p.key, r, c), 255);
+    } else if (view.patch && !d.patches) {
+      const [r, c] = view.patch, key = `${view.layer - 1}/${r * p.grid[1] + c}`;
+      controls.status.textContent = "Fetching that patch's attention…";
+      const row = await server.patch_row(p.key, view.layer - 1, r, c);
+      mine.rows[key] = await V.stack(row, 255);
+    } else if (view.method === "relevance") {
+      const target = view.target || p.top[0][0];
+      controls.status.textContent = `Computing relevance for “${target}” (one backward pass)…`;
+      const packed = await server.relevance(p.key, target);
+      mine.relevance[target] = await V.stack(packed, 65535);
+    }
+    controls.status.textContent = "";
+  } catch (error) {
+    controls.status.textContent = `The server could not compute this view: ${error.message || error}`;
+    return;
+  }
+  if (mine === d) paint();
+}
+
+function paint() {
+  if (!d) return;
+  syncControls();
+  const map = V.paintMap(controls.mapCanvas, d, view, luts);
+  V.paintGrid(controls.gridCanvas, d, view);
+  if (!map) { fetchMissing(); return; }
+  scaleBar(map);
+  prefixChips();
+  histogram(map);
+  controls.caption.textContent = caption();
+  const { grid: gridLines, ...rest } = view;
+  root.dataset.view = JSON.stringify({ ...rest, grid_lines: gridLines, patch_size: d.payload.patch, name: d.payload.name });
+  root.dataset.painted = String(performance.now());
+  V.view = { ...view }; V.decoded = d;
+  V.bus.dispatchEvent(new CustomEvent("view", { detail: { view: { ...view }, decoded: d } }));
+}
+
+function set(changes) {
+  Object.assign(view, changes);
+  paint();
+}
+
+async function show(payload) {
+  stop();
+  if (!payload || !payload.grid) {
+    d = null; root.dataset.view = ""; element.querySelector(".vx").hidden = true;
+    V.decoded = null; V.bus.dispatchEvent(new CustomEvent("view", { detail: { view: { ...view }, decoded: null } }));
+    return;
+  }
+  const ticket = (loading = payload);
+  const decoded = await V.decode(payload);
+  if (loading !== ticket) return; // a newer bundle arrived while this one decoded
+  const sameModel = d && d.payload.depth === payload.depth && d.payload.heads === payload.heads;
+  d = decoded;
+  element.querySelector(".vx").hidden = false;
+  fillHeads(); fillTargets();
+  if (!sameModel) Object.assign(view, { layer: payload.depth, head: "mean" });
+  Object.assign(view, { patch: null, target: "", query: Math.min(view.query, payload.prefix.length - 1) });
+  if (view.method === "relevance" && !payload.classifier) view.method = "attention";
+  view.layer = Math.min(view.layer, payload.depth);
+  controls.discard.value = payload.discard || 0; controls.discardOut.textContent = String(payload.discard || 0);
+  paint();
+}
+
+function stop() {
+  if (playing) { clearInterval(playing); playing = null; controls.play.textContent = "▶"; controls.play.setAttribute("aria-label", "Play through the layers"); }
+}
+
+function play() {
+  if (playing) { stop(); return; }
+  if (!d) return;
+  if (view.layer >= d.payload.depth) set({ layer: 1 });
+  controls.play.textContent = "⏸"; controls.play.setAttribute("aria-label", "Pause");
+  playing = setInterval(() => {
+    if (!d || view.layer >= d.payload.depth) { stop(); return; }
+    set({ layer: view.layer + 1 });
+  }, 450);
+}
+
+function stepHead(delta) {
+  const options = Array.from(controls.head.options).filter((o) => !o.disabled).map((o) => o.value);
+  const at = options.indexOf(String(view.head));
+  const next = options[Math.min(Math.max(at + delta, 0), options.length - 1)];
+  set({ head: /^\d+$/.test(next) ? Number(next) : next });
+}
+
+for (const button of controls.methods) {
+  button.addEventListener("click", () => {
+    const method = button.dataset.method;
+    const head = V.FUSED_ONLY.includes(method) && !V.FUSIONS.includes(String(view.head)) ? "mean" : view.head;
+    set({ method, head, patch: null, query: method === "attention" ? view.query : 0 });
+  });
+}
+controls.layer.addEventListener("input", () => { stop(); set({ layer: Number(controls.layer.value) }); });
+controls.head.addEventListener("change", () => {
+  const h = controls.head.value;
+  set({ head: /^\d+$/.test(h) ? Number(h) : h });
+});
+controls.target.addEventListener("change", () => set({ target: controls.target.value }));
+controls.cmap.addEventListener("change", () => set({ cmap: controls.cmap.value }));
+controls.opacity.addEventListener("input", () => set({ opacity: Number(controls.opacity.value) }));
+controls.smooth.addEventListener("change", () => set({ smooth: controls.smooth.checked }));
+controls.grid.addEventListener("change", () => set({ grid: controls.grid.checked }));
+controls.indices.addEventListener("change", () => set({ indices: controls.indices.checked }));
+controls.order.addEventListener("change", () => set({ order: controls.order.checked }));
+controls.play.addEventListener("click", play);
+controls.back.addEventListener("click", () => set({ patch: null, query: 0 }));
+controls.discard.addEventListener("change", async () => {
+  if (!d) return;
+  const ratio = Number(controls.discard.value), mine = d;
+  controls.discardOut.textContent = String(ratio);
+  controls.status.textContent = "Recomputing rollout…";
+  try {
+    mine.maps.rollout = await V.stack(await server.rollout(mine.payload.key, ratio), 65535);
+    controls.status.textContent = "";
+  } catch (error) {
+    controls.status.textContent = `The server could not recompute rollout: ${error.message || error}`;
+  }
+  if (mine === d) paint();
+});
+for (const canvas of [controls.mapCanvas, controls.gridCanvas]) {
+  canvas.addEventListener("click", (event) => { if (d) set({ patch: V.patchAt(canvas, d, event) }); });
+  canvas.addEventListener("mousemove", (event) => {
+    if (!d) return;
+    const [r, c] = V.patchAt(canvas, d, event), p = d.payload, map = V.currentMap(d, view);
+    const at = r * p.grid[1] + c;
+    const value = !map || map.rgb ? "" : view.method === "norms" ? ` · ${readout(map.norms[at])}`
+      : view.method === "features" ? ` · ${readout(map.values[at] * map.peak)}` : ` · ${percent(map.values[at] * map.peak)} of the map`;
+    controls.hover.textContent = `row ${r}, col ${c} · token ${p.prefix.length + r * p.grid[1] + c}${value}`;
+  });
+  canvas.addEventListener("mouseleave", () => { controls.hover.textContent = ""; });
+}
+element.addEventListener("keydown", (event) => {
+  if (!d || ["INPUT", "SELECT"].includes(event.target.tagName) && event.target.type !== "range") return;
+  const keys = { ArrowLeft: () => set({ layer: Math.max(1, view.layer - 1) }),
+                 ArrowRight: () => set({ layer: Math.min(d.payload.depth, view.layer + 1) }),
+                 ArrowUp: () => stepHead(-1), ArrowDown: () => stepHead(1), Escape: () => set({ patch: null }) };
+  if (keys[event.key]) { event.preventDefault(); stop(); keys[event.key](); }
+});
+function download(canvas, what) {
+  const link = document.createElement("a");
+  const suffix = what === "grid" ? "grid" : view.patch ? `patch${view.patch[0]}-${view.patch[1]}_layer${view.layer}`
+    : `${view.method}${view.method === "relevance" && view.target ? "_" + view.target : ""}_layer${view.layer}` +
+      (String(view.head) === "mean" ? "" : `_head${view.head}`);
+  link.download = `${d.payload.name}_${suffix}.png`.replace(/[^A-Za-z0-9._-]+/g, "_");
+  link.href = canvas.toDataURL("image/png");
+  link.click();
+}
+controls.downloadMap.addEventListener("click", () => d && download(controls.mapCanvas, "map"));
+controls.downloadGrid.addEventListener("click", () => d && download(controls.gridCanvas, "grid"));
+
+watch("value", () => show(props.value));
+show(props.value);

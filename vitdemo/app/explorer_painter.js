@@ -1,0 +1,291 @@
+// The explorer's painter: one analysis bundle (vitdemo/explain/payload.py) in, canvases out, no request.
+// Loaded once into the page's <head>; the explorer, the per-head gallery and the patch-size comparison
+// (explorer.js, gallery.js) all draw with it, so the three always agree with each other and, pixel for
+// pixel, with the server's renderer (vitdemo/explain/render.py): same colormap tables, same nearest
+// upscaling, same bilinear "smooth" interpolation, same blend (PIL's Image.blend truncates).
+(() => {
+  if (window.vitdemo) return;
+  const FUSIONS = ["mean", "max", "min"];
+  const FUSED_ONLY = ["rollout", "relevance"];
+  const MARK = [0, 255, 255];
+  const bus = new EventTarget(); // "view": the explorer's view changed; "payload": a new analysis is shown
+
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  async function inflate(b64) {
+    const stream = new Blob([bytes(b64)]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+  async function stack(packed, levels) {
+    const raw = await inflate(packed.q);
+    const q = levels === 255 ? raw : new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+    const max = typeof packed.max === "number" ? new Float32Array([packed.max])
+      : new Float32Array((await inflate(packed.max)).buffer);
+    return { q, max, levels };
+  }
+  function picture(src) {
+    return new Promise((resolve, reject) => {
+      const img = new Image();
+      img.onload = () => resolve(img);
+      img.onerror = reject;
+      img.src = src;
+    });
+  }
+
+  // Decode a payload once: its arrays, and the upscaled view's pixels every paint starts from.
+  async function decode(payload) {
+    const [w, h] = payload.size, s = payload.scale;
+    const img = await picture(payload.image);
+    const canvas = document.createElement("canvas");
+    canvas.width = w * s; canvas.height = h * s;
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(img, 0, 0, w * s, h * s);
+    const maps = {};
+    for (const [method, packed] of Object.entries(payload.maps)) maps[method] = await stack(packed, 65535);
+    const relevance = {};
+    for (const [target, packed] of Object.entries(payload.relevance || {})) relevance[target] = await stack(packed, 65535);
+    const patches = payload.patches ? await stack(payload.patches, 255) : null;
+    const lenses = payload.lenses ? await decodeLenses(payload.lenses) : null;
+    return { payload, base: ctx.getImageData(0, 0, w * s, h * s), maps, relevance, patches, lenses, rows: {} };
+  }
+  async function decodeLenses(l) {
+    return { norms: new Float32Array((await inflate(l.norms)).buffer), outliers: l.outliers,
+             prefix: l.prefix ? await stack(l.prefix, 65535) : null, rgb: await inflate(l.rgb),
+             foreground: await inflate(l.foreground), similarity: l.similarity ? await stack(l.similarity, 255) : null };
+  }
+
+  // Which head settings a method has, and the index of `head` among them.
+  function settings(payload, method) {
+    return FUSED_ONLY.includes(method) ? FUSIONS : payload.head_order.map(String);
+  }
+  function headIndex(payload, method, head) {
+    return settings(payload, method).indexOf(String(head));
+  }
+
+  // The map a view asks for, as {values: Float32Array in [0, 1] (map / its max), peak: the max}, or null
+  // when it must be fetched first (relevance of a class not yet computed, a clicked row of a large grid).
+  function currentMap(d, view) {
+    const [rows, cols] = d.payload.grid, n = rows * cols, layer = view.layer - 1;
+    if (view.method === "norms") return normsMap(d, layer);
+    if (view.method === "features") return featuresMap(d, view);
+    if (view.query > 0 && !view.patch) return prefixMap(d, view);
+    if (view.patch) {
+      const [r, c] = view.patch, index = r * cols + c;
+      if (d.patches) {
+        const offset = (layer * n + index) * n;
+        return scaled(d.patches.q.subarray(offset, offset + n), d.patches.max[layer * n + index], 255);
+      }
+      const row = d.rows[`${layer}/${index}`];
+      return row ? scaled(row.q, row.max[0], 255) : null;
+    }
+    const source = view.method === "relevance" ? d.relevance[view.target || d.payload.top[0][0]] : d.maps[view.method];
+    if (!source) return null;
+    const heads = settings(d.payload, view.method).length;
+    const h = Math.max(0, headIndex(d.payload, view.method, view.head));
+    const at = layer * heads + h, offset = at * n;
+    return scaled(source.q.subarray(offset, offset + n), source.max[at], source.levels);
+  }
+  // Token norms of one layer over the patches (scaled by their max); the prefix tokens' are listed apart.
+  function normsMap(d, layer) {
+    const { payload, lenses } = d, t = payload.prefix.length, n = payload.grid[0] * payload.grid[1];
+    const row = lenses.norms.subarray(layer * (t + n) + t, (layer + 1) * (t + n));
+    let peak = 0;
+    for (const v of row) peak = Math.max(peak, v);
+    const values = new Float32Array(n);
+    for (let i = 0; i < n; i++) values[i] = peak > 0 ? Math.round(row[i] / peak * 65535) / 65535 : 0;
+    return { values, peak, norms: row, outliers: new Set(lenses.outliers[layer].map((i) => i - t)) };
+  }
+  // Features: the PCA colours of every patch, or a clicked patch's similarity to every patch.
+  function featuresMap(d, view) {
+    const { lenses, payload } = d, cols = payload.grid[1], n = payload.grid[0] * cols;
+    if (!view.patch) return { rgb: lenses.rgb, values: new Float32Array(n), peak: 1, foreground: lenses.foreground };
+    const index = view.patch[0] * cols + view.patch[1];
+    if (lenses.similarity) {
+      const offset = index * n;
+      return scaled(lenses.similarity.q.subarray(offset, offset + n), lenses.similarity.max[index], 255);
+    }
+    const row = d.rows[`similarity/${index}`];
+    return row ? scaled(row.q, row.max[0], 255) : null;
+  }
+  // Where a prefix token other than the class token (distillation, a register) attends.
+  function prefixMap(d, view) {
+    const { payload, lenses } = d, n = payload.grid[0] * payload.grid[1], others = payload.prefix.length - 1;
+    if (!lenses || !lenses.prefix || view.query > others) return null;
+    const heads = payload.head_order.length, h = Math.max(0, payload.head_order.map(String).indexOf(String(view.head)));
+    const at = (((view.layer - 1) * others + (view.query - 1)) * heads) + h;
+    return scaled(lenses.prefix.q.subarray(at * n, at * n + n), lenses.prefix.max[at], 65535);
+  }
+  function scaled(q, peak, levels) {
+    const values = new Float32Array(q.length);
+    for (let i = 0; i < q.length; i++) values[i] = q[i] / levels;
+    return { values, peak };
+  }
+
+  // The heat colour index of every display pixel, as render.heat_image computes it.
+  function heatIndices(d, map, smooth) {
+    const { payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
+    const width = payload.size[0] * payload.scale, height = payload.size[1] * payload.scale;
+    const out = new Uint8Array(width * height); // beyond the last whole patch: the colormap's bottom
+    const v = map.values;
+    const h = Math.min(height, rows * cell), w = Math.min(width, cols * cell);
+    if (!smooth) {
+      for (let y = 0; y < h; y++) {
+        const r = Math.floor(y / cell);
+        for (let x = 0; x < w; x++) out[y * width + x] = Math.round(v[r * cols + Math.floor(x / cell)] * 255);
+      }
+      return out;
+    }
+    // PIL's bilinear upscale: sample centres (x + 0.5) / cell - 0.5 between cell centres, clamped at the edges.
+    const taps = (i, n) => {
+      const c = (i + 0.5) / cell - 0.5, lo = Math.floor(c), t = c - lo;
+      return [Math.min(Math.max(lo, 0), n - 1), Math.min(Math.max(lo + 1, 0), n - 1), t];
+    };
+    const xs = Array.from({ length: w }, (_, x) => taps(x, cols));
+    for (let y = 0; y < h; y++) {
+      const [r0, r1, ty] = taps(y, rows);
+      for (let x = 0; x < w; x++) {
+        const [c0, c1, tx] = xs[x];
+        const top = v[r0 * cols + c0] * (1 - tx) + v[r0 * cols + c1] * tx;
+        const bottom = v[r1 * cols + c0] * (1 - tx) + v[r1 * cols + c1] * tx;
+        out[y * width + x] = Math.min(255, Math.max(0, Math.round((top * (1 - ty) + bottom * ty) * 255)));
+      }
+    }
+    return out;
+  }
+
+  // Paint the map over the view into `canvas` (full resolution; CSS scales it for display).
+  function paintMap(canvas, d, view, luts) {
+    const map = currentMap(d, view);
+    if (!map) return null;
+    const { base } = d, lut = luts[view.cmap] || luts.inferno, alpha = view.opacity;
+    canvas.width = base.width; canvas.height = base.height;
+    const ctx = canvas.getContext("2d");
+    const image = ctx.createImageData(base.width, base.height);
+    const src = base.data, dst = image.data;
+    if (map.rgb) {
+      paintColours(d, map, alpha, src, dst);
+    } else {
+      const index = heatIndices(d, map, view.smooth);
+      for (let p = 0, i = 0; p < index.length; p++, i += 4) {
+        const k = index[p] * 3;
+        for (let ch = 0; ch < 3; ch++) {
+          const a = src[i + ch], value = a + alpha * (lut[k + ch] - a);
+          dst[i + ch] = value <= 0 ? 0 : value >= 255 ? 255 : Math.floor(value);
+        }
+        dst[i + 3] = 255;
+      }
+    }
+    ctx.putImageData(image, 0, 0);
+    if (map.outliers) for (const index of map.outliers) outline(ctx, d, index, [255, 40, 40]);
+    if (view.grid) lines(ctx, d);
+    if (view.patch) mark(ctx, d, view.patch);
+    return map;
+  }
+
+  // Each patch in its PCA colour over the view; background patches (first component's sign) dimmed.
+  function paintColours(d, map, alpha, src, dst) {
+    const { payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
+    const width = payload.size[0] * payload.scale;
+    for (let i = 0, p = 0; p < src.length / 4; p++, i += 4) {
+      const x = p % width, y = Math.floor(p / width), r = Math.floor(y / cell), c = Math.floor(x / cell);
+      const inside = r < rows && c < cols, index = r * cols + c;
+      for (let ch = 0; ch < 3; ch++) {
+        const colour = inside ? map.rgb[index * 3 + ch] * (map.foreground[index] ? 1 : 0.35) : 0;
+        dst[i + ch] = Math.floor(src[i + ch] + alpha * (colour - src[i + ch]));
+      }
+      dst[i + 3] = 255;
+    }
+  }
+
+  function outline(ctx, d, index, colour) {
+    const cols = d.payload.grid[1];
+    const saved = MARK.slice();
+    MARK.splice(0, 3, ...colour);
+    mark(ctx, d, [Math.floor(index / cols), index % cols]);
+    MARK.splice(0, 3, ...saved);
+  }
+
+  // The patches the model sees: the view with a line on every patch edge (render.patch_grid), and on
+  // request each token's index and the row-by-row order the tokens follow.
+  function paintGrid(canvas, d, view) {
+    const { base } = d;
+    canvas.width = base.width; canvas.height = base.height;
+    const ctx = canvas.getContext("2d");
+    ctx.putImageData(base, 0, 0);
+    lines(ctx, d);
+    const { payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
+    if (view.order) {
+      ctx.strokeStyle = "rgba(255, 200, 0, 0.9)"; ctx.lineWidth = Math.max(1, payload.scale);
+      ctx.beginPath();
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
+        const x = c * cell + cell / 2, y = r * cell + cell / 2;
+        (r === 0 && c === 0) ? ctx.moveTo(x, y) : ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+    }
+    if (view.indices) {
+      const size = Math.max(9, Math.min(18, Math.floor(cell / 3)));
+      ctx.font = `${size}px sans-serif`; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
+        const text = String(payload.prefix.length + r * cols + c), x = c * cell + cell / 2, y = r * cell + cell / 2;
+        ctx.fillStyle = "rgba(0, 0, 0, 0.65)";
+        ctx.fillRect(x - ctx.measureText(text).width / 2 - 2, y - size / 2 - 1, ctx.measureText(text).width + 4, size + 2);
+        ctx.fillStyle = "#fff"; ctx.fillText(text, x, y);
+      }
+    }
+    if (view.patch) mark(ctx, d, view.patch);
+  }
+
+  function lines(ctx, d) {
+    const { payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
+    const width = payload.size[0] * payload.scale, height = payload.size[1] * payload.scale;
+    ctx.fillStyle = "rgb(255, 255, 255)";
+    for (let c = 0; c <= cols; c++) ctx.fillRect(Math.min(c * cell, width - 1), 0, 1, height);
+    for (let r = 0; r <= rows; r++) ctx.fillRect(0, Math.min(r * cell, height - 1), width, 1);
+  }
+
+  function mark(ctx, d, [r, c]) {
+    const { payload } = d, cell = payload.patch * payload.scale, w = Math.max(2, payload.scale);
+    ctx.fillStyle = `rgb(${MARK.join(",")})`;
+    const x = c * cell, y = r * cell;
+    ctx.fillRect(x, y, cell, w); ctx.fillRect(x, y + cell - w, cell, w);
+    ctx.fillRect(x, y, w, cell); ctx.fillRect(x + cell - w, y, w, cell);
+  }
+
+  // The patch under a pointer event on a canvas showing the (upscaled) view.
+  function patchAt(canvas, d, event) {
+    const box = canvas.getBoundingClientRect(), { payload } = d, [rows, cols] = payload.grid;
+    const x = (event.clientX - box.left) / box.width * payload.size[0];
+    const y = (event.clientY - box.top) / box.height * payload.size[1];
+    const r = Math.min(Math.max(Math.floor(y / payload.patch), 0), rows - 1);
+    const c = Math.min(Math.max(Math.floor(x / payload.patch), 0), cols - 1);
+    return [r, c];
+  }
+
+  // A copy of a decoded bundle drawn at a smaller upscale (at least `side` px on the short side, as the
+  // server's gallery pictures): thumbnails cost a fraction of a full paint.
+  function small(d, side = 160) {
+    if (d.small && d.small.side === side) return d.small.decoded;
+    const { payload } = d, [w, h] = payload.size, scale = Math.max(1, Math.ceil(side / Math.min(w, h)));
+    const canvas = document.createElement("canvas");
+    canvas.width = w * scale; canvas.height = h * scale;
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    const full = document.createElement("canvas");
+    full.width = d.base.width; full.height = d.base.height;
+    full.getContext("2d").putImageData(d.base, 0, 0);
+    ctx.drawImage(full, 0, 0, w * scale, h * scale);
+    const decoded = { ...d, payload: { ...payload, scale }, base: ctx.getImageData(0, 0, w * scale, h * scale) };
+    d.small = { side, decoded };
+    return decoded;
+  }
+
+  function lutsFrom(tables) {
+    const out = {};
+    for (const [name, b64] of Object.entries(tables)) out[name] = bytes(b64);
+    return out;
+  }
+
+  window.vitdemo = { bus, decode, paintMap, paintGrid, patchAt, currentMap, settings, lutsFrom, small, FUSIONS,
+                     FUSED_ONLY, stack, view: null, decoded: null };
+})();

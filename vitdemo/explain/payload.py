@@ -1,0 +1,173 @@
+"""One analysis as one compact bundle for the browser, so every view of it is drawn there without a request.
+
+The page's explorer (`vitdemo/app/explorer.js`) paints from this and nothing else: the picture as the model
+saw it, the grid geometry and token types, and the maps — every layer's class-token attention and rollout
+for every head and head fusion, patch-to-patch attention (head mean) for click-a-patch, and relevance per
+class once asked for. The maps come from `Analysis` (the library stays the one place where they are
+computed); this module only quantises and packs them.
+
+Quantisation is chosen so that the browser draws the server's picture: `render.heat_image` scales a map by
+its maximum and looks up `round(255 · v / max)` in the colormap, so each map is sent as its maximum and
+`round(65535 · v / max)` (class-token maps: uint16, precise enough for the smooth mode's interpolation too)
+or `round(255 · v / max)` (patch rows: uint8, exactly the colormap index). Arrays travel zlib-compressed
+and base64-encoded; the browser inflates them with `DecompressionStream("deflate")`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import zlib
+from typing import Any
+
+import numpy as np
+
+from .analysis import Analysis
+from .maps import HEAD_FUSIONS
+from .render import display_scale
+
+VERSION = 1
+MAX_PATCH_ROWS = 576  # grids up to 24×24 send every patch's row; larger ones fetch a clicked row on demand
+
+
+def head_order(heads: int) -> list[str | int]:
+    """The order of the per-map head axis: the fusions first, then each head."""
+    return [*HEAD_FUSIONS, *range(heads)]
+
+
+# Rollout and relevance multiply one layer into the next, so "head 3" would chain head 3 of every layer:
+# heads that share only an index. They are sent for the fusions only (and the explorer says why).
+FUSED_ONLY = ("rollout", "relevance")
+
+
+def packed(array: np.ndarray) -> str:
+    """Base64 of the zlib-compressed bytes of a C-ordered array (its dtype and shape travel beside it)."""
+    return base64.b64encode(zlib.compress(np.ascontiguousarray(array).tobytes(), 6)).decode("ascii")
+
+
+def unpacked(text: str, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The inverse of `packed` (for tests and for clients written in Python)."""
+    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=dtype).reshape(shape)
+
+
+def quantised(maps: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(round(levels · v / max) per map along the last axis, each map's max), as the renderer scales maps."""
+    values = np.asarray(maps, dtype=np.float32)
+    peak = values.max(axis=-1, keepdims=True)
+    scaled = values / np.where(peak > 0, peak, np.float32(1.0))
+    dtype = np.uint8 if levels == 255 else np.uint16
+    return np.clip(np.round(scaled * np.float32(levels)), 0, levels).astype(dtype), peak[..., 0]
+
+
+def map_stack(analysis: Analysis, method: str, target: int | str | None = None,
+              discard_ratio: float = 0.0) -> dict[str, Any]:
+    """Every layer × head setting of one method, as {"q": packed uint16 (layers, settings, patches), "max": …}.
+
+    Settings are `head_order` for attention and the fusions alone for rollout and relevance (`FUSED_ONLY`).
+    """
+    heads = HEAD_FUSIONS if method in FUSED_ONLY else head_order(analysis.heads)
+    stack = np.stack([analysis.maps_by_layer(method, head, target=target, discard_ratio=discard_ratio)
+                      for head in heads], axis=1)  # (L, settings, rows, cols)
+    q, peak = quantised(stack.reshape(*stack.shape[:2], -1), 65535)
+    return {"q": packed(q), "max": packed(peak.astype(np.float32))}
+
+
+def rows_of_patches(analysis: Analysis) -> dict[str, Any] | None:
+    """Head-mean attention of every patch over the patches, per layer: {"q": uint8 (L, N, N), "max": (L, N)}."""
+    rows, cols = analysis.grid
+    if rows * cols > MAX_PATCH_ROWS:
+        return None
+    stack = np.stack([analysis.patch_maps(layer, "mean").reshape(rows * cols, -1) for layer in range(analysis.depth)])
+    q, peak = quantised(stack, 255)
+    return {"q": packed(q), "max": packed(peak.astype(np.float32))}
+
+
+def patch_row(analysis: Analysis, layer: int, row: int, col: int) -> dict[str, Any]:
+    """One clicked patch's head-mean row at `layer` (0-based), for grids too large to send whole."""
+    q, peak = quantised(analysis.patch_attention(row, col, layer=layer, head="mean").ravel()[None], 255)
+    return {"q": packed(q[0]), "max": float(peak[0])}
+
+
+def lens_bundle(analysis: Analysis, with_rows: bool = True) -> dict[str, Any]:
+    """Token norms (with the far-out ones), where each non-class prefix token attends, and the features
+    (PCA as RGB, the foreground, each patch's cosine similarity to every patch), from `lenses`."""
+    from . import lenses
+
+    norms = lenses.token_norms(analysis)  # (L, T)
+    marked = lenses.outliers(norms, analysis.num_prefix_tokens)
+    prefix = None
+    if analysis.num_prefix_tokens > 1:
+        heads = head_order(analysis.heads)
+        stack = np.stack([[[lenses.prefix_attention(analysis, t, layer, h).ravel() for h in heads]
+                           for t in range(1, analysis.num_prefix_tokens)] for layer in range(analysis.depth)])
+        q, peak = quantised(stack, 65535)  # (L, P - 1, H + 3, N)
+        prefix = {"q": packed(q), "max": packed(peak.astype(np.float32))}
+    rgb, foreground = lenses.feature_pca(analysis)
+    rows, cols = analysis.grid
+    similarity = None
+    if with_rows and rows * cols <= MAX_PATCH_ROWS:
+        q, peak = quantised(lenses.feature_similarity(analysis).reshape(rows * cols, -1), 255)
+        similarity = {"q": packed(q), "max": packed(peak.astype(np.float32))}
+    return {"norms": packed(norms.astype(np.float32)), "outliers": [np.flatnonzero(m).tolist() for m in marked],
+            "prefix": prefix, "rgb": packed(np.round(rgb.reshape(-1, 3) * 255).astype(np.uint8)),
+            "foreground": packed(foreground.ravel().astype(np.uint8)), "similarity": similarity}
+
+
+def similarity_row(analysis: Analysis, row: int, col: int) -> dict[str, Any]:
+    """One patch's feature similarity to every patch, for grids too large to send whole."""
+    from . import lenses
+
+    rows, cols = analysis.grid
+    q, peak = quantised(lenses.feature_similarity(analysis)[row * cols + col].ravel()[None], 255)
+    return {"q": packed(q[0]), "max": float(peak[0])}
+
+
+def token_types(analysis: Analysis) -> list[str]:
+    """The kinds of the tokens before the patches, in order ("class", "distillation", "register", ...)."""
+    types = getattr(analysis.model.config, "token_types", None)
+    if types:
+        return list(types)
+    return ["class", "distillation"][: analysis.num_prefix_tokens] + ["prefix"] * max(0, analysis.num_prefix_tokens - 2)
+
+
+def view_png(analysis: Analysis) -> str:
+    """The picture the model saw, as a PNG data URL (the browser upscales it itself, nearest-neighbour)."""
+    buffer = io.BytesIO()
+    analysis.view.convert("RGB").save(buffer, "PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def explorer_payload(analysis: Analysis, key: Any = None, title: str = "", discard_ratio: float = 0.0,
+                     relevance_targets: tuple[str, ...] = (), patch_rows: bool = True) -> dict[str, Any]:
+    """The bundle for one analysis: geometry, picture, attention and rollout maps, patch rows, relevance.
+
+    `key` names the analysis for the server functions that add to it (relevance for another class, a
+    clicked row of a large grid); `relevance_targets` are the classes whose relevance is included now;
+    `patch_rows=False` leaves out click-a-patch (the comparison draws class-token maps only).
+    """
+    rows, cols = analysis.grid
+    top = analysis.top(5)  # [] for a model without a classifier (DINO, DINOv2 without a head)
+    prefix = token_types(analysis)
+    return {
+        "version": VERSION,
+        "key": list(key) if key is not None else None,
+        "title": title,
+        "grid": [rows, cols],
+        "patch": analysis.patch_size,
+        "size": [analysis.view.width, analysis.view.height],
+        "scale": display_scale(analysis.view.size),
+        "prefix": prefix,
+        "depth": analysis.depth,
+        "heads": analysis.heads,
+        "head_order": head_order(analysis.heads),
+        "top": [[label, round(p, 6)] for label, p in top],
+        "name": f"{top[0][0] if top else 'features'}_p{analysis.patch_size}",
+        "classifier": bool(top),
+        "image": view_png(analysis),
+        "discard": discard_ratio,
+        "maps": {"attention": map_stack(analysis, "attention"),
+                 "rollout": map_stack(analysis, "rollout", discard_ratio=discard_ratio)},
+        "relevance": {t: map_stack(analysis, "relevance", target=t) for t in relevance_targets},
+        "patches": rows_of_patches(analysis) if patch_rows else None,
+        "lenses": lens_bundle(analysis, with_rows=patch_rows),
+    }
