@@ -83,18 +83,25 @@ def test_the_explorers_server_functions_add_what_a_bundle_lacks(engine):
     from vitdemo.explain import payload
 
     out = Handlers(engine).update(controls(engine))
-    relevance, rollout, patch_row, similarity_row = ExplorerServer(engine).functions()
+    relevance, legrad, rollout, patch_row, similarity_row, faithfulness, top_without = \
+        ExplorerServer(engine).functions()
     analysis = engine.cached(out["key"])
     assert relevance([list(out["key"]), "circle"]) == payload.map_stack(analysis, "relevance", target="circle")
+    assert legrad([list(out["key"]), "star"]) == payload.map_stack(analysis, "legrad", target="star")
     assert rollout([list(out["key"]), 0.5]) == payload.map_stack(analysis, "rollout", discard_ratio=0.5)
     assert patch_row([list(out["key"]), 1, 2, 3]) == payload.patch_row(analysis, 1, 2, 3)
     assert similarity_row([list(out["key"]), 2, 3]) == payload.similarity_row(analysis, 2, 3)
-    with pytest.raises(ValueError, match="target must be one of the model's classes"):
-        relevance([list(out["key"]), "dragon"])
-    with pytest.raises(ValueError, match="row must be a whole number from 0 to 5"):
-        patch_row([list(out["key"]), 1, 9, 3])
-    with pytest.raises(ValueError, match="no longer in the server's memory"):
-        relevance([["0" * 24, "bundled", 16, False], "circle"])
+    curves = faithfulness(list(out["key"]))
+    assert set(curves) == {"attention", "rollout", "relevance", "legrad", "random"}
+    assert curves["rollout"] == analysis.faithfulness_comparison()["rollout"].as_dict()
+    expected = [list(t) for t in analysis.top_without([(0, 0), (2, 3)])]
+    assert top_without([list(out["key"]), [[0, 0], [2, 3]]]) == expected
+    # Refusals come back as one sentence for the page, not as a server error:
+    assert "target must be one of the model's classes" in relevance([list(out["key"]), "dragon"])["error"]
+    assert "row must be a whole number from 0 to 5" in patch_row([list(out["key"]), 1, 9, 3])["error"]
+    assert "no longer in the server's memory" in relevance([["0" * 24, "bundled", 16, False], "circle"])["error"]
+    everything = [[r, c] for r in range(6) for c in range(6)]
+    assert "Hide some patches, not all" in top_without([list(out["key"]), everything])["error"]
 
 
 def test_a_new_image_replaces_every_result_and_empties_the_comparison(engine, counted):

@@ -242,6 +242,26 @@ def test_the_head_gallery_and_the_comparison_follow_the_explorer(page, app):
     page.get_by_role("tab", name="All heads of this layer").click()
 
 
+def test_legrad_faithfulness_curves_and_click_to_hide(page):
+    before = stamp(page)
+    page.locator(".vx-method button[data-method=legrad]").click()  # fetched once, then drawn in the page
+    assert wait_painted(page, before)["method"] == "legrad"
+    assert page.locator("#explorer .vx-caption").inner_text().startswith("LeGrad")
+    page.locator(".vx-faith summary").click()
+    page.wait_for_function("() => document.querySelector('#explorer [data-faithfulness]')")
+    aucs = json.loads(page.locator("#explorer [data-faithfulness]").get_attribute("data-faithfulness"))
+    assert set(aucs) == {"attention", "rollout", "relevance", "legrad", "random"}
+    assert all(0.0 <= a <= 1.0 for pair in aucs.values() for a in pair)
+    assert "SaCo" in page.locator("#explorer .vx-faith").inner_text()
+    page.locator(".vx-hide").check()
+    page.evaluate(CLICK_PATCH, [1, 1])
+    page.wait_for_function("() => document.querySelector('.vx-without').textContent.startsWith('Without 1 patch')")
+    assert "(was " in page.locator(".vx-without").inner_text()
+    page.locator(".vx-hide").uncheck()
+    page.locator(".vx-faith summary").click()
+    page.locator(".vx-method button[data-method=attention]").click()
+
+
 def test_upload_and_patch_size_change_repaint_the_explorer(page, tmp_path):
     old_key = page.evaluate("() => window.vitdemo.decoded.payload.key")
     photo = tmp_path / "coffee.jpg"

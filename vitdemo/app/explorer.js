@@ -15,8 +15,9 @@ const TITLES = {
   attention: "Attention: where the class token looks in one layer",
   rollout: "Rollout: attention followed through all layers up to this one",
   relevance: "Relevance: what made the model pick this class (one backward pass)",
+  legrad: "LeGrad: how each layer's attention moves this class's score (gradients of every layer's readout)",
 };
-const HEAD_WHY = "Rollout and relevance chain every layer into the next, so they exist for the fused heads only.";
+const HEAD_WHY = "Rollout, relevance and LeGrad combine every layer, so they exist for the fused heads only.";
 const PATCH_WHY = "A clicked patch shows the mean of the heads.";
 const TOKEN_WHY = "Token norms and features belong to tokens, not to heads.";
 let d = null;          // the decoded bundle on screen
@@ -35,7 +36,10 @@ const controls = {
   caption: $(".vx-caption"), prefix: $(".vx-prefix"), histogram: $(".vx-histogram"), mapCanvas: $(".vx-map"), gridCanvas: $(".vx-grid"), bar: $(".vx-bar"),
   low: $(".vx-low"), high: $(".vx-high"), methods: element.querySelectorAll(".vx-method button"),
   downloadMap: $(".vx-download-map"), downloadGrid: $(".vx-download-grid"),
+  faith: $(".vx-faith"), curves: $(".vx-curves"), aucs: $(".vx-aucs"), hide: $(".vx-hide"), without: $(".vx-without"),
 };
+const COLOURS = { attention: "#6366f1", rollout: "#059669", relevance: "#dc2626", legrad: "#d97706", random: "#6b7280" };
+let hidden = [];       // click-to-hide: the patches dropped, as [row, col]
 
 function percent(x) { return x >= 0.1 ? `${(x * 100).toFixed(0)}%` : `${(x * 100).toFixed(1)}%`; }
 // A map value as the view means it: a share of the map, a token's norm, or a cosine similarity.
@@ -73,7 +77,7 @@ function syncControls() {
   controls.head.value = String(view.head);
   controls.headWhy.textContent = perToken ? TOKEN_WHY : view.patch ? PATCH_WHY : fusedOnly ? HEAD_WHY : "";
   controls.head.title = controls.headWhy.textContent;
-  controls.targetBox.hidden = view.method !== "relevance" || !!view.patch;
+  controls.targetBox.hidden = !V.CLASS_METHODS.includes(view.method) || !!view.patch;
   controls.target.value = view.target;
   controls.back.disabled = !view.patch && !view.query;
   for (const chip of controls.prefix.querySelectorAll("button")) {
@@ -87,10 +91,74 @@ function syncControls() {
   controls.cmap.value = view.cmap; controls.opacity.value = view.opacity;
   for (const button of controls.methods) {
     button.setAttribute("aria-pressed", String(button.dataset.method === view.method && !view.patch));
-    const classless = button.dataset.method === "relevance" && !p.classifier;
+    const classless = V.CLASS_METHODS.includes(button.dataset.method) && !p.classifier;
     button.disabled = classless;
-    button.title = classless ? "This model has no classifier: relevance explains a class." : "";
+    button.title = classless ? "This model has no classifier: this method explains a class." : "";
   }
+}
+
+// Click to hide: the dropped patches drawn dark on the map; the classification without them from the server.
+function dimHidden() {
+  const ctx = controls.mapCanvas.getContext("2d"), p = d.payload, cell = p.patch * p.scale;
+  ctx.fillStyle = "rgba(0, 0, 0, 0.75)";
+  for (const [r, c] of hidden) ctx.fillRect(c * cell, r * cell, cell, cell);
+}
+async function toggleHidden(patch) {
+  const at = hidden.findIndex(([r, c]) => r === patch[0] && c === patch[1]);
+  at >= 0 ? hidden.splice(at, 1) : hidden.push(patch);
+  paint();
+  const mine = d, asked = hidden.map((x) => x.slice());
+  if (!asked.length) { controls.without.textContent = ""; return; }
+  controls.without.textContent = "Classifying without those patches…";
+  try {
+    const top = V.answer(await server.top_without(mine.payload.key, asked));
+    if (mine !== d || JSON.stringify(asked) !== JSON.stringify(hidden)) return; // a newer click answers
+    const was = Object.fromEntries(mine.payload.top);
+    controls.without.textContent = `Without ${asked.length} patch${asked.length === 1 ? "" : "es"}: ` + top.map(([label, prob]) =>
+      `${label} ${percent(prob)}${label in was ? ` (was ${percent(was[label])})` : ""}`).join(" · ");
+  } catch (error) {
+    controls.without.textContent = `The server could not classify that: ${error.message || error}`;
+  }
+}
+
+// Deletion and insertion curves of every method and a random map, with their AUCs (server: batched forwards).
+async function faithfulness() {
+  if (!d || !controls.faith.open) return;
+  const mine = d;
+  if (mine.faithfulness) return drawCurves(mine.faithfulness);
+  controls.aucs.textContent = "Measuring: about twenty forward passes on subsets of the tokens…";
+  try {
+    mine.faithfulness = V.answer(await server.faithfulness(mine.payload.key));
+  } catch (error) {
+    controls.aucs.textContent = `Not available: ${error.message || error}`;
+    return;
+  }
+  if (mine === d) drawCurves(mine.faithfulness);
+}
+function drawCurves(results) {
+  const canvas = controls.curves, ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height;
+  const half = w / 2, pad = 26;
+  ctx.clearRect(0, 0, w, h);
+  ctx.font = "11px sans-serif"; ctx.fillStyle = "#333";
+  ["deletion: fraction of patches removed", "insertion: fraction of patches present"].forEach((title, k) => {
+    const x0 = k * half + pad, x1 = (k + 1) * half - 8, y0 = 14, y1 = h - pad;
+    ctx.strokeStyle = "#999"; ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    ctx.fillStyle = "#333"; ctx.fillText(title, x0, h - 8); ctx.fillText("1", x0 - 10, y0 + 8); ctx.fillText("0", x0 - 10, y1);
+    for (const [name, r] of Object.entries(results)) {
+      const ys = k === 0 ? r.deletion : r.insertion;
+      ctx.strokeStyle = COLOURS[name] || "#000"; ctx.lineWidth = name === "random" ? 1 : 2;
+      ctx.setLineDash(name === "random" ? [4, 3] : []);
+      ctx.beginPath();
+      r.fractions.forEach((f, i) => { const x = x0 + f * (x1 - x0), y = y1 - ys[i] * (y1 - y0); i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+  });
+  controls.aucs.innerHTML = Object.entries(results).map(([name, r]) =>
+    `<span style="color:${COLOURS[name] || "#000"}">■</span> ${name}: deletion AUC ${r.deletion_auc.toFixed(3)}, ` +
+    `insertion AUC ${r.insertion_auc.toFixed(3)}`).join("<br>");
+  element.dataset.faithfulness = JSON.stringify(Object.fromEntries(Object.entries(results).map(([n, r]) =>
+    [n, [r.deletion_auc, r.insertion_auc]])));
 }
 
 // The tokens before the patches, drawn beside the grid: click one to see where it attends.
@@ -144,6 +212,7 @@ function caption() {
   if (view.query > 0 && !view.patch) return `Where the ${p.prefix[view.query]} token (token ${view.query}) looks, ${layer}, ${head}.`;
   if (view.patch) return `What patch (row ${view.patch[0]}, col ${view.patch[1]}) attends to, ${layer}, mean over ${p.heads} heads. Back to the class token: the button, or pick a method.`;
   if (view.method === "relevance") return `${TITLES.relevance}: “${view.target || p.top[0][0]}”, up to ${layer}, ${head}.`;
+  if (view.method === "legrad") return `${TITLES.legrad}: “${view.target || p.top[0][0]}”, layers 1 to ${view.layer} of ${p.depth}, ${head}.`;
   return `${TITLES[view.method]}:${view.method === "attention" ? "" : " up to"} ${layer}, ${head}. Click a patch to see what it attends to.`;
 }
 
@@ -171,11 +240,11 @@ async function fetchMissing() {
       controls.status.textContent = "Fetching that patch's attention…";
       const row = await server.patch_row(p.key, view.layer - 1, r, c);
       mine.rows[key] = await V.stack(row, 255);
-    } else if (view.method === "relevance") {
-      const target = view.target || p.top[0][0];
-      controls.status.textContent = `Computing relevance for “${target}” (one backward pass)…`;
-      const packed = await server.relevance(p.key, target);
-      mine.relevance[target] = await V.stack(packed, 65535);
+    } else if (V.CLASS_METHODS.includes(view.method)) {
+      const target = view.target || p.top[0][0], method = view.method;
+      controls.status.textContent = `Computing ${method === "legrad" ? "LeGrad" : "relevance"} for “${target}”…`;
+      const packed = await server[method](p.key, target);
+      mine[method][target] = await V.stack(packed, 65535);
     }
     controls.status.textContent = "";
   } catch (error) {
@@ -194,6 +263,7 @@ function paint() {
   scaleBar(map);
   prefixChips();
   histogram(map);
+  if (hidden.length) dimHidden();
   controls.caption.textContent = caption();
   const { grid: gridLines, ...rest } = view;
   root.dataset.view = JSON.stringify({ ...rest, grid_lines: gridLines, patch_size: d.payload.patch, name: d.payload.name });
@@ -223,10 +293,14 @@ async function show(payload) {
   fillHeads(); fillTargets();
   if (!sameModel) Object.assign(view, { layer: payload.depth, head: "mean" });
   Object.assign(view, { patch: null, target: "", query: Math.min(view.query, payload.prefix.length - 1) });
-  if (view.method === "relevance" && !payload.classifier) view.method = "attention";
+  hidden = []; controls.without.textContent = ""; controls.aucs.textContent = "";
+  controls.curves.getContext("2d").clearRect(0, 0, controls.curves.width, controls.curves.height);
+  delete element.dataset.faithfulness;
+  if (V.CLASS_METHODS.includes(view.method) && !payload.classifier) view.method = "attention";
   view.layer = Math.min(view.layer, payload.depth);
   controls.discard.value = payload.discard || 0; controls.discardOut.textContent = String(payload.discard || 0);
   paint();
+  faithfulness();
 }
 
 function stop() {
@@ -271,6 +345,10 @@ controls.grid.addEventListener("change", () => set({ grid: controls.grid.checked
 controls.indices.addEventListener("change", () => set({ indices: controls.indices.checked }));
 controls.order.addEventListener("change", () => set({ order: controls.order.checked }));
 controls.play.addEventListener("click", play);
+controls.faith.addEventListener("toggle", faithfulness);
+controls.hide.addEventListener("change", () => {
+  if (!controls.hide.checked) { hidden = []; controls.without.textContent = ""; paint(); }
+});
 controls.back.addEventListener("click", () => set({ patch: null, query: 0 }));
 controls.discard.addEventListener("change", async () => {
   if (!d) return;
@@ -286,7 +364,12 @@ controls.discard.addEventListener("change", async () => {
   if (mine === d) paint();
 });
 for (const canvas of [controls.mapCanvas, controls.gridCanvas]) {
-  canvas.addEventListener("click", (event) => { if (d) set({ patch: V.patchAt(canvas, d, event) }); });
+  canvas.addEventListener("click", (event) => {
+    if (!d) return;
+    const patch = V.patchAt(canvas, d, event);
+    if (controls.hide.checked && canvas === controls.mapCanvas) toggleHidden(patch);
+    else set({ patch });
+  });
   canvas.addEventListener("mousemove", (event) => {
     if (!d) return;
     const [r, c] = V.patchAt(canvas, d, event), p = d.payload, map = V.currentMap(d, view);
@@ -307,7 +390,7 @@ element.addEventListener("keydown", (event) => {
 function download(canvas, what) {
   const link = document.createElement("a");
   const suffix = what === "grid" ? "grid" : view.patch ? `patch${view.patch[0]}-${view.patch[1]}_layer${view.layer}`
-    : `${view.method}${view.method === "relevance" && view.target ? "_" + view.target : ""}_layer${view.layer}` +
+    : `${view.method}${V.CLASS_METHODS.includes(view.method) && view.target ? "_" + view.target : ""}_layer${view.layer}` +
       (String(view.head) === "mean" ? "" : `_head${view.head}`);
   link.download = `${d.payload.name}_${suffix}.png`.replace(/[^A-Za-z0-9._-]+/g, "_");
   link.href = canvas.toDataURL("image/png");

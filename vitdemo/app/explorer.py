@@ -13,7 +13,9 @@ painter (`explorer_painter.js`, loaded once in the page's head), following the e
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import logging
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,9 @@ from .choices import COLORMAPS
 from .validation import UserError, fraction, target, whole
 
 HERE = Path(__file__).resolve().parent
+logger = logging.getLogger(__name__)
 METHOD_BUTTONS = (("attention", "Attention"), ("rollout", "Rollout"), ("relevance", "Relevance"),
-                  ("norms", "Token norms"), ("features", "Features"))
+                  ("legrad", "LeGrad"), ("norms", "Token norms"), ("features", "Features"))
 
 
 @cache
@@ -59,6 +62,23 @@ def template() -> str:
     return asset("explorer.html").replace("METHODS", methods).replace("CMAPS", cmaps)
 
 
+def answered(fn: Any) -> Any:
+    """A server function whose refusals come back as {"error": sentence} (the page shows it) rather than as a
+    500 with a traceback in the log; anything unexpected is logged and apologised for."""
+
+    @functools.wraps(fn)
+    def wrapper(args: Any) -> Any:
+        try:
+            return fn(args)
+        except ValueError as exc:  # UserError and the library's own refusals
+            return {"error": str(exc)}
+        except Exception as exc:
+            logger.exception("explorer server function %s failed", fn.__name__)
+            return {"error": f"Something went wrong on our side ({type(exc).__name__})."}
+
+    return wrapper
+
+
 class ExplorerServer:
     """The server functions the explorer calls for what its bundle lacks; each names its analysis by key."""
 
@@ -86,6 +106,12 @@ class ExplorerServer:
             analysis = self.analysis(key)
             return payload.map_stack(analysis, "relevance", target=target(label, analysis.labels))
 
+        def legrad(args: Any) -> dict[str, Any]:
+            """[key, class label]: LeGrad of every layer and head fusion for that class (a backward per layer)."""
+            key, label = self.unpack(args, 2)
+            analysis = self.analysis(key)
+            return payload.map_stack(analysis, "legrad", target=target(label, analysis.labels))
+
         def rollout(args: Any) -> dict[str, Any]:
             """[key, discard ratio]: rollout of every layer with the weakest links dropped (vit-explain's trick)."""
             key, discard = self.unpack(args, 2)
@@ -107,7 +133,27 @@ class ExplorerServer:
             rows, cols = analysis.grid
             return payload.similarity_row(analysis, whole(row, "row", 0, rows - 1), whole(col, "col", 0, cols - 1))
 
-        return [relevance, rollout, patch_row, similarity_row]
+        def faithfulness(args: Any) -> dict[str, Any]:
+            """[key]: deletion and insertion curves of every method's map and of a random one (batched forwards)."""
+            analysis = self.analysis(args)  # one argument arrives as itself, not in a list
+            if not analysis.top(1):
+                raise UserError("This model has no classifier: faithfulness follows a class's probability.")
+            return {name: result.as_dict() for name, result in analysis.faithfulness_comparison().items()}
+
+        def top_without(args: Any) -> list[list[Any]]:
+            """[key, [[row, col], ...]]: the top-5 with those patches dropped as tokens (one forward)."""
+            key, hidden = self.unpack(args, 2)
+            analysis = self.analysis(key)
+            if not analysis.top(1):
+                raise UserError("This model has no classifier, so there is no class to watch.")
+            if not isinstance(hidden, list) or len(hidden) >= analysis.grid[0] * analysis.grid[1]:
+                raise UserError("Hide some patches, not all of them.")
+            rows, cols = analysis.grid
+            cells = [(whole(r, "row", 0, rows - 1), whole(c, "col", 0, cols - 1)) for r, c in hidden]
+            return [[label, p] for label, p in analysis.top_without(cells)]
+
+        return [answered(fn) for fn in (relevance, legrad, rollout, patch_row, similarity_row, faithfulness,
+                                        top_without)]
 
     @staticmethod
     def unpack(args: Any, count: int) -> list[Any]:
@@ -129,7 +175,7 @@ def gallery(engine: Any, mode: str, elem_id: str) -> gr.HTML:
     """The per-head gallery (`mode="heads"`) or the patch-size comparison (`"compare"`, value: bundles)."""
     css = GALLERY_CSS + (".vg figure {flex: 1 1 200px; max-width: 320px;}" if mode == "compare" else "")
     return gr.HTML(None, html_template=GALLERY_TEMPLATE, css_template=css, js_on_load=asset("gallery.js"),
-                   server_functions=ExplorerServer(engine).functions()[:1], elem_id=elem_id,
+                   server_functions=ExplorerServer(engine).functions()[:2], elem_id=elem_id,
                    apply_default_css=False, padding=False)
 
 

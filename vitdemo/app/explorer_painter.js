@@ -6,7 +6,8 @@
 (() => {
   if (window.vitdemo) return;
   const FUSIONS = ["mean", "max", "min"];
-  const FUSED_ONLY = ["rollout", "relevance"];
+  const FUSED_ONLY = ["rollout", "relevance", "legrad"];
+  const CLASS_METHODS = ["relevance", "legrad"]; // maps of one class, fetched when first asked for
   const MARK = [0, 255, 255];
   const bus = new EventTarget(); // "view": the explorer's view changed; "payload": a new analysis is shown
 
@@ -15,7 +16,13 @@
     const stream = new Blob([bytes(b64)]).stream().pipeThrough(new DecompressionStream("deflate"));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   }
+  // A server function's answer, or its refusal ({error: sentence}) as an exception with that sentence.
+  function answer(result) {
+    if (result && result.error) throw new Error(result.error);
+    return result;
+  }
   async function stack(packed, levels) {
+    answer(packed);
     const raw = await inflate(packed.q);
     const q = levels === 255 ? raw : new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
     const max = typeof packed.max === "number" ? new Float32Array([packed.max])
@@ -42,11 +49,11 @@
     ctx.drawImage(img, 0, 0, w * s, h * s);
     const maps = {};
     for (const [method, packed] of Object.entries(payload.maps)) maps[method] = await stack(packed, 65535);
-    const relevance = {};
+    const relevance = {}, legrad = {};
     for (const [target, packed] of Object.entries(payload.relevance || {})) relevance[target] = await stack(packed, 65535);
     const patches = payload.patches ? await stack(payload.patches, 255) : null;
     const lenses = payload.lenses ? await decodeLenses(payload.lenses) : null;
-    return { payload, base: ctx.getImageData(0, 0, w * s, h * s), maps, relevance, patches, lenses, rows: {} };
+    return { payload, base: ctx.getImageData(0, 0, w * s, h * s), maps, relevance, legrad, patches, lenses, rows: {} };
   }
   async function decodeLenses(l) {
     return { norms: new Float32Array((await inflate(l.norms)).buffer), outliers: l.outliers,
@@ -78,7 +85,8 @@
       const row = d.rows[`${layer}/${index}`];
       return row ? scaled(row.q, row.max[0], 255) : null;
     }
-    const source = view.method === "relevance" ? d.relevance[view.target || d.payload.top[0][0]] : d.maps[view.method];
+    const source = CLASS_METHODS.includes(view.method) ? d[view.method][view.target || d.payload.top[0][0]]
+      : d.maps[view.method];
     if (!source) return null;
     const heads = settings(d.payload, view.method).length;
     const h = Math.max(0, headIndex(d.payload, view.method, view.head));
@@ -286,6 +294,6 @@
     return out;
   }
 
-  window.vitdemo = { bus, decode, paintMap, paintGrid, patchAt, currentMap, settings, lutsFrom, small, FUSIONS,
-                     FUSED_ONLY, stack, view: null, decoded: null };
+  window.vitdemo = { bus, answer, decode, paintMap, paintGrid, patchAt, currentMap, settings, lutsFrom, small,
+                     FUSIONS, FUSED_ONLY, CLASS_METHODS, stack, view: null, decoded: null };
 })();

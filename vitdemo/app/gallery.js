@@ -31,7 +31,7 @@ async function missing(d, view) {
   // Relevance of a class not in a bundle yet: one server call, then repaint.
   const target = view.target || d.payload.top[0][0];
   try {
-    d.relevance[target] = await V.stack(await server.relevance(d.payload.key, target), 65535);
+    d[view.method][target] = await V.stack(await server[view.method](d.payload.key, target), 65535);
   } catch (error) {
     note.textContent = `The server could not compute relevance: ${error.message || error}`;
     return;
@@ -44,7 +44,7 @@ function paintHeads(view, d) {
   if (!d) { note.textContent = "Upload an image to see every head."; return; }
   const fused = V.FUSED_ONLY.includes(view.method);
   const heads = fused ? V.FUSIONS : Array.from({ length: d.payload.heads }, (_, h) => h);
-  note.textContent = fused ? `${view.method === "rollout" ? "Rollout" : "Relevance"} chains every layer into the next, so it exists for the fused heads only.`
+  note.textContent = fused ? `${{ rollout: "Rollout", relevance: "Relevance", legrad: "LeGrad" }[view.method]} combines every layer, so it exists for the fused heads only.`
     : `Layer ${view.layer}: where the class token looks in each of the ${d.payload.heads} heads.`;
   const thumbs = V.small(d);
   for (const head of heads) {

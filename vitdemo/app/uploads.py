@@ -4,10 +4,13 @@ The app is public, so strangers upload anything: SVGs, PDFs, half-sent phone pho
 Everything goes through `decode_image`, which returns a plain RGB `PIL.Image.Image` or raises
 `ImageInputError`, whose message is written for that person (the app shows it with `gr.Error`).
 
-Three rules keep this safe:
+Four rules keep this safe:
 - the format is chosen by content from a short allowlist, so PIL never reaches its riskier plugins
   (EPS, for one, runs Ghostscript);
-- sizes are checked before any pixels are decoded: bytes first, then width × height from the header;
+- sizes are checked before any pixels are decoded: bytes first, then width × height and the shape (at most
+  10:1, see `vitdemo.preprocessing.MAX_ASPECT_RATIO`) from the header;
+- the memory a decode will take is estimated from the header too, and kept under `DECODE_BUDGET`: a JPEG
+  that would exceed it is decoded at a half or a quarter of its size, anything else is refused;
 - every exception from PIL becomes an `ImageInputError`, so a user never sees a traceback.
 
 Global PIL settings are left alone. `Image.MAX_IMAGE_PIXELS` keeps its default, and our stricter
@@ -24,19 +27,29 @@ import os
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
+from ..preprocessing import MAX_ASPECT_RATIO, rgb_on_white
+
 # Phone photos are 2–15 MB; pass MAX_FILE_BYTES to Gradio's max_file_size too, so it refuses bigger uploads
 # before they are even saved.
 MAX_FILE_BYTES = 20 * 1024 * 1024
-# Enough for 48- and 50-megapixel phone cameras (8160×6120 is 49.9); decoding that costs ~0.3–0.6 GB and
-# ~1 s at worst. The model only sees ~224×224 anyway.
+# Enough for 48- and 50-megapixel phone cameras (8160×6120 is 49.9). The model only sees ~224×224 anyway.
 MAX_PIXELS = 50_000_000
+# What decoding, turning upright and converting to RGB may take at once, as estimated from the header by
+# `_peak_bytes_per_pixel`. With the file itself (≤ 20 MB) and the analysis, one upload stays under 300 MB
+# (benchmarks/memory_bounds.py; tests/test_resources.py). An upright 50 MP photo needs 200 MB; a
+# sideways-stored one (many phone photos) or one with transparency needs twice that. Such a JPEG is decoded
+# at half size by libjpeg: the model sees at most 768×256 px of it anyway, and on the example photos its
+# model view is within 2 grey levels (0.1 on average) of the full decode's. Other formats are refused above
+# the budget: 33 megapixels with transparency, 22 for grey with alpha (the message says which limit).
+DECODE_BUDGET = 256 * 2**20
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")  # PIL's plugin names, tried in this order
 ACCEPTED_DESCRIPTION = (f"PNG, JPEG, GIF, WebP, BMP or TIFF, up to {MAX_FILE_BYTES // 2**20} MB "
-                        f"and {MAX_PIXELS / 1e6:g} megapixels")
+                        f"and {MAX_PIXELS / 1e6:g} megapixels, at most {MAX_ASPECT_RATIO:g}:1 wide or tall")
 
 _DECODED_FORMATS = {*ACCEPTED_FORMATS, "MPO"}  # PIL's JPEG plugin labels multi-picture camera JPEGs "MPO"
 _FRIENDLY_NAMES = {"WEBP": "WebP", "MPO": "JPEG"}
-_WHITE = (255, 255, 255)
+_CORE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}  # PIL stores others in 4
+_DEEP_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f")
 _MAGIC = (  # checked in order, on the first bytes only: just enough to name what the user sent
     (b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
@@ -63,7 +76,7 @@ def decode_image(source: bytes | str | os.PathLike[str] | Image.Image | np.ndarr
     if source is None:
         raise _error("No image was received.")
     if isinstance(source, Image.Image):
-        return _finish(source)
+        return _finish(source, owned=False)
     if isinstance(source, np.ndarray):
         return _from_array(source)
     if isinstance(source, (str, os.PathLike)):
@@ -102,19 +115,21 @@ def _from_bytes(data: bytes) -> Image.Image:
         logger.info("upload not identified: %r", exc)
         raise _unreadable(data) from exc
     with image:
-        return _finish(image)
+        return _finish(image, owned=True)
 
 
-def _finish(image: Image.Image) -> Image.Image:
-    """Check the size from the header, then decode the first frame, turn it upright and make it RGB.
+def _finish(image: Image.Image, owned: bool) -> Image.Image:
+    """Check the size and shape from the header, then decode the first frame, turn it upright and make it RGB.
 
     PIL opens files lazily: `open` reads only the header, and `load` decodes the pixels. That is why the
-    pixel limit can be checked here, before any memory is spent on pixels.
+    limits can be checked here, before any memory is spent on pixels. `owned` is True for an image we opened
+    ourselves from a file: its pixels can be handed back without a copy.
     """
     if image.format is not None and image.format not in _DECODED_FORMATS:
         raise _error(f"{image.format} images are not accepted.")
     _check_pixels(image.size)
     what = f"{_FRIENDLY_NAMES.get(image.format, image.format)} image" if image.format else "image"
+    _fit_budget(image, owned)
     try:
         image.load()
     except MemoryError as exc:
@@ -123,11 +138,15 @@ def _finish(image: Image.Image) -> Image.Image:
         logger.info("upload failed to decode: %r", exc)
         raise _error(f"This {what} is damaged or incomplete, so it could not be decoded.") from exc
     try:
-        rgb = _to_rgb(_upright(image))
+        rgb = rgb_on_white(_upright(image))
     except ValueError as exc:  # e.g. a TIFF in a colour space PIL cannot convert, such as CIELAB
         raise _error(f"This image's colour mode ({image.mode}) is not supported.") from exc
-    # A plain image that shares nothing with the caller's, and does not keep the file's decoder alive.
-    return rgb.copy() if rgb is image else rgb
+    if rgb is not image:
+        return rgb
+    # A plain image that shares nothing with the caller's, and does not keep the file's decoder alive. A
+    # file we opened has no other user, so it only needs a plain `Image` around its pixels, not a copy
+    # (`_new` is how PIL itself wraps pixels; a copy of a 50 MP photo would cost another 200 MB).
+    return image._new(image.im) if owned else image.copy()
 
 
 def _check_pixels(size: tuple[int, int]) -> None:
@@ -136,6 +155,70 @@ def _check_pixels(size: tuple[int, int]) -> None:
         raise _error(f"This image has no pixels ({width}×{height}).")
     if width * height > MAX_PIXELS:
         raise _too_many_pixels(size)
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        long, short = ("wide", "tall") if width > height else ("tall", "wide")
+        raise _error(f"This image is {width}×{height} pixels, more than {MAX_ASPECT_RATIO:g} times as {long} as "
+                     f"it is {short}. Please crop it to at most {MAX_ASPECT_RATIO:g}:1.")
+
+
+def _fit_budget(image: Image.Image, owned: bool) -> None:
+    """Keep the decode within `DECODE_BUDGET`: shrink a JPEG's decode (libjpeg scales by 1/2, 1/4 or 1/8
+    as it decodes, which costs nothing extra), refuse anything else that would not fit.
+
+    Only files we opened are shrunk: a caller's image is used at the size it has.
+    """
+    width, height = image.size
+    per_pixel = _peak_bytes_per_pixel(image)
+    if width * height * per_pixel <= DECODE_BUDGET:
+        return
+    if owned and image.format in ("JPEG", "MPO"):
+        scale = next((s for s in (2, 4, 8) if -(-width // s) * -(-height // s) * per_pixel <= DECODE_BUDGET), 0)
+        if scale and image.draft(image.mode, (width // scale, height // scale)) is not None:
+            return  # draft() is None for the rare JPEG libjpeg cannot scale: refused below
+    fits = DECODE_BUDGET / per_pixel / 1e6
+    raise _error(f"This image is too large: {width}×{height} pixels {_costly_because(image)} is "
+                 f"{width * height / 1e6:.1f} megapixels, and such images are accepted up to {fits:.1f} "
+                 "megapixels. Please downscale it.")
+
+
+def _peak_bytes_per_pixel(image: Image.Image) -> int:
+    """Bytes per pixel that decoding, turning upright and converting to RGB hold at once, at most.
+
+    From the header: PIL keeps 1 byte per pixel for 1-bit, grey and palette images, 2 for 16-bit grey and 4
+    for everything else (RGB included). Turning a sideways image upright makes a copy. Every mode but RGB
+    gets an RGB copy (4), after an RGBA one (4) when transparent; deeper than 8 bits, the costliest moment
+    is numpy's copy of the pixels next to their float32 version (source + 4), or that version with two
+    masks (4 + 2). benchmarks/memory_bounds.py measures every kind: these are exact to within a few MB.
+    """
+    source = _CORE_BYTES.get(image.mode, 4)
+    rotated = source if _orientation(image) not in (None, 1) else 0
+    if image.mode == "RGB":
+        conversion = 0
+    elif image.mode in _DEEP_MODES:
+        conversion = max(source + 4, 6)
+    elif image.has_transparency_data and image.mode != "RGBA":
+        conversion = 8
+    else:
+        conversion = 4
+    return source + rotated + conversion
+
+
+def _costly_because(image: Image.Image) -> str:
+    """Why this image costs more than a plain photo, as words for the message."""
+    if image.has_transparency_data:
+        return "with transparency"
+    if image.mode in _DEEP_MODES:
+        return "with 16- or 32-bit values"
+    if image.mode != "RGB":
+        return f"in {image.mode} colour"
+    return "stored sideways"
+
+
+def _orientation(image: Image.Image) -> int | None:
+    try:
+        return image.getexif().get(ExifTags.Base.Orientation)
+    except Exception:  # a broken EXIF block: `_upright` ignores it too
+        return None
 
 
 def _too_many_pixels(size: tuple[int, int] | None) -> ImageInputError:
@@ -162,49 +245,6 @@ def _upright(image: Image.Image) -> Image.Image:
         return image
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Make one RGB image from any mode: deep greys are scaled, and transparency is flattened onto white.
-
-    White, because a transparent logo or drawing usually sits on a white page. PIL's plain
-    `convert("RGB")` would drop the alpha channel and show whatever colour the hidden pixels happen
-    to hold (often black).
-    """
-    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
-        image = _to_8bit_grey(image)
-    if image.has_transparency_data:  # RGBA, LA, PA, and palettes or greys with a transparent colour
-        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, _WHITE)
-        flat.paste(rgba, mask=rgba)  # blends by alpha, like compositing over white, with one buffer less
-        return flat
-    return image if image.mode == "RGB" else image.convert("RGB")
-
-
-def _to_8bit_grey(image: Image.Image) -> Image.Image:
-    """Scale 16-bit, 32-bit integer or float greyscale to 8 bits, instead of clipping it.
-
-    PIL's `convert("L")` clips, so a 16-bit scan would come out almost all white. The I;16 modes have a
-    known white level (65535). Modes I and F carry none, so we use the smallest usual one that covers the
-    data (1.0 for normalised floats, then 255, then 65535). Data with negative values, or values beyond
-    16 bits, is stretched from its own minimum to its maximum.
-    """
-    values = np.asarray(image).astype(np.float32)
-    values[~np.isfinite(values)] = 0.0
-    black, white = (0.0, 65535.0) if image.mode.startswith("I;16") else _levels(values)
-    values -= black
-    values *= 255.0 / max(white - black, 1e-12)
-    np.clip(np.round(values, out=values), 0, 255, out=values)
-    return Image.fromarray(values.astype(np.uint8))
-
-
-def _levels(values: np.ndarray) -> tuple[float, float]:
-    low, high = float(values.min()), float(values.max())
-    if low >= 0:
-        for white in (1.0, 255.0, 65535.0):
-            if high <= white:
-                return 0.0, white
-    return low, high
-
-
 def _from_array(array: np.ndarray) -> Image.Image:
     """Accept what Gradio's type="numpy" gives (H×W×3 uint8), and also grey, RGBA and floats in [0, 1]."""
     if array.ndim == 3 and array.shape[2] == 1:
@@ -221,7 +261,7 @@ def _from_array(array: np.ndarray) -> Image.Image:
     elif array.dtype != np.uint8:
         raise ImageInputError(f"The image array has dtype {array.dtype}; expected uint8 (0–255) "
                               "or floats in [0, 1].")
-    return _to_rgb(Image.fromarray(np.ascontiguousarray(array)))
+    return rgb_on_white(Image.fromarray(np.ascontiguousarray(array)))
 
 
 def _unreadable(data: bytes) -> ImageInputError:

@@ -37,7 +37,7 @@ def head_order(heads: int) -> list[str | int]:
 
 # Rollout and relevance multiply one layer into the next, so "head 3" would chain head 3 of every layer:
 # heads that share only an index. They are sent for the fusions only (and the explorer says why).
-FUSED_ONLY = ("rollout", "relevance")
+FUSED_ONLY = ("rollout", "relevance", "legrad")
 
 
 def packed(array: np.ndarray) -> str:
