@@ -1,9 +1,9 @@
 """Uploads to test `vitdemo.app.uploads.decode_image` with, built in memory so no binaries are committed.
 
 - `bad_input_corpus()`: files the app must refuse with a friendly message (not images, damaged images,
-  decompression bombs, oversized files).
+  decompression bombs, oversized files, shapes beyond 10:1).
 - `good_odd_input_corpus()`: real but unusual images the app must accept (transparency, CMYK, 16-bit,
-  animation, EXIF rotation, extreme shapes).
+  animation, EXIF rotation, shapes at the 10:1 limit).
 - `fuzz_seed_corpus()` and the hypothesis strategies: small valid files of every accepted format, and
   their random mutations, for the property test and `benchmarks/fuzz_uploads.py`.
 
@@ -91,6 +91,9 @@ def bad_input_corpus() -> dict[str, bytes]:
         "over_pixel_limit": png_declaring(8_000, 7_000),  # 56 megapixels: under PIL's limit, over ours
         "zero_width_png": png_declaring(0, 10),
         "oversize_file": PNG_SIGNATURE + bytes(MAX_FILE_BYTES),
+        # A few hundred bytes each, but scaling the short side up to the model's input made 1.4–2.4 GB.
+        "strip_40000x1": encode(Image.new("L", (40_000, 1), 128), "PNG"),
+        "strip_3x20000": encode(Image.new("L", (3, 20_000), 128), "PNG"),
     }
 
 
@@ -105,8 +108,8 @@ def good_odd_input_corpus() -> dict[str, bytes]:
     sideways = halves("RGB", (40, 20), RED, BLUE)
     exif = Image.Exif()
     exif[ORIENTATION] = 6  # "turn 90° clockwise to view": upright it is 20×40, red on top
-    ramp16 = np.tile(np.linspace(0, 65535, 256).round().astype(np.uint16), (4, 1))
-    ramp_float = np.tile(np.linspace(0.0, 1.0, 256, dtype=np.float32), (4, 1))
+    ramp16 = np.tile(np.linspace(0, 65535, 256).round().astype(np.uint16), (32, 1))
+    ramp_float = np.tile(np.linspace(0.0, 1.0, 256, dtype=np.float32), (32, 1))
     red, green = Image.new("RGB", (10, 10), RED), Image.new("RGB", (10, 10), GREEN)
     return {
         "rgba_png": encode(halves("RGBA", (8, 6), (0, 0, 0, 0), (*BLUE, 255)), "PNG"),
@@ -119,8 +122,8 @@ def good_odd_input_corpus() -> dict[str, bytes]:
         "animated_webp": encode(red, "WEBP", save_all=True, append_images=[green], duration=100,
                                 lossless=True),
         "exif_rotated_jpeg": encode(sideways, "JPEG", exif=exif, quality=95),
-        "wide_2000x20": encode(Image.new("RGB", (2000, 20), GREEN), "PNG"),
-        "tall_20x2000": encode(Image.new("RGB", (20, 2000), GREEN), "PNG"),
+        "wide_2000x200": encode(Image.new("RGB", (2000, 200), GREEN), "PNG"),  # 10:1, the widest accepted
+        "tall_200x2000": encode(Image.new("RGB", (200, 2000), GREEN), "PNG"),
         "tiny_1x1": encode(Image.new("RGB", (1, 1), RED), "PNG"),
         "bilevel_1bit": encode(halves("1", (8, 6), 0, 1), "PNG"),
         "webp": encode(Image.new("RGB", (32, 32), BLUE), "WEBP", quality=90),

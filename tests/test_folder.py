@@ -7,10 +7,20 @@ import io
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from vitdemo.app.uploads import decode_image
 from vitdemo.data.folder import ImageFolder, SkippedImageWarning
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty folder of our own: tmp_path itself may hold other fixtures' folders (the hub cache)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    return folder
 
 
 def _jpeg_bytes(colour: tuple[int, int, int], size: int = 64) -> bytes:
@@ -20,10 +30,10 @@ def _jpeg_bytes(colour: tuple[int, int, int], size: int = 64) -> bytes:
 
 
 @pytest.fixture
-def messy_folder(tmp_path: Path) -> tuple[Path, set[Path]]:
+def messy_folder(root: Path) -> tuple[Path, set[Path]]:
     """Two classes with valid PNG, JPEG and nested images, plus three broken files
     and a hidden file; returns the root and the broken files."""
-    cats, dogs = tmp_path / "cats", tmp_path / "dogs"
+    cats, dogs = root / "cats", root / "dogs"
     (dogs / "puppies").mkdir(parents=True)
     cats.mkdir()
     Image.new("RGB", (40, 30), (200, 10, 10)).save(cats / "red.png")
@@ -36,7 +46,7 @@ def messy_folder(tmp_path: Path) -> tuple[Path, set[Path]]:
     whole = _jpeg_bytes((30, 30, 220), size=256)
     (dogs / "cut_short.jpg").write_bytes(whole[: len(whole) // 2])
     (dogs / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # hidden: ignored silently
-    return tmp_path, broken
+    return root, broken
 
 
 def test_broken_files_are_skipped_with_a_warning_naming_each(messy_folder: tuple[Path, set[Path]]) -> None:
@@ -65,27 +75,46 @@ def test_good_images_load_as_rgb_with_sorted_labels(messy_folder: tuple[Path, se
     assert items["clear.png"][0].getpixel((5, 5)) == (255, 255, 255)  # transparency on white
 
 
-def test_a_file_that_breaks_after_the_scan_is_replaced_not_fatal(tmp_path: Path) -> None:
+def test_a_file_that_breaks_after_the_scan_is_replaced_not_fatal(root: Path) -> None:
     for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / name / "x.png")
-    dataset = ImageFolder(tmp_path)
-    (tmp_path / "a" / "x.png").write_bytes(b"garbage")
+        (root / name).mkdir()
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(root / name / "x.png")
+    dataset = ImageFolder(root)
+    (root / "a" / "x.png").write_bytes(b"garbage")
     with pytest.warns(SkippedImageWarning, match="x.png"):
         image, label = dataset[0]
     assert image.size == (8, 8) and label == 1
-    assert dataset.skipped == [tmp_path / "a" / "x.png"]
+    assert dataset.skipped == [root / "a" / "x.png"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dataset[0]  # already reported: no second warning
 
 
-def test_unusable_folders_raise_clear_errors(tmp_path: Path) -> None:
+def test_unusable_folders_raise_clear_errors(root: Path) -> None:
     with pytest.raises(ValueError, match="not a directory"):
-        ImageFolder(tmp_path / "missing")
+        ImageFolder(root / "missing")
     with pytest.raises(ValueError, match="no class sub-folders"):
-        ImageFolder(tmp_path)
-    (tmp_path / "only").mkdir()
-    (tmp_path / "only" / "bad.png").write_bytes(b"\x89PNG nope")
+        ImageFolder(root)
+    (root / "only").mkdir()
+    (root / "only" / "bad.png").write_bytes(b"\x89PNG nope")
     with pytest.warns(SkippedImageWarning), pytest.raises(ValueError, match="no readable images"):
-        ImageFolder(tmp_path)
+        ImageFolder(root)
+
+
+def test_odd_modes_load_like_uploads(root: Path) -> None:
+    """Training pictures get the app's conversion: half-transparent blue on white, a transparent palette
+    entry as white, and a 16-bit grey ramp scaled to 8 bits rather than clipped to white."""
+    (root / "odd").mkdir()
+    Image.new("RGBA", (4, 4), (0, 0, 255, 128)).save(root / "odd" / "a_half_alpha.png")
+    palette = Image.new("P", (4, 4), 1)
+    palette.putpalette([255, 0, 0, 0, 255, 0])
+    palette.save(root / "odd" / "b_palette.png", transparency=1)
+    Image.fromarray(np.array([[0, 32768, 65535]], dtype=np.uint16)).save(root / "odd" / "c_deep.png")
+    dataset = ImageFolder(root)
+    half, clear, deep = (dataset[i][0] for i in range(3))
+    # white × (1 − 128/255) + blue × 128/255: red and green 127, blue 255 (PIL rounds within 1)
+    assert np.abs(np.subtract(half.getpixel((1, 1)), (127, 127, 255))).max() <= 1
+    assert clear.getpixel((0, 0)) == (255, 255, 255)
+    assert [deep.getpixel((x, 0))[0] for x in range(3)] == [0, 128, 255]  # 32768 × 255 / 65535 = 127.5
+    for index, (path, _) in enumerate(dataset.samples):  # one conversion, shared with the app's uploads
+        assert dataset[index][0].tobytes() == decode_image(path).tobytes()

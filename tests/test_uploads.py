@@ -37,6 +37,7 @@ from vitdemo.app.uploads import (
     ImageInputError,
     decode_image,
 )
+from vitdemo.preprocessing import MAX_ASPECT_RATIO
 
 # PIL warns, without failing, about headers over ~89 megapixels (which we reject ourselves) and about
 # the damage in mutated files (broken EXIF blocks, malformed MPO indexes) that it works around.
@@ -65,6 +66,8 @@ BAD_INPUT_WORDS = {
     "over_pixel_limit": ["too large", "8000×7000", "megapixels"],
     "zero_width_png": ["PNG", "damaged"],
     "oversize_file": ["too large", "MB"],
+    "strip_40000x1": ["40000×1", "more than 10 times as wide as it is tall", "crop it to at most 10:1"],
+    "strip_3x20000": ["3×20000", "more than 10 times as tall as it is wide", "crop it to at most 10:1"],
 }
 
 # name → (upright size, [(pixel, colour)], tolerance): what each odd image must decode to.
@@ -73,13 +76,13 @@ GOOD_ODD_EXPECTED = {
     "la_png": ((8, 6), [((0, 0), WHITE), ((7, 5), BLACK)], 0),
     "palette_transparency_png": ((8, 6), [((0, 0), WHITE), ((7, 5), RED)], 0),
     "cmyk_jpeg": ((16, 16), [((8, 8), RED)], 12),
-    "png_16bit": ((256, 4), [((0, 0), BLACK), ((128, 0), (128, 128, 128)), ((255, 0), WHITE)], 1),
-    "tiff_float32": ((256, 4), [((0, 0), BLACK), ((128, 0), (128, 128, 128)), ((255, 0), WHITE)], 1),
+    "png_16bit": ((256, 32), [((0, 0), BLACK), ((128, 31), (128, 128, 128)), ((255, 0), WHITE)], 1),
+    "tiff_float32": ((256, 32), [((0, 0), BLACK), ((128, 31), (128, 128, 128)), ((255, 0), WHITE)], 1),
     "animated_gif": ((10, 10), [((5, 5), RED)], 0),
     "animated_webp": ((10, 10), [((5, 5), RED)], 0),
     "exif_rotated_jpeg": ((20, 40), [((10, 5), RED), ((10, 35), BLUE)], 12),
-    "wide_2000x20": ((2000, 20), [((1999, 19), GREEN)], 0),
-    "tall_20x2000": ((20, 2000), [((19, 1999), GREEN)], 0),
+    "wide_2000x200": ((2000, 200), [((1999, 199), GREEN)], 0),
+    "tall_200x2000": ((200, 2000), [((199, 1999), GREEN)], 0),
     "tiny_1x1": ((1, 1), [((0, 0), RED)], 0),
     "bilevel_1bit": ((8, 6), [((0, 0), BLACK), ((7, 5), WHITE)], 0),
     "webp": ((32, 32), [((16, 16), BLUE)], 12),
@@ -235,6 +238,7 @@ def test_global_pil_state_is_left_alone() -> None:
 def test_accepted_description_matches_the_limits() -> None:
     assert f"{MAX_FILE_BYTES // 2**20} MB" in ACCEPTED_DESCRIPTION
     assert f"{MAX_PIXELS / 1e6:g} megapixels" in ACCEPTED_DESCRIPTION
+    assert f"at most {MAX_ASPECT_RATIO:g}:1 wide or tall" in ACCEPTED_DESCRIPTION
     assert set(ACCEPTED_FORMATS) == {"PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"}
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from ..preprocessing import rgb_on_white
+
 
 class SkippedImageWarning(UserWarning):
     """A file in an image folder could not be used and was left out."""
@@ -107,12 +109,8 @@ def _problem_with(path: Path) -> str | None:
 
 def _load_rgb(path: Path) -> Image.Image:
     """Decode ``path`` as an upright RGB image: EXIF rotation applied (phone photos),
-    transparency flattened onto white rather than the black that ``convert`` gives."""
+    transparency flattened onto white and deep greys scaled, as the app does for uploads."""
     with Image.open(path) as opened:
         image = ImageOps.exif_transpose(opened)
         image.load()
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(canvas, rgba).convert("RGB")
-    return image.convert("RGB")
+    return rgb_on_white(image)
