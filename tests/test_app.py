@@ -102,6 +102,29 @@ def test_analyze_returns_grid_attention_and_labels_in_that_order(app, client):
     assert len(labels["confidences"]) == 5 and sorted(confidences(labels), reverse=True) == confidences(labels)
 
 
+def test_pictures_are_stored_once_in_the_instances_folder_with_names_that_say_what_they_show(app, client):
+    from gradio.utils import get_upload_folder
+
+    grid, attention, _ = client.predict(handle_file(CAT), 16, "rollout", 2, "mean", "", "", api_name="/analyze")
+    label = app.vitdemo_engine.analysis(app.vitdemo_engine.decode(str(CAT)), None, 16).analysis.top(1)[0][0]
+    store = app.vitdemo_pictures.folder
+    assert store.parent == Path(get_upload_folder()).resolve() and store.name.startswith("vitdemo-pictures-")
+    for returned, name in ((grid, f"{label}_p16_grid.png"), (attention, f"{label}_p16_rollout_layer2.png")):
+        path = Path(returned["path"] if isinstance(returned, dict) else returned)
+        assert path.name == name
+        assert path.parent.parent == store, "Gradio serves our file in place: no second copy in its cache"
+    assert len(list(store.glob(f"*/{label}_p16_grid.png"))) == 1
+
+
+def test_the_cache_and_the_sessions_are_bounded_by_the_settings(app, monkeypatch):
+    from vitdemo.app import launch_options
+
+    assert app.delete_cache == (3600, 3600)
+    assert launch_options()["state_session_capacity"] == 256
+    monkeypatch.setenv("VITDEMO_SESSIONS", "32")
+    assert launch_options()["state_session_capacity"] == 32
+
+
 def test_view_switches_reuse_the_stored_forward(app, client, forwards):
     for method, layer, head in [("attention", None, "mean"), ("rollout", 1, "max"), ("attention", 2, "1"),
                                 ("relevance", None, "mean")]:
