@@ -21,19 +21,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
-]
+from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+
+pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
 MODEL = os.environ.get("VITDEMO_TEST_MODEL", "bundled")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 45_000  # generous: CI machines are shared and the first analysis imports torch
 
 

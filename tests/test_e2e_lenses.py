@@ -8,16 +8,12 @@ Needs /usr/bin/chromium; never `playwright install`.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
-]
+from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+
+pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
 transformers = pytest.importorskip("transformers")
 
@@ -34,7 +30,7 @@ def page(tmp_path_factory):
     demo = build_app(str(folder))
     demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.set_default_timeout(45_000)
         page.goto(demo.local_url)
