@@ -83,11 +83,6 @@ def compare_default(config: Any) -> list[int]:
     return sorted({offered[0], config.patch_size, offered[-1]})[:MAX_COMPARED]
 
 
-def head_choices(heads: int) -> list[tuple[str, str]]:
-    return [("mean of heads", "mean"), ("max over heads", "max"), ("min over heads", "min")] + [
-        (f"head {h}", str(h)) for h in range(heads)]
-
-
 def model_choices(engine: Engine) -> list[tuple[str, str]]:
     """Dropdown choices; models that cannot load right now (offline, not cached) say so."""
     available = set(engine.available())

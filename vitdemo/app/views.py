@@ -2,9 +2,10 @@
 
 The pictures themselves come from `vitdemo.explain.render`; this module only decides which map goes into
 which picture (the class token's by method, or a clicked patch's row), names the files they download as,
-and writes the captions. Settings are checked against the analysis (`validation.fit`) and refused when
-they do not fit, never clamped: the page resets its controls with every model switch, in the same event
-that analyses, so a control that does not fit is a bad API value.
+and writes the summary line. These are the server's pictures (the API and the reference the browser
+tests compare with): the page draws its views itself (`explorer.js`), equal to these within 2/255.
+Settings are checked against the analysis (`validation.fit`) and refused when they do not fit, never
+clamped: a value that does not fit the model is a bad API value.
 
 `vitdemo.explain.render` (and with it torch) is imported inside the functions that draw, so that building
 the page does not wait for torch.
@@ -19,11 +20,6 @@ from PIL import Image
 
 from .validation import View, fit, layer_index
 
-METHOD_TITLES = {
-    "attention": "Attention: where the class token looks in one layer",
-    "rollout": "Rollout: attention followed through all layers up to this one",
-    "relevance": "Relevance: what made the model pick this class (one backward pass)",
-}
 Named = tuple[Image.Image, str]  # a picture and the name (without suffix) it downloads as
 MAX_LISTED_CLASSES = 20  # a model with at most this many classes lists them next to its result
 
@@ -59,14 +55,6 @@ def grid_picture(analysis: Any, v: View) -> Named:
     return picture, picture_name(analysis, v, "grid")
 
 
-def head_pictures(analysis: Any, v: View) -> list[tuple[Image.Image, str]]:
-    """One overlay per head of the chosen layer, captioned, for a gallery."""
-    from ..explain import render
-
-    fit(analysis, v)
-    return render.head_gallery(analysis, layer_index(v.layer, analysis.depth), v.cmap, v.opacity)
-
-
 def picture_name(analysis: Any, v: View, kind: str) -> str:
     """What a picture downloads as: top-1 class, patch size, and what it shows (`star_p16_rollout_layer6`)."""
     top = analysis.top(1)
@@ -84,28 +72,6 @@ def picture_name(analysis: Any, v: View, kind: str) -> str:
 def top_labels(analysis: Any, k: int = 5) -> dict[str, float] | None:
     """{label: probability} of the k best classes, the shape `gr.Label` takes; None without a classifier."""
     return dict(analysis.top(k)) or None
-
-
-def clicked_patch(analysis: Any, x: float, y: float, shown_size: tuple[int, int]) -> tuple[int, int]:
-    """(row, col) under a click at pixel (x, y) of a picture of the view shown at `shown_size`."""
-    from ..explain import patch_at
-
-    return patch_at(analysis, x, y, shown_size)
-
-
-def caption(analysis: Any, v: View) -> str:
-    """One line under the attention picture saying exactly what it shows (layers counted from 1)."""
-    fit(analysis, v)
-    layer = f"layer {layer_index(v.layer, analysis.depth) + 1} of {analysis.depth}"
-    head = f"head {v.head}" if isinstance(v.head, int) else f"{v.head} over {analysis.heads} heads"
-    if v.patch is not None:
-        return (f"What patch (row {v.patch[0]}, col {v.patch[1]}) attends to, {layer}, {head}. "
-                "Pick a method to go back to the class token.")
-    if v.method == "relevance":
-        target = v.target or analysis.top(1)[0][0]
-        return f"{METHOD_TITLES['relevance']}: “{target}”, up to {layer}, {head}."
-    upto = "" if v.method == "attention" else " up to"
-    return f"{METHOD_TITLES[v.method]}:{upto} {layer}, {head}. Click a patch to see what it attends to."
 
 
 def known_classes(analysis: Any) -> str:
