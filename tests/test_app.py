@@ -342,3 +342,11 @@ def test_readme_front_matter_describes_the_space():
     assert "timm/flexivit_base.1200ep_in1k" in meta["models"]
     assert any("flexivit_base" in entry for entry in meta["preload_from_hub"])
     assert len(meta["short_description"]) <= 60
+
+
+def test_analyze_offers_legrad_and_says_so(app, client):
+    _, attention, labels = client.predict(handle_file(CAT), 16, "legrad", None, "mean", "", "", api_name="/analyze")
+    depth = app.vitdemo_engine.model().config.depth
+    assert Path(attention["path"]).name == f"{labels['label']}_p16_legrad_layer{depth}.png"
+    info = client.view_api(return_format="dict", print_info=False)
+    assert "'legrad'" in info["named_endpoints"]["/analyze"]["description"]

@@ -47,10 +47,11 @@ def analyze_description(keys: list[str]) -> str:
     return ("Analyse an image: returns (1) the patch grid the model sees, (2) the attention heatmap over it, and "
             "(3) the top-5 labels, in that order. Parameters: image (a file upload); patch_size (empty or 0 = "
             "native); method = 'attention' (the class token's attention in one layer), 'rollout' (attention "
-            "followed through the layers) or 'relevance' (what made the model pick a class); layer = counted "
+            "followed through the layers), 'relevance' (what made the model pick a class) or 'legrad' (how "
+            "each layer's attention moves the class's score); layer = counted "
             "from 1, as on the page (empty = the last layer); head = "
             f"{', '.join(repr(f) for f in HEAD_FUSIONS)} or a head index from 0; model = one of "
-            f"{', '.join(keys)} (empty = the app's default); target = the class relevance explains, one of "
+            f"{', '.join(keys)} (empty = the app's default); target = the class relevance or LeGrad explains, one of "
             "the model's labels (empty = the top-1). The forward pass is cached per (image, model, patch "
             "size), so asking again with another method, layer, head or target is fast.")
 
