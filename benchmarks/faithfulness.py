@@ -2,7 +2,7 @@
 
     python -m benchmarks.faithfulness [--model bundled] [--count 200] [--patch-sizes 16 8]
                                       [--modes tokens blur] [--steps 10] [--images DIR] [--no-timing]
-                                      [--no-quality] [--threads N] [--repeat 5] [--precision fp32]
+                                      [--no-quality] [--no-b16] [--threads N] [--repeat 5] [--precision fp32]
 
 Quality: for each image, the top-1 class, each method's default map (attention: last layer, heads
 averaged; rollout; relevance and LeGrad for the top-1) and a random map (seeded by the image's index) are
@@ -16,8 +16,9 @@ by ≥ 0.05 in deletion AUC, and have a higher insertion AUC.
 
 Timing: the readout of one image — the four methods' maps (the first relevance/LeGrad request runs the
 autograd forward and the backward passes) and the curves of those four and a random map — after the
-analysis's forward, on the given model and on a random ViT-B/16 in bf16, median of `--repeat` fresh
-analyses. Targets: ≤ 0.2 s bundled, ≤ 1.5 s ViT-B/16. Prints markdown tables.
+analysis's forward, on the given model and on a random ViT-B/16 in bf16, over `--repeat` fresh analyses
+(median, fastest, CPU seconds: see `readout_seconds`). Targets, judged on the median: ≤ 0.2 s bundled,
+≤ 1.5 s ViT-B/16. Prints markdown tables.
 """
 
 from __future__ import annotations
@@ -85,6 +86,18 @@ def quality(model: ViT, images: list[tuple[str, Image.Image]], patch_size: int, 
     return scores, float(np.mean(correct))
 
 
+def target_verdict(deletion_gain: list[float], insertion_gain: list[float]) -> str:
+    """Issue 13's target on paired gains over the random map: deletion ≥ 0.05 and insertion > 0, the latter
+    counted only when it is more than two standard errors above 0 (else noise could have given it)."""
+    d, (n, n_se) = float(np.mean(deletion_gain)), mean_se(insertion_gain)
+    if d >= 0.05 and n > 2 * n_se:
+        return "met"
+    misses = (["deletion"] if d < 0.05 else []) + (["insertion"] if n <= 0 else [])
+    if not misses:
+        return "**not met**: insertion gain within 2 SE of 0"
+    return "**not met**: " + " and ".join(misses)
+
+
 def print_quality(title: str, patch_size: int, grid: tuple[int, int], scores: dict, accuracy: float) -> None:
     for (mode, name), entry in scores.items():
         baseline = scores[(mode, "random")]
@@ -95,31 +108,35 @@ def print_quality(title: str, patch_size: int, grid: tuple[int, int], scores: di
             d = [r - m for r, m in zip(baseline["deletion"], entry["deletion"], strict=True)]
             n = [m - r for r, m in zip(baseline["insertion"], entry["insertion"], strict=True)]
             delta_del, delta_ins = fmt(d), fmt(n)
-            met = np.mean(d) >= 0.05 and np.mean(n) > 0
-            verdict = ("met" if met else "**not met**") if name in TARGETED else ""
+            verdict = target_verdict(d, n) if name in TARGETED else ""
         print(f"| {title} | {patch_size} ({grid[0]}×{grid[1]}) | {accuracy:.1%} | {mode} | {name} | "
               f"{fmt(entry['deletion'])} | {fmt(entry['insertion'])} | {delta_del} | {delta_ins} | {verdict} |")
 
 
 def readout_seconds(model: ViT, image: Image.Image, patch_size: int | None, steps: int, mode: str,
-                    repeat: int) -> tuple[float, float, float, float]:
-    """Median (analysis forward, maps, curves, maps + curves) seconds of the one-image readout, each round
-    on a fresh analysis. The forward is timed too: the readout ÷ forward ratio shifts far less than either
-    time when other jobs share the CPU."""
-    forward_s, maps_s, curves_s, total_s = [], [], [], []
+                    repeat: int) -> dict[str, float]:
+    """Seconds of the one-image readout over `repeat` rounds, each on a fresh analysis: medians of the
+    analysis forward, the maps, the curves and the readout (maps + curves), the fastest readout, and the
+    readout's median CPU seconds (this process, all its threads).
+
+    Other jobs share this CPU, so wall times swing; the fastest round and the CPU seconds (with one thread:
+    what the readout costs when it has a core to itself) move much less, and so does readout ÷ forward.
+    """
+    rounds: dict[str, list[float]] = {k: [] for k in ("forward", "maps", "curves", "readout", "cpu")}
     for _ in range(repeat + 1):  # the first round warms up (kernels, the PI-resize cache) and is dropped
         begin = time.perf_counter()
         a: Analysis = analyze(model, image, patch_size)
-        start = time.perf_counter()
-        forward_s.append(start - begin)
+        start, cpu = time.perf_counter(), time.process_time()
         maps = {m: a.attention_map(m) for m in METHODS}
         middle = time.perf_counter()
         a.faithfulness_comparison(maps, random_seed=0, steps=steps, mode=mode)
         end = time.perf_counter()
-        maps_s.append(middle - start)
-        curves_s.append(end - middle)
-        total_s.append(end - start)
-    return tuple(statistics.median(t[1:]) for t in (forward_s, maps_s, curves_s, total_s))
+        for key, value in (("forward", start - begin), ("maps", middle - start), ("curves", end - middle),
+                           ("readout", end - start), ("cpu", time.process_time() - cpu)):
+            rounds[key].append(value)
+    out = {key: statistics.median(values[1:]) for key, values in rounds.items()}
+    out["fastest"] = min(rounds["readout"][1:])
+    return out
 
 
 def random_vit_b16() -> ViT:
@@ -142,6 +159,7 @@ def main() -> None:
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--no-quality", action="store_true")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--no-b16", action="store_true", help="time the given model only")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -166,21 +184,23 @@ def main() -> None:
             print_quality(name, p, grid, scores, accuracy)
             print(f"<!-- patch {p}: {time.perf_counter() - start:.0f} s -->", flush=True)
     if not args.no_timing:
-        print("\n| model | precision | patch (grid) | removal | forward (s) | maps (s) | curves (s) | "
-              "readout = maps + curves (s) | readout ÷ forward | target |")
-        print("|---|---|---|---|---:|---:|---:|---:|---:|---|")
+        print("\n| model | precision | threads | patch (grid) | removal | forward (s) | maps (s) | curves (s) | "
+              "readout (s) | fastest readout (s) | readout CPU (s) | readout ÷ forward | target |")
+        print("|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
         picture = Image.open(ROOT / "assets" / "examples" / "cat.jpg").convert("RGB")
-        for subject, target in ((model, 0.2 if args.model == "bundled" else None), (random_vit_b16(), 1.5)):
-            p = subject.config.patch_size
+        target = 0.2 if args.model == "bundled" else None
+        subjects = [(model, p, target) for p in args.patch_sizes or [model.config.patch_size]]
+        subjects += [] if args.no_b16 else [(random_vit_b16(), 16, 1.5)]
+        for subject, p, target in subjects:
             side = subject.config.image_size // p
             for mode in args.modes:
-                forward_s, maps_s, curves_s, total_s = readout_seconds(subject, picture, p, args.steps, mode,
-                                                                       args.repeat)
-                met = target is not None and total_s <= target
+                t = readout_seconds(subject, picture, p, args.steps, mode, args.repeat)
+                met = target is not None and t["readout"] <= target  # the median, not the fastest round
                 verdict = "" if target is None else f"≤ {target} s: " + ("met" if met else "**not met**")
-                print(f"| {subject.config.name or args.model} | {subject.precision} | {p} ({side}×{side}) | {mode} | "
-                      f"{forward_s:.3f} | {maps_s:.3f} | {curves_s:.3f} | {total_s:.3f} | {total_s / forward_s:.0f}× | "
-                      f"{verdict} |", flush=True)
+                print(f"| {subject.config.name or args.model} | {subject.precision} | {torch.get_num_threads()} | "
+                      f"{p} ({side}×{side}) | {mode} | {t['forward']:.3f} | {t['maps']:.3f} | {t['curves']:.3f} | "
+                      f"{t['readout']:.3f} | {t['fastest']:.3f} | {t['cpu']:.3f} | "
+                      f"{t['readout'] / t['forward']:.0f}× | {verdict} |", flush=True)
 
 
 if __name__ == "__main__":

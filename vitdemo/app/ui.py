@@ -31,7 +31,6 @@ from .zerogpu import gpu_machine
 
 EXAMPLES = ("cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg", "shape_star.png", "shape_triangle.png")
 TITLE = "ViT explorer: how a Vision Transformer sees your image"
-METHOD_LABELS = [("Attention", "attention"), ("Rollout", "rollout"), ("Relevance", "relevance")]
 # What `update` reads and what it may change, by name (see callbacks.Handlers.update). Every view of an
 # analysis (method, layer, head, colours, a clicked patch) is drawn by the explorer in the browser.
 SOURCE_CONTROLS = ("image", "model", "patch", "keep_aspect")

@@ -31,8 +31,10 @@ a blurred square) is moving the probability.
 Cost: each distinct set of kept patches is read once, for every map and both curves (the whole image's
 probability can be passed in: an analysis has it). Tokens: forwards grouped by how many tokens they keep,
 so the 2·(steps − 1) inner sets of each map fall into about `steps` groups (deletion at k and insertion at
-steps − k keep as many), and 5 maps × 10 steps take ~10 batched forwards over ~N·steps/2 tokens per map.
-Blur: whole images, `batch_size` per forward. No attention weights are asked for (the fused kernel runs).
+steps − k keep as many), and 5 maps × 10 steps take ~10 batched forwards. The work is fixed by the protocol:
+each map's curves read (steps − 1)·N patch tokens, about steps − 1 whole-image forwards (ViT-B/16: ~45 for
+5 maps, BENCHMARKS.md §9). Blur: 2·(steps − 1) whole images per map, `batch_size` per forward. No attention
+weights are asked for (the fused kernel runs).
 """
 
 from __future__ import annotations
