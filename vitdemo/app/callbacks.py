@@ -1,8 +1,8 @@
 """The UI's event functions: named control values in, named output values out; the work is `Engine`'s and `views`'.
 
-Each handler takes `values: dict[str, Any]` (control name → value, see `ui.CONTROLS`) and returns a dict
-naming only the outputs it changes; `ui.bind` translates names to components. One `View` is built per
-event (`validation.view`), so no handler lines up positional lists by hand.
+Each handler takes `values: dict[str, Any]` (control name → value, see `ui.SOURCE_CONTROLS` and
+`ui.STATES`) and returns a dict naming only the outputs it changes; `ui.bind` translates names to
+components, so no handler lines up positional lists by hand.
 
 Every output that depends on the image, the model or the patch size comes from one handler, `update`,
 bound to one Gradio event that fires on every such control (`ui._wire`): Gradio runs that event's triggers

@@ -1,8 +1,8 @@
 """The page: layout and wiring only. What each event does is in `callbacks.py`, the math in `vitdemo`.
 
-Layout, for a 1280×800 screen: the input and the model/patch-size pickers on the left; the patch grid, the
-attention heatmap and the top-5 labels side by side on the right, with the method/layer/head controls
-right under them, so the main result is visible without scrolling. Below: tabs for the per-head gallery,
+Layout, for a 1280×800 screen: the input and the model/patch-size pickers on the left; the explorer (patch
+grid and map, drawn in the browser, with its method/layer/head controls right under them) and the top-5
+labels on the right, so the main result is visible without scrolling. Below: tabs for the per-head gallery,
 the patch-size comparison, the recipe and the probing figures. On a phone (≤ 640 px) the header stacks and
 the input shrinks, so the first screen shows a result. Every control and output has a stable `elem_id`
 (the browser tests and the screenshot walkthrough find them by it).
