@@ -23,6 +23,7 @@ from .api import register_endpoints
 from .callbacks import Handlers, compare_default, model_choices, patch_choices, patch_hint
 from .components import upload_image
 from .explorer import explorer, gallery, head_script
+from .i18n import translations
 from .models import BUNDLED, HubProbe, choose_startup, settle_pending
 from .outputs import PictureStore, output_gallery, output_image
 from .service import Engine
@@ -93,7 +94,8 @@ def launch_options() -> dict[str, Any]:
     """Arguments for `demo.launch` that belong to the app (Gradio 6 takes theme, CSS and head here)."""
     return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS, "head": head_script(),
             "max_file_size": MAX_FILE_BYTES, "allowed_paths": [str(EXAMPLES_DIR)],
-            "footer_links": ["api", "gradio"], "state_session_capacity": settings().sessions}
+            "footer_links": ["api", "gradio"], "state_session_capacity": settings().sessions,
+            "i18n": translations()}
 
 
 def _model_group() -> dict[str, Any]:
