@@ -1,15 +1,26 @@
-"""ViT-B/16 throughput with attention maps: vitdemo against transformers eager, same weights, same run.
+"""The GPU check: every model family, the explorer bundle, faithfulness, torchrun training, and throughput
+with attention maps against transformers eager — same weights, same run, one results file.
 
-    python benchmarks/gpu_bench.py --device cuda --out gpu_results.md     # what gpu_check.sh runs
-    python benchmarks/gpu_bench.py --device cpu --quick                    # a few seconds: checks the script
+    python benchmarks/gpu_bench.py --device cuda --out gpu_results.md     # what gpu_check.sh runs (~5 min)
+    python benchmarks/gpu_bench.py --device cpu --quick                    # small models: checks the script
 
-Random ViT-B/16 weights are written once with transformers' `save_pretrained` and read back by both
-libraries (vitdemo through `vitdemo.load(dir, device=..., precision=...)`), so the two compute the same
-function. Every case asks for every layer's attention (`output_attentions=True`, transformers' eager
-attention: the only transformers path that returns them). Each precision runs both libraries round-robin so
-clock boosts and background load hit both alike; the table reports images/s and the ratio
-vitdemo / transformers at the same precision. transformers at fp16/bf16 is the model cast to that dtype.
-A first row checks the two agree (fp32 logits) before any speed is worth reading.
+Sections, in order (each row says what it measured):
+
+1. **Agreement**: random ViT-B/16 weights written once with transformers' `save_pretrained` and read back by
+   vitdemo; fp32 logits of the two on random images.
+2. **Families**: ViT, DeiT (distilled), FlexiViT (vitdemo's own format, run at several patch sizes), DINO,
+   DINOv2 and DINOv2 with registers, random weights built locally (nothing is downloaded): fp32 logits and
+   last-layer attention against transformers eager, then images/s of both in `auto` precision.
+3. **Explorer and faithfulness**: one analysis as the app serves it (forward, stored analysis, explorer
+   bundle) at patch 16 and patch 8, the relevance bundle, and the deletion/insertion curves of every map.
+4. **Training**: `torchrun --nproc_per_node=1 -m vitdemo train` on the shapes data (a few steps).
+5. **Throughput**: ViT-B/16 images/s at batch 1/32/128 and fp32/bf16/fp16, every layer's attention
+   (`output_attentions=True`, transformers' eager attention: its only path that returns them). Each precision
+   runs both libraries round-robin so clock boosts and background load hit both alike; transformers at
+   fp16/bf16 is the model cast to that dtype.
+
+`--quick` swaps ViT-B for small models and shortens every timing, so the whole script runs on a CPU in
+about a minute (tests/test_gpu_bench.py runs it that way).
 """
 
 from __future__ import annotations
@@ -28,6 +39,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gpu_checks  # noqa: E402  (the family, explorer, faithfulness and training checks)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -61,18 +75,22 @@ def images_per_second(fn: Callable[[], object], batch: int, device: torch.device
     return batch * calls / (time.perf_counter() - start)
 
 
-def transformers_vit_b16(seed: int = 0):
-    """A randomly initialised transformers ViT-B/16 classifier with eager attention (returns attentions)."""
+SMALL = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)  # --quick
+
+
+def transformers_vit_b16(seed: int = 0, small: bool = False):
+    """A randomly initialised transformers ViT-B/16 classifier (small: 2 layers of width 64) with eager attention."""
     from transformers import ViTConfig, ViTForImageClassification
 
     torch.manual_seed(seed)
-    config = ViTConfig(patch_size=16, image_size=224, num_labels=1000, attn_implementation="eager")
+    config = ViTConfig(patch_size=16, image_size=224, num_labels=1000, attn_implementation="eager",
+                       **(SMALL if small else {}))
     return ViTForImageClassification(config).eval()
 
 
-def agreement_row(ours, theirs, device: torch.device) -> str:
+def agreement_row(ours, theirs, device: torch.device, size: int = 224) -> str:
     """Max |Δlogit| and top-1 agreement of the two fp32 models on one random batch."""
-    x = torch.randn(4, 3, 224, 224, generator=torch.Generator().manual_seed(1)).to(device)
+    x = torch.randn(4, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device)
     with torch.inference_mode():
         a = ours(x, output_attentions=True).logits.float()
         b = theirs(pixel_values=x, output_attentions=True).logits.float()
@@ -166,11 +184,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="alternating samples per case (median kept)")
     parser.add_argument("--calls", type=int, default=3, help="minimum timed calls per sample")
     parser.add_argument("--out", default="gpu_results.md", help="results file (markdown)")
+    parser.add_argument("--train-steps", type=int, default=20, help="optimizer steps of the torchrun training check")
+    parser.add_argument("--skip", nargs="+", default=[], choices=["families", "explorer", "training", "throughput"],
+                        help="sections to leave out")
     args = parser.parse_args(argv)
     if args.quick:
         args.batches = args.batches or [1, 2]
         args.precisions = args.precisions or ["fp32", "bf16"]
         args.seconds, args.rounds, args.calls = min(args.seconds, 0.2), 1, 1
+        args.train_steps = min(args.train_steps, 2)
     args.batches = args.batches or [1, 32, 128]
     args.precisions = args.precisions or ["fp32", "bf16", "fp16"]
     return args
@@ -183,23 +205,39 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("CUDA is not available to torch; pass --device cpu to check the script on a CPU")
     command = "python benchmarks/gpu_bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
     started = time.perf_counter()
-    hf = transformers_vit_b16().to(device)
+    small, repeat = args.quick, max(1, args.rounds)
+    hf = transformers_vit_b16(small=small).to(device)
     header = ["| batch | precision | vitdemo (images/s) | transformers eager (images/s) | vitdemo / transformers "
               "| peak GPU memory, vitdemo / transformers (MB) |", "|---|---|---|---|---|---|"]
-    print("\n".join(header), flush=True)
+    sections: list[str] = []
     cases: list[Case] = []
     with tempfile.TemporaryDirectory() as weights_dir:
         hf.save_pretrained(weights_dir)
         import vitdemo
 
         agreement = agreement_row(vitdemo.load(weights_dir, device=str(device), precision="fp32"), hf, device)
-        for precision in args.precisions:
-            cases += measure_precision(weights_dir, hf, precision, args.batches, device, args.seconds, args.rounds,
-                                       args.calls)
-    lines = [f"# ViT-B/16 throughput on {args.device}, with attention maps", "", f"`{command}`", "",
-             *environment_lines(device), f"- {agreement}",
-             f"- total benchmark time {time.perf_counter() - started:.0f} s", "",
-             *header, *[_row(c) for c in cases], "", *speedup_rows(cases), ""]
+        print(agreement, flush=True)
+        if "families" not in args.skip:
+            sections += ["## Model families (random weights, built locally)", "",
+                         *gpu_checks.family_rows(device, small, batch=2 if small else 32, repeat=repeat), ""]
+        if "explorer" not in args.skip:
+            sections += ["## The explorer and faithfulness", "",
+                         *gpu_checks.explorer_rows(weights_dir, device, repeat=repeat), ""]
+        if "training" not in args.skip:
+            sections += ["## Training with torchrun, one process", "",
+                         *gpu_checks.training_rows(device, args.train_steps), ""]
+        if "throughput" not in args.skip:
+            print("\n".join(header), flush=True)
+            for precision in args.precisions:
+                cases += measure_precision(weights_dir, hf, precision, args.batches, device, args.seconds,
+                                           args.rounds, args.calls)
+    model_name = "a small ViT (--quick)" if small else "ViT-B/16"
+    lines = [f"# GPU check on {args.device}: families, explorer, training, {model_name} throughput", "",
+             f"`{command}`", "", *environment_lines(device), f"- {agreement}",
+             f"- total benchmark time {time.perf_counter() - started:.0f} s", "", *sections]
+    if cases:
+        lines += [f"## Throughput with attention maps ({model_name})", "", *header, *[_row(c) for c in cases], "",
+                  *speedup_rows(cases), ""]
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines[:8]))
     print(f"\nwrote {args.out}")

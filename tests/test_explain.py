@@ -13,6 +13,7 @@ from PIL import Image
 
 from vitdemo.config import ViTConfig
 from vitdemo.explain import METHODS, analyze, mass_mask, patch_at, patch_boundaries, relevance, rollout
+from vitdemo.explain.maps import relevance_by_layer
 from vitdemo.model import ViT
 
 SMALL = dict(image_size=32, patch_size=8, dim=32, depth=2, heads=4, mlp_dim=64, num_classes=5)
@@ -106,6 +107,9 @@ def test_relevance_single_head_two_layers_by_hand():
     # (g2⊙a2)⁺ row 0 = [0,.25,.25]; times R1 = [0,.375,.5]; R2 row 0 = [1.2, 1.175, 0.5].
     result = relevance(tensors(a1, a2), tensors(g1, g2))
     assert np.allclose(result[0], [1.2, 1.175, 0.5])
+    # The class row alone (vector-matrix products only) and the row after each layer: R1 row 0, then R2 row 0.
+    assert np.allclose(relevance(tensors(a1, a2), tensors(g1, g2), query=0), [1.2, 1.175, 0.5])
+    assert np.allclose(relevance_by_layer(tensors(a1, a2), tensors(g1, g2)), [[1.2, 0.8, 0.0], [1.2, 1.175, 0.5]])
 
 
 def test_relevance_matches_numpy_two_layer_two_head_example():

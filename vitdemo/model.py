@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fast
 from .config import ViTConfig
 
 # --------------------------------------------------------------------------------------------------------
@@ -191,6 +192,8 @@ class Block(nn.Module):
         self.ls2 = LayerScale(config) if config.layer_scale else nn.Identity()
 
     def forward(self, x: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if fast.applies(x):  # inference in bf16 on a CPU: the same steps, fused (vitdemo/fast.py)
+            return fast.block_forward(self, x, need_weights)
         attended, weights = self.attn(self.norm1(x), need_weights)
         x = x + self.ls1(attended)
         return x + self.ls2(self.mlp(self.norm2(x))), weights
@@ -223,14 +226,15 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.dist_token = nn.Parameter(torch.zeros(1, 1, d)) if config.distilled else None
         self.reg_token = nn.Parameter(torch.zeros(1, config.num_registers, d)) if config.num_registers else None
-        self.pos_embed = nn.Parameter(torch.randn(1, config.num_positioned_prefix_tokens + side * side, d) * 0.02)
+        self.pos_embed = nn.Parameter(torch.randn(1, config.num_positioned_prefix_tokens + side * side, d).mul_(0.02))
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d, eps=config.layer_norm_eps)
         head_in = 2 * d if config.head_input == "class+mean" else d
         self.head = nn.Linear(head_in, classes) if classes else None  # None: no classifier (DINO)
         self.head_dist = nn.Linear(d, classes) if config.distilled and classes else None
-        self.apply(_init_weights)
-        nn.init.normal_(self.cls_token, std=1e-6)
+        if not self.cls_token.is_meta:  # a checkpoint is built on "meta" and loaded: nothing to initialise
+            self.apply(_init_weights)
+            nn.init.normal_(self.cls_token, std=1e-6)
 
     @property
     def device(self) -> torch.device:
