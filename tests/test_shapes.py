@@ -1,5 +1,6 @@
 """The synthetic shapes dataset: determinism, masks that match the pixels, coverage of
-classes and sizes; and the independent renderer later tests use for generalisation."""
+classes, sizes, styles (filled, outlined, hand-drawn) and palettes (colour, ink on paper);
+and the independent renderer later tests use for generalisation."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 from simple_renderer import SIMPLE_SHAPES, render_simple
 
-from vitdemo.data.shapes import SHAPE_LABELS, ShapesDataset, render_sample, render_shape, shape_samples
+from vitdemo.data.shapes import SHAPE_LABELS, STYLES, ShapesDataset, render_sample, render_shape, shape_samples
 
 SAMPLES = 240  # enough to hit every class and background kind many times, in about a second
 
@@ -65,7 +66,7 @@ def test_sample_types_and_shapes() -> None:
 def test_mask_covers_exactly_the_drawn_object() -> None:
     """Compared with the same scene rendered without the object: inside the mask every
     pixel changed clearly; outside it, only the antialiased rim (coverage under one half)
-    and the odd sliver changed."""
+    and the odd faint sliver changed. Filled, outlined and hand-drawn objects alike."""
     for index in range(SAMPLES):
         sample = render_sample(11, index)
         without = render_sample(11, index, with_object=False)
@@ -73,16 +74,63 @@ def test_mask_covers_exactly_the_drawn_object() -> None:
         changed = _difference(sample.image, without.image)
         inside = changed[sample.mask]
         assert inside.min() >= 12 and np.median(inside) >= 60, f"sample {index} ({sample.name}) blends in"
-        stray = np.count_nonzero(changed[~_dilate(sample.mask)])
-        assert stray <= 0.01 * sample.mask.sum(), f"sample {index}: {stray} changed pixels away from the mask"
+        away = changed[~_dilate(sample.mask)]
+        stray = np.count_nonzero(away)
+        assert stray <= max(0.01 * sample.mask.sum(), 8), f"sample {index}: {stray} changed pixels away from the mask"
+        # and those are faint (coverage under one half), e.g. where a crescent's outline meets itself at a horn
+        assert away.max(initial=0) < 0.6 * np.median(inside), f"sample {index}: a strong change outside the mask"
 
 
-def test_every_class_appears_and_object_sizes_are_sensible() -> None:
+def test_every_class_appears_and_object_sizes_span_3_to_50_percent() -> None:
     samples = list(shape_samples(SAMPLES, seed=5))
     assert {s.label for s in samples} == set(range(len(SHAPE_LABELS)))
-    areas = np.array([s.mask.mean() for s in samples])
-    assert areas.min() >= 0.10 and areas.max() <= 0.50
-    assert 0.18 <= np.median(areas) <= 0.35
+    filled = np.array([s.mask.mean() for s in samples if s.style == "filled"])
+    assert filled.min() >= 0.015 and filled.max() <= 0.55  # 3-50%, less what an occluder hides
+    assert (filled < 0.06).sum() >= 5 and (filled > 0.3).sum() >= 5, "small and large objects both occur"
+    for s in samples:
+        if s.style != "filled":  # an outline's mask is its ink: far less than the area it encloses
+            assert 0.002 <= s.mask.mean() <= 0.3, f"{s.name} ({s.style})"
+
+
+def test_styles_and_palettes_all_occur() -> None:
+    samples = list(shape_samples(SAMPLES, seed=6))
+    assert {s.style for s in samples} == set(STYLES)
+    for style in STYLES:
+        share = np.mean([s.style == style for s in samples])
+        assert abs(share - STYLES[style] / sum(STYLES.values())) < 0.1, style
+    assert 0.3 <= np.mean([s.ink_on_paper for s in samples]) <= 0.5
+
+
+def test_ink_on_paper_is_dark_on_light() -> None:
+    for sample in shape_samples(120, seed=7):
+        if not sample.ink_on_paper:
+            continue
+        luma = np.asarray(sample.image.convert("L"), np.float32)
+        assert np.median(luma[~_dilate(sample.mask, 2)]) >= 190, f"sample {sample.name}: paper is not light"
+        assert np.median(luma[sample.mask]) <= 110, f"sample {sample.name}: ink is not dark"
+
+
+def test_outlined_circles_are_hollow() -> None:
+    """The centre of an outlined or hand-drawn circle is paper, not ink: an outline, not a disc."""
+    seen = 0
+    for index in range(len(SHAPE_LABELS) * 60):
+        if index % len(SHAPE_LABELS) != SHAPE_LABELS.index("circle"):
+            continue
+        sample = render_sample(8, index)
+        if sample.style == "filled":
+            continue
+        ys, xs = np.nonzero(sample.mask)
+        cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+        assert not sample.mask[cy - 1 : cy + 2, cx - 1 : cx + 2].any(), f"sample {index} ({sample.style})"
+        seen += 1
+    assert seen >= 15
+
+
+def test_hand_drawn_outlines_differ_from_each_other() -> None:
+    """Two hand-drawn samples are never the same stroke: the wobble is drawn per sample (deterministically)."""
+    masks = [s.mask for s in shape_samples(200, seed=9) if s.style == "hand-drawn"]
+    assert len(masks) >= 30
+    assert len({m.tobytes() for m in masks}) == len(masks)
 
 
 def test_objects_contrast_with_their_surroundings() -> None:
@@ -95,7 +143,7 @@ def test_objects_contrast_with_their_surroundings() -> None:
 
 def test_render_shape_draws_the_named_class() -> None:
     image, mask = render_shape("star", np.random.default_rng(0))
-    assert image.size == (96, 96) and 0.1 < mask.mean() < 0.5
+    assert image.size == (96, 96) and 0.0 < mask.mean() < 0.55
     with pytest.raises(ValueError):
         render_shape("dodecahedron", np.random.default_rng(0))
 

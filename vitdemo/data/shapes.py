@@ -4,49 +4,58 @@ Why synthetic: what a Vision Transformer looks at is only checkable when the rig
 is known, so every sample carries the mask of the object's own pixels, against which
 attention rollout or relevance maps can be scored.
 
+Why so varied: a model learns the look of its data, not the idea of a triangle. Objects range
+from 3% to 50% of the image; they are filled, outlined with pens of several widths, or drawn
+by hand (`strokes`: wobbly, unclosed, uneven); in colour on colour, or dark ink on light
+paper; over flat, gradient, noise and texture backgrounds, among clutter, sometimes partly
+hidden. A model trained on one style (filled, large, colour) reads a mouse drawing as "ring".
+
 Why on the fly and deterministic by ``(seed, index)``: training draws 100k+ samples, too
 many to store; seeding each sample with ``SeedSequence([seed, index])`` makes sample ``i``
 identical in any order and DataLoader worker (and machine, given the same NumPy and Pillow).
 
 Edges are antialiased by drawing coverage ``SUPERSAMPLE`` times larger and box-reducing
-it; the mask is that coverage thresholded at one half, so it matches the drawn pixels.
+it; the mask is that coverage thresholded at one half, so it matches the drawn pixels
+(for outlines: the ink, not the area it encloses).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageDraw
 
-from ..settings import TEXTURE_DIR
+from . import strokes
+from .backgrounds import BACKGROUND_KINDS, background, rgb
+from .geometry import SHAPE_LABELS, draw_parts, unit_area, unit_shapes
 
-SHAPE_LABELS: list[str] = [
-    "circle", "square", "triangle", "star", "pentagon", "cross",
-    "ring", "diamond", "heart", "crescent", "arrow",
-]  # fmt: skip
+__all__ = ["BACKGROUND_KINDS", "SHAPE_LABELS", "STYLES", "ShapeSample", "ShapesDataset", "render_sample",
+           "render_shape", "shape_samples"]
 
 SUPERSAMPLE = 3  # 3x3 subpixels per pixel: 10 coverage levels on every edge
-AREA_RANGE = (0.15, 0.40)  # object area as a fraction of the image, before shrinking to fit
+AREA_RANGE = (0.03, 0.50)  # the object's (filled) area as a fraction of the image, drawn log-uniformly
+STYLES = {"filled": 0.45, "outlined": 0.25, "hand-drawn": 0.30}  # how the object is drawn, and how often
+INK_ON_PAPER = 0.4  # share of samples drawn in dark ink on light paper rather than colour on colour
+OCCLUDED = 0.2  # share of samples with a blob over part of the object
 MIN_OBJECT_CONTRAST = 120.0  # RGB distance between the object and the mean background under it
 MIN_CLUTTER_CONTRAST = 80.0  # RGB distance between clutter and the object, so outlines stay intact
-MAX_BACKGROUND_SPREAD = 90.0  # RGB distance across a background's colour ramp
-BACKGROUND_KINDS = ("flat", "linear", "radial", "noise", "texture")
 
-_Part = tuple[np.ndarray, int]  # a polygon in unit coordinates and its fill: 255 adds, 0 cuts a hole
 _Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
 @dataclass(frozen=True)
 class ShapeSample:
-    """One RGB image, its class index into ``SHAPE_LABELS`` and the object's bool H×W mask."""
+    """One RGB image, its class index into ``SHAPE_LABELS`` and the object's bool H×W mask; how it was
+    drawn (a key of ``STYLES``) and whether in ink on paper, so that results can be broken down by both."""
 
     image: Image.Image
     label: int
     mask: np.ndarray
+    style: str = "filled"
+    ink_on_paper: bool = False
 
     @property
     def name(self) -> str:
@@ -89,13 +98,13 @@ def render_sample(seed: int, index: int, image_size: int = 96, with_object: bool
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     label = index % len(SHAPE_LABELS)
-    image, mask = _render_scene(rng, label, image_size, with_object)
-    return ShapeSample(image, label, mask)
+    image, mask, style, paper = _render_scene(rng, label, image_size, with_object)
+    return ShapeSample(image, label, mask, style, paper)
 
 
 def render_shape(name: str, rng: np.random.Generator, image_size: int = 96) -> tuple[Image.Image, np.ndarray]:
     """One shape of class ``name`` on a random scene, as (RGB image, bool mask)."""
-    return _render_scene(rng, SHAPE_LABELS.index(name), image_size, with_object=True)
+    return _render_scene(rng, SHAPE_LABELS.index(name), image_size, with_object=True)[:2]
 
 
 # --- scene -------------------------------------------------------------------------------
@@ -103,41 +112,85 @@ def render_shape(name: str, rng: np.random.Generator, image_size: int = 96) -> t
 
 def _render_scene(
     rng: np.random.Generator, label: int, size: int, with_object: bool
-) -> tuple[Image.Image, np.ndarray]:
-    """Draw background, clutter and object, and return the image and the object's mask.
+) -> tuple[Image.Image, np.ndarray, str, bool]:
+    """Draw background, clutter and object; return the image, the object's mask, its style and whether
+    it is ink on paper.
 
     Every random draw happens whether or not the object is drawn, so ``with_object``
-    changes nothing else. Only coverage is supersampled: each layer is drawn as a large
-    0/255 mask, box-reduced to an antialiased alpha and blended in its colour at full
-    size, much faster than blending a supersampled RGB scene."""
+    changes nothing else (the hand-drawn wobble comes from a generator of its own, seeded
+    by one draw). Only coverage is supersampled: each layer is drawn as a large 0/255 mask,
+    box-reduced to an antialiased alpha and blended in its colour at full size, much faster
+    than blending a supersampled RGB scene."""
     name = SHAPE_LABELS[label]
-    scene = _background(rng, size)
-    center, matrix, radius = _placement(rng, _unit_area(name), size)
-    colour = _pick_colours(rng, _mean_colour(scene, _around(center, radius)), MIN_OBJECT_CONTRAST)[0]
-    under, over = _clutter(rng, size, radius, colour)
+    pick_style, pick_paper, pick_occluder, pick_width = rng.random(4).tolist()
+    style = _choose(STYLES, pick_style)
+    paper = pick_paper < INK_ON_PAPER
+    scene = background(rng, size, paper)
+    center, matrix, radius = _placement(rng, unit_area(name), size)
+    if paper:
+        colour = _ink(rng)
+    else:
+        colour = _pick_colours(rng, _mean_colour(scene, _around(center, radius)), MIN_OBJECT_CONTRAST)[0]
+    under, over = _clutter(rng, size, radius, colour, sparse=paper)
+    if pick_occluder < OCCLUDED:
+        over.append(_occluder(rng, center, radius, rgb(_pick_colours(rng, colour, MIN_CLUTTER_CONTRAST)[0])))
+    hand = np.random.default_rng(rng.integers(2**63))
 
     coverage = Image.new("L", (size * SUPERSAMPLE,) * 2, 0)
-    _draw_parts(ImageDraw.Draw(coverage), _unit_shapes()[name], center * SUPERSAMPLE, matrix * SUPERSAMPLE)
+    draw, parts = ImageDraw.Draw(coverage), unit_shapes()[name]
+    at, to_pixels = center * SUPERSAMPLE, matrix * SUPERSAMPLE
+    if style == "filled":
+        draw_parts(draw, parts, at, to_pixels)
+    elif style == "outlined":
+        strokes.draw_outline(draw, parts, at, to_pixels, stroke_width(radius, pick_width) * SUPERSAMPLE)
+    else:
+        strokes.draw_hand(draw, parts, at, to_pixels, stroke_width(radius, pick_width) * SUPERSAMPLE, hand)
     _paste_marks(scene, under)
     if with_object:
-        _paste_through(scene, _rgb(colour), coverage, _around(center * SUPERSAMPLE, radius * SUPERSAMPLE))
+        reach = radius * 1.15 + 3  # a hand-drawn outline may wander a little outside the shape
+        _paste_through(scene, rgb(colour), coverage, _around(center * SUPERSAMPLE, reach * SUPERSAMPLE))
     _paste_marks(scene, over)
     erase = ImageDraw.Draw(coverage)
     for mark in over:
         _draw_mark(erase, mark, 0)
-    return scene, np.asarray(coverage.reduce(SUPERSAMPLE)) >= 128
+    return scene, np.asarray(coverage.reduce(SUPERSAMPLE)) >= 128, style, paper
+
+
+def stroke_width(radius: float, pick: float) -> float:
+    """A pen from 1.5 px to 1.5 px + 12% of the object's radius (6.5 px on the largest): several widths,
+    always far thinner than the ring's band (40% of its radius), so an outlined circle is not a ring."""
+    return 1.5 + pick * 0.12 * radius
+
+
+def _choose(weights: dict[str, float], pick: float) -> str:
+    """The key whose share of the cumulative weights ``pick`` (in [0, 1)) falls in."""
+    total, edge = sum(weights.values()), 0.0
+    for key, weight in weights.items():
+        edge += weight / total
+        if pick < edge:
+            return key
+    return key
 
 
 def _placement(rng: np.random.Generator, unit_area: float, size: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Centre, unit-to-pixel matrix and bounding radius of an object whose area is drawn
-    from ``AREA_RANGE`` (less when it would not fit), at a random angle and stretch."""
-    area, stretch, angle = rng.uniform(*AREA_RANGE) * size * size, rng.uniform(0.85, 1.15), rng.uniform(0, 2 * np.pi)
+    log-uniformly from ``AREA_RANGE`` (less when it would not fit), at a random angle and stretch."""
+    low, high = np.log(AREA_RANGE)
+    pick_area, pick_stretch, pick_angle = rng.random(3).tolist()
+    area = math.exp(low + (high - low) * pick_area) * size * size
+    stretch, angle = 0.85 + 0.3 * pick_stretch, 2 * np.pi * pick_angle
     scale = np.sqrt([stretch, 1.0 / stretch])  # x and y factors whose product is 1: the area is kept
-    radius = min(math.sqrt(area / unit_area) * scale.max(), size / 2 - 1.5)
+    radius = min(math.sqrt(area / unit_area) * scale.max(), size / 2 - 4.0)  # room for a wobbly outline
     cos, sin = math.cos(angle), math.sin(angle)
     matrix = np.array([[cos, -sin], [sin, cos]]) * (radius / scale.max() * scale)  # scale columns, then rotate
-    center = rng.uniform(radius + 0.5, size - radius - 0.5, size=2)
+    center = rng.uniform(radius + 3.0, size - radius - 3.0, size=2)
     return center, matrix, radius
+
+
+def _ink(rng: np.random.Generator) -> np.ndarray:
+    """A dark pen: near-black, or a dark blue, red or green, as people draw on white."""
+    base, tint = rng.uniform(0.0, 60.0), rng.uniform(0.0, 70.0, size=3) * (rng.random() < 0.5)
+    return np.clip(base + tint, 0, 255)
 
 
 def _paste_marks(scene: Image.Image, marks: list[_Mark]) -> None:
@@ -190,108 +243,6 @@ def _pick_colours(rng: np.random.Generator, avoid: np.ndarray, min_distance: flo
     return candidates[np.arange(count), best]
 
 
-def _rgb(colour: np.ndarray) -> tuple[int, int, int]:
-    return tuple(np.rint(colour).astype(int).tolist())
-
-
-# --- backgrounds -------------------------------------------------------------------------
-
-
-def _background(rng: np.random.Generator, size: int) -> Image.Image:
-    """A two-colour ramp along a field of one kind, plus gray noise.
-
-    The ramp's ends are at most ``MAX_BACKGROUND_SPREAD`` apart and the noise is small,
-    so a colour ``MIN_OBJECT_CONTRAST`` from the mean stands out everywhere. Scalars
-    come from one draw, as NumPy's per-call overhead adds up."""
-    pick_kind, pick_spread, pick_noise = rng.random(3).tolist()
-    kind = BACKGROUND_KINDS[int(pick_kind * len(BACKGROUND_KINDS))]
-    low, direction = rng.uniform(0.0, 255.0, size=3), rng.normal(size=3)
-    spread = 15.0 + (MAX_BACKGROUND_SPREAD - 15.0) * pick_spread
-    high = np.clip(low + direction / np.linalg.norm(direction) * spread, 0, 255)
-    if kind == "flat":
-        image = Image.new("RGB", (size, size), _rgb(low))
-    else:
-        image = _ramp(_background_levels(rng, kind, size), low, high)
-    amplitude = 6.0 + 14.0 * pick_noise if kind == "noise" else 12.0 * pick_noise - 6.0  # below 1: none
-    return _add_noise(image, rng.bytes(size * size), amplitude) if amplitude >= 1.0 else image
-
-
-def _background_levels(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
-    """An H×W uint8 field: where each pixel sits on the colour ramp, from 0 to 255."""
-    x, y = _centred_grid(size)
-    if kind == "linear":
-        angle = rng.uniform(0.0, 2 * np.pi)
-        cos, sin = math.cos(angle), math.sin(angle)
-        span = abs(cos) + abs(sin)  # so that the field runs from 0 to 1 corner to corner
-        return _levels(x * np.float32(cos / span) + y * np.float32(sin / span) + np.float32(0.5))
-    if kind == "radial":
-        cx, cy, reach = (rng.random(3) * [1.0, 1.0, 0.7] + [-0.5, -0.5, 0.5]).tolist()
-        return _levels(np.hypot(x - np.float32(cx), y - np.float32(cy)) * np.float32(1 / reach))
-    if kind == "noise":
-        cells = int(rng.integers(3, 9))
-        coarse = Image.fromarray(rng.random((cells, cells), dtype=np.float32))
-        return _levels(np.asarray(coarse.resize((size, size), Image.Resampling.BICUBIC)))
-    return _texture_levels(rng, size)
-
-
-def _texture_levels(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A random ``size``×``size`` window of a bundled texture at one of several zooms,
-    turned or flipped one of eight ways; slicing prepared arrays keeps it cheap."""
-    pyramid = _texture_pyramid(size)
-    which, y, x, turn = rng.random(4).tolist()
-    levels = pyramid[int(which * len(pyramid))]
-    top, left = int(y * (levels.shape[0] - size + 1)), int(x * (levels.shape[1] - size + 1))
-    window = levels[top : top + size, left : left + size]
-    turn = int(turn * 8)
-    return np.ascontiguousarray(np.rot90(window.T if turn >= 4 else window, turn % 4))
-
-
-@functools.cache
-def _texture_pyramid(size: int) -> tuple[np.ndarray, ...]:
-    """Each bundled texture scaled so that a ``size`` window spans 64 to 256 of its pixels
-    (five zooms), contrast-normalised to uint8 levels; built once per image size."""
-    paths = sorted(TEXTURE_DIR.glob("*.png"))
-    if not paths:
-        raise FileNotFoundError(f"no texture PNGs in {TEXTURE_DIR}; the shapes dataset needs assets/textures/")
-    pyramid = []
-    for path in paths:
-        texture = Image.open(path).convert("L")
-        for span in np.geomspace(64, 256, 5):
-            side = max(size, round(texture.width * size / span))
-            values = np.asarray(texture.resize((side, side), Image.Resampling.LANCZOS), np.float32)
-            pyramid.append(_levels((values - values.mean()) / (4 * values.std() + 1e-6) + 0.5))
-    return tuple(pyramid)
-
-
-@functools.cache
-def _centred_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre x and y scaled to [-0.5, 0.5]; cached because every gradient needs them."""
-    axis = (np.arange(size, dtype=np.float32) + 0.5) / size - 0.5
-    return tuple(np.meshgrid(axis, axis))
-
-
-def _levels(field: np.ndarray) -> np.ndarray:
-    """A float field, 0 to 1 (clipped), as uint8 ramp levels 0 to 255."""
-    return (np.clip(field, 0.0, 1.0) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
-
-
-def _ramp(levels: np.ndarray, low: np.ndarray, high: np.ndarray) -> Image.Image:
-    """Colour uint8 levels (0 is ``low``, 255 is ``high``) through a 256-entry palette,
-    which PIL applies in C: much cheaper than blending three float channels."""
-    palette = np.clip(low + np.linspace(0.0, 1.0, 256)[:, None] * (high - low) + 0.5, 0, 255)
-    indices = Image.fromarray(levels)
-    indices.putpalette(palette.astype(np.uint8).tobytes())
-    return indices.convert("RGB")
-
-
-def _add_noise(image: Image.Image, random_bytes: bytes, amplitude: float) -> Image.Image:
-    """Gray noise, uniform in ±``amplitude``, added to all three channels: full-range noise
-    added in C, then blended back towards the clean image, cheaper than scaling it."""
-    gray = Image.frombytes("L", image.size, random_bytes)
-    noisy = ImageChops.add(image, Image.merge("RGB", (gray, gray, gray)), 1.0, -128)
-    return Image.blend(image, noisy, amplitude / 128)
-
-
 # --- clutter -----------------------------------------------------------------------------
 
 _BLOB_CORNERS = 7
@@ -312,13 +263,14 @@ class _Mark:
 
 
 def _clutter(
-    rng: np.random.Generator, size: int, object_radius: float, object_colour: np.ndarray
+    rng: np.random.Generator, size: int, object_radius: float, object_colour: np.ndarray, sparse: bool = False
 ) -> tuple[list[_Mark], list[_Mark]]:
     """Distractors smaller than the object: up to 7 lines, dots and blobs in two colours
-    under it, and up to 2 thin lines or dots in a third colour over it, too thin to hide
-    much. All contrast with the object, so its outline stays intact."""
-    colours = [_rgb(c) for c in _pick_colours(rng, object_colour, MIN_CLUTTER_CONTRAST, 3)]
-    under_count, over_count = (rng.random(2) * [8, 3]).astype(int).tolist()
+    under it (3 when ``sparse``: a page has less), and up to 2 thin lines or dots in a third
+    colour over it, too thin to hide much. All contrast with the object, so its outline
+    stays intact."""
+    colours = [rgb(c) for c in _pick_colours(rng, object_colour, MIN_CLUTTER_CONTRAST, 3)]
+    under_count, over_count = (rng.random(2) * [4 if sparse else 8, 3]).astype(int).tolist()
     under = [_mark(rng, ("line", "ellipse", "polygon"), colours[:2], size, object_radius) for _ in range(under_count)]
     over = [_mark(rng, ("line", "ellipse"), colours[2:], size, object_radius, thin=True) for _ in range(over_count)]
     return under, over
@@ -351,71 +303,21 @@ def _mark(
     return _Mark(kind, points, 0, colour)
 
 
+def _occluder(rng: np.random.Generator, center: np.ndarray, radius: float, colour: tuple[int, int, int]) -> _Mark:
+    """A blob over the object's edge, about a quarter to a half of its radius across: partial occlusion,
+    which the mask leaves out (`_render_scene` erases marks drawn over the object)."""
+    angle, distance, *u = rng.random(2 + 2 * _BLOB_CORNERS).tolist()
+    reach = (0.25 + 0.25 * distance) * radius * SUPERSAMPLE
+    x, y = ((center + 0.8 * radius * np.array([math.cos(2 * math.pi * angle), math.sin(2 * math.pi * angle)]))
+            * SUPERSAMPLE).tolist()
+    points = []
+    for k in range(_BLOB_CORNERS):
+        a = 2 * math.pi * (k + 0.8 * u[k]) / _BLOB_CORNERS
+        r = reach * (0.6 + 0.4 * u[_BLOB_CORNERS + k])
+        points += [x + r * math.cos(a), y + r * math.sin(a)]
+    return _Mark("polygon", points, 0, colour)
+
+
 def _draw_mark(draw: ImageDraw.ImageDraw, mark: _Mark, fill: int | tuple[int, int, int]) -> None:
     getattr(draw, mark.kind)(mark.xy, fill=fill, width=mark.width)  # width 0: no outline
 
-
-# --- geometry ----------------------------------------------------------------------------
-
-
-def _draw_parts(draw: ImageDraw.ImageDraw, parts: tuple[_Part, ...], center: np.ndarray, matrix: np.ndarray) -> None:
-    """Fill each unit-coordinate polygon, mapped to pixels by ``matrix`` and ``center``."""
-    for polygon, fill in parts:
-        draw.polygon((polygon @ matrix.T + center).ravel().tolist(), fill=fill)
-
-
-@functools.cache
-def _unit_area(name: str) -> float:
-    """Area of a shape in unit coordinates, measured once by rasterising it large, so that
-    objects are sized by area rather than by their (shape-dependent) outer radius."""
-    scale, canvas = 200.0, Image.new("L", (512, 512), 0)
-    _draw_parts(ImageDraw.Draw(canvas), _unit_shapes()[name], np.array([256.0, 256.0]), np.eye(2) * scale)
-    return float(np.count_nonzero(np.asarray(canvas))) / scale**2
-
-
-@functools.cache
-def _unit_shapes() -> dict[str, tuple[_Part, ...]]:
-    """Each class as polygons within the unit circle (y points down, as on screen).
-
-    The diamond is a narrow rhombus, so no class is a rotation or stretch of another. The
-    crescent is a disc minus an offset disc, with the horn tips cut off: sub-pixel
-    slivers would be half drawn and half masked."""
-    circle = _regular_polygon(64)
-    a, w = 0.95, 0.3  # the cross's arm length and half-width
-    shapes = {
-        "circle": ((circle, 255),),
-        "square": ((_regular_polygon(4, phase=np.pi / 4), 255),),
-        "triangle": ((_regular_polygon(3), 255),),
-        "star": ((_star(), 255),),  # with a fat core (inner radius 0.45), so it survives downsampling
-        "pentagon": ((_regular_polygon(5), 255),),
-        "cross": ((np.array([[-w, -a], [w, -a], [w, -w], [a, -w], [a, w], [w, w],
-                             [w, a], [-w, a], [-w, w], [-a, w], [-a, -w], [-w, -w]]), 255),),
-        "ring": ((circle, 255), (0.6 * circle, 0)),
-        "diamond": ((np.array([[0.0, -1.0], [0.55, 0.0], [0.0, 1.0], [-0.55, 0.0]]), 255),),
-        "heart": ((_heart(), 255),),
-        "crescent": ((circle, 255), (0.85 * circle + [0.4, 0.0], 0),
-                     (np.array([[0.3, -1.0], [1.0, -1.0], [1.0, 1.0], [0.3, 1.0]]), 0)),
-        "arrow": ((np.array([[-0.97, -0.18], [0.2, -0.18], [0.2, -0.55], [0.97, 0.0],
-                             [0.2, 0.55], [0.2, 0.18], [-0.97, 0.18]]), 255),),
-    }  # fmt: skip
-    assert list(shapes) == SHAPE_LABELS
-    return shapes
-
-
-def _regular_polygon(sides: int, radius: float = 1.0, phase: float = -np.pi / 2) -> np.ndarray:
-    angles = phase + 2 * np.pi * np.arange(sides) / sides
-    return radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-
-
-def _star(inner: float = 0.45) -> np.ndarray:
-    return np.stack([_regular_polygon(5), _regular_polygon(5, inner, np.pi / 5 - np.pi / 2)], axis=1).reshape(-1, 2)
-
-
-def _heart() -> np.ndarray:
-    """The classic parametric heart, centred on its bounding box and scaled into the unit circle."""
-    t = np.linspace(0.0, 2 * np.pi, 72, endpoint=False)
-    x = 16 * np.sin(t) ** 3
-    y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
-    points = np.stack([x, y], axis=1)
-    points -= (points.max(axis=0) + points.min(axis=0)) / 2
-    return points / np.linalg.norm(points, axis=1).max()

@@ -113,13 +113,16 @@ def new_model(opts: TrainOptions, labels: list[str]) -> ViT:
 
 
 def fine_tune_model(opts: TrainOptions, labels: list[str]) -> ViT:
-    """The --init checkpoint in float32 with a fresh head (and distillation head) for `labels`."""
+    """The --init checkpoint in float32 with a fresh head (and distillation head) for `labels`, or with its
+    own head when it already has exactly these labels: then training continues the same task."""
     from ..loading import load
 
     model = load(opts.init, device="cpu", precision="fp32")
     config = model.config
-    config.num_classes = len(labels)
     config.patch_sizes = tuple(sorted(opts.patch_sizes)) if opts.patch_sizes else config.patch_sizes
+    if list(model.labels) == list(labels) and config.num_classes == len(labels):
+        return model.float().train()  # the same classes: keep training the head too (e.g. on broader data)
+    config.num_classes = len(labels)
     config.name = f"{config.name or opts.init}-finetuned"
     head_in = 2 * config.dim if config.head_input == "class+mean" else config.dim  # DINOv2: [class; mean]
     model.head = nn.Linear(head_in, len(labels))  # also gives a headless model (DINO) a classifier
