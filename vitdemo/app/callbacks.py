@@ -27,7 +27,8 @@ import gradio as gr
 from ..preprocessing import MAX_KEEP_ASPECT
 from . import validation, views
 from .cache import AnalysisKey
-from .models import hub_offline
+from .i18n import ENGLISH, Message, catalogue, localized, localized_error, t, text
+from .model_info import choice_label
 from .service import Analysed, Engine
 from .uploads import ImageInputError
 from .validation import UserError
@@ -36,30 +37,35 @@ logger = logging.getLogger(__name__)
 MAX_COMPARED = 3
 NATIVE_MARK = "★"
 WARNING_SECONDS = 12
-PROMPT = "Upload an image, paste one, use the webcam, or pick an example."
 SOURCE = ("image", "model", "patch", "keep_aspect")  # what decides the forward pass; the rest is a view
 Values = dict[str, Any]
 
 
-def shown_as_warning(fallback: Callable[[Any], Values] | None = None) -> Callable:
-    """Decorate a handler: a user error shows as a toast and returns `fallback(self)` (default: change nothing)."""
+def shown_as_warning(fallback: Callable[[Any, str], Values] | None = None) -> Callable:
+    """Decorate a handler: a user error shows as a toast and returns `fallback(self, lang)` (default: change
+    nothing). The toast is in the handler's `lang` (passed by `ui.bind`; English when absent)."""
 
     def decorate(fn: Callable[..., Values]) -> Callable[..., Values]:
         @functools.wraps(fn)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Values:
+            lang = kwargs.get("lang", ENGLISH)
             try:
                 return fn(self, *args, **kwargs)
             except (ImageInputError, ValueError) as exc:  # UserError is a ValueError
-                gr.Warning(str(exc), duration=WARNING_SECONDS)
+                warn(localized_error(exc, lang), lang)
             except Exception as exc:
                 logger.exception("unexpected error in %s", fn.__name__)
-                gr.Warning(f"Something went wrong on our side ({type(exc).__name__}); please try another image "
-                           "or setting.", duration=WARNING_SECONDS)
-            return fallback(self) if fallback else {}
+                warn(text("messages.our_side", lang, kind=type(exc).__name__), lang)
+            return fallback(self, lang) if fallback else {}
 
         return wrapper
 
     return decorate
+
+
+def warn(message: str, lang: str) -> None:
+    """A warning toast, its title in `lang` too (Gradio's own title is English)."""
+    gr.Warning(message, duration=WARNING_SECONDS, title=text("messages.title.warning", lang))
 
 
 def patch_choices(config: Any) -> list[tuple[str, int]]:
@@ -68,13 +74,15 @@ def patch_choices(config: Any) -> list[tuple[str, int]]:
     return [(f"{p} {NATIVE_MARK}" if p in native else str(p), p) for p in config.offered_patch_sizes()]
 
 
-def patch_hint(config: Any) -> str:
-    """One line under the patch-size picker: what the star means and what to expect from the others."""
+def patch_hint(config: Any, lang: str | None = None) -> Any:
+    """One line under the patch-size picker: what the star means and what to expect from the others.
+
+    In `lang`; without one (the page being built) as static text the browser translates."""
     native = config.native_patch_sizes
-    if set(config.offered_patch_sizes()) <= set(native):
-        return f"{NATIVE_MARK} trained at every size shown, so each should work about equally well."
-    return (f"{NATIVE_MARK} = trained at this size. Other sizes reuse the {config.patch_size} px weights via "
-            "PI-resize (FlexiViT): expect lower accuracy the further from ★, most of all for smaller patches.")
+    key = ("messages.patch_hint.all_native" if set(config.offered_patch_sizes()) <= set(native)
+           else "messages.patch_hint.resized")
+    message = Message(key, star=NATIVE_MARK, patch=config.patch_size)
+    return message.render(lang) if lang else t(key, **message.values)
 
 
 def compare_default(config: Any) -> list[int]:
@@ -84,24 +92,25 @@ def compare_default(config: Any) -> list[int]:
 
 
 def model_choices(engine: Engine) -> list[tuple[str, str]]:
-    """Dropdown choices; models that cannot load right now (offline, not cached) say so."""
+    """Dropdown choices; models that must be downloaded say so with the size (offline: that they are not
+    downloaded). The wording is `model_info.choice_label`'s."""
     available = set(engine.available())
-    offline = hub_offline()
-    return [(e.title if k in available or not offline else f"{e.title} (not downloaded)", k)
-            for k, e in engine.entries.items()]
+    return [(choice_label(e, k in available), k) for k, e in engine.entries.items()]
 
 
-def model_controls(config: Any) -> Values:
+def model_controls(config: Any, lang: str = ENGLISH) -> Values:
     """Every server-side control that depends on the model, reset to its default for `config`."""
     return {"patch": gr.update(choices=patch_choices(config), value=config.patch_size),
-            "patch_hint": patch_hint(config),
+            "patch_hint": patch_hint(config, lang),
             "compare_sizes": gr.update(choices=patch_choices(config), value=compare_default(config)),
             "compare_button": gr.update(interactive=True)}
 
 
-def cleared(summary: str = PROMPT) -> Values:
-    """Every result output emptied: no picture or label of an image that is no longer there."""
-    return {"explorer": None, "labels": None, "summary": summary, "key": None, "source": None, "compare": None}
+def cleared(lang: str = ENGLISH) -> Values:
+    """Every result output emptied: no picture or label of an image that is no longer there; the summary
+    says what to do."""
+    return {"explorer": None, "labels": None, "summary": text("messages.prompt", lang), "key": None, "source": None,
+            "compare": None}
 
 
 class Handlers:
@@ -113,8 +122,8 @@ class Handlers:
 
     # -- the one event that answers for image, model, patch size and view ---------------------------------
 
-    @shown_as_warning(fallback=lambda self: cleared())
-    def update(self, values: Values, trigger: str | None = None, progress: Any = None) -> Values:
+    @shown_as_warning(fallback=lambda self, lang: cleared(lang))
+    def update(self, values: Values, trigger: str | None = None, progress: Any = None, lang: str = ENGLISH) -> Values:
         """The results for the controls as they are now: a forward pass if the image, model or patch size
         changed (or the analysis left the cache), else a cache hit; then the explorer's bundle of it.
 
@@ -123,9 +132,9 @@ class Handlers:
         `trigger` names the control that fired ("page" for the page load, which may switch to the hub model
         the app was waiting for).
         """
-        values, out = self._model_for(values, trigger, progress)
+        values, out = self._model_for(values, trigger, progress, lang)
         if values["image"] is None:
-            return {**out, **cleared()}
+            return {**out, **cleared(lang)}
         source = [values[name] for name in SOURCE]
         result, size = self._analysed(values, source)
         if tuple(result.key) == tuple(values["key"] or ()) and not out:
@@ -137,10 +146,11 @@ class Handlers:
         cut = size if values["keep_aspect"] and size and max(size) / min(size) > MAX_KEEP_ASPECT else None
         return {**out, "explorer": explorer_payload(analysis, key=tuple(result.key), title=entry.title),
                 "labels": views.top_labels(analysis), "key": tuple(result.key), "source": source,
-                "summary": views.summary(analysis, entry.title, result.seconds, result.cached, cut),
+                "summary": views.summary(analysis, entry.title, result.seconds, result.cached, cut, lang=lang),
                 "compare": None}  # compared for the previous image: gone rather than stale
 
-    def _model_for(self, values: Values, trigger: str | None, progress: Any) -> tuple[Values, Values]:
+    def _model_for(self, values: Values, trigger: str | None, progress: Any,
+                   lang: str = ENGLISH) -> tuple[Values, Values]:
         """(the controls as they are once the chosen model runs, the outputs that switch to it).
 
         On the page load the model is the one the app settled on (the hub model, once the probe found the
@@ -150,7 +160,7 @@ class Handlers:
             values = {**values, "model": self.settle()}
         if values["model"] == values["active_model"] and trigger != "page":
             return values, {}
-        out = self._switch(values["model"], values["active_model"], progress)
+        out = self._switch(values["model"], values["active_model"], progress, lang)
         active = out.get("active_model", values["active_model"])
         if active != values["active_model"]:
             values = {**values, "patch": out["patch"]["value"]}
@@ -167,7 +177,7 @@ class Handlers:
         image = self.engine.decode(values["image"])
         return self.engine.analysis(image, values["model"], values["patch"], values["keep_aspect"]), image.size
 
-    def _switch(self, model: str, active: str, progress: Any) -> Values:
+    def _switch(self, model: str, active: str, progress: Any, lang: str = ENGLISH) -> Values:
         """Load the chosen model (with download progress) and refit every model-dependent control to it.
 
         A model that cannot load leaves the previous one selected, with a warning saying why.
@@ -175,22 +185,24 @@ class Handlers:
         try:
             entry = self.engine.entry(model)
             if progress is not None:
-                progress(0, desc=f"Loading {entry.title}…")
+                progress(0, desc=text("messages.loading", lang, title=entry.title))
             config = self.engine.model(entry.key).config
         except UserError as exc:
             if not active or active == model:
                 raise
-            gr.Warning(str(exc), duration=WARNING_SECONDS)
+            warn(localized_error(exc, lang), lang)
             return {"model": gr.update(value=active)}
         self.engine.adopt_pending(entry.key)
-        return {"model": gr.update(value=entry.key), "active_model": entry.key, "status": self.status(entry.key),
-                **model_controls(config)}
+        return {"model": gr.update(value=entry.key), "active_model": entry.key, "status": self.status(entry.key, lang),
+                **model_controls(config, lang)}
 
-    def status(self, model: str) -> str:
+    def status(self, model: str, lang: str = ENGLISH) -> str:
         """The line at the top: which model runs, what it is, and why it was chosen when it is the default."""
         entry = self.engine.entry(model)
-        why = f" {self.engine.startup.reason}" if entry.key == self.engine.default_key else ""
-        return f"**Model: {entry.title}.** {entry.blurb}{why}"
+        why = f" {localized(self.engine.startup.reason, lang)}" if entry.key == self.engine.default_key else ""
+        blurb = f"messages.blurb.{entry.key}"
+        blurb = text(blurb, lang) if blurb in catalogue()[ENGLISH] else entry.blurb  # a folder's model has none
+        return text("messages.status", lang, title=entry.title, blurb=blurb, why=why)
 
     # -- events that follow `update` (below the fold) or need no forward pass ----------------------------
 
@@ -211,15 +223,15 @@ class Handlers:
         return {"compare_button": gr.update(interactive=2 <= count <= MAX_COMPARED)}
 
     @shown_as_warning()
-    def compare(self, values: Values) -> Values:
+    def compare(self, values: Values, lang: str = ENGLISH) -> Values:
         """Two or three patch sizes side by side: one bundle each, drawn by the explorer's painter."""
         from ..explain.payload import explorer_payload
 
         if values["image"] is None:
-            raise UserError("Upload an image first.")
+            raise UserError(Message("messages.upload_first"))
         chosen = sorted({validation.whole(p, "patch size") for p in values.get("compare_sizes") or []})
         if not 2 <= len(chosen) <= MAX_COMPARED:
-            raise UserError(f"Pick two or three patch sizes to compare (you picked {len(chosen)}).")
+            raise UserError(Message("messages.pick_sizes", count=len(chosen)))
         picture = self.engine.decode(values["image"])
         bundles = []
         for p in chosen:
@@ -228,29 +240,32 @@ class Handlers:
         return {"compare": bundles}
 
     @shown_as_warning()
-    def refresh_tab(self, values: Values) -> Values:
+    def refresh_tab(self, values: Values, lang: str = ENGLISH) -> Values:
         """Redraw the open tab's figures (recipe, probing, or the comparison) for the analysis shown."""
         tab = values.get("tab")
         if tab == "recipe":
-            return self.recipe(values)
+            return self.recipe(values, lang)
         if tab == "probing":
             return self.probing(values)
         if tab == "compare" and values.get("key"):
-            return self.compare(values)
+            return self.compare(values, lang=lang)
         return {}
 
-    def recipe(self, values: Values) -> Values:
-        """The recipe, live: a table of every stage (shape, what happened) and the pictures of it."""
+    def recipe(self, values: Values, lang: str = ENGLISH) -> Values:
+        """The recipe, live: a table of every stage (shape, what happened) and the pictures of it.
+
+        Each stage is worded in `lang` from its kind and values (strings/recipe.py)."""
         analysis = self._stored(values)
         if analysis is None:
-            return {"recipe_table": "Upload an image to see each step of the recipe on it.", "recipe_gallery": []}
+            return {"recipe_table": text("messages.recipe.prompt", lang), "recipe_gallery": []}
         from ..explain.recipe import recipe
 
-        stages = recipe(analysis)
-        rows = "\n".join(f"| {i} | {cell(st.name)} | `{' × '.join(map(str, st.shape))}` | {cell(st.note)} |"
-                         for i, st in enumerate(stages, 1))
-        table = "| # | stage | tensor shape | what happened |\n|---|---|---|---|\n" + rows
-        pictures = [(st.picture, f"{i}. {st.name}") for i, st in enumerate(stages, 1) if st.picture is not None]
+        stages = [(text(f"recipe.{st.kind}.name", lang, **st.values), text(f"recipe.{st.kind}.note", lang, **st.values),
+                   st) for st in recipe(analysis)]
+        rows = "\n".join(f"| {i} | {cell(name)} | `{' × '.join(map(str, st.shape))}` | {cell(note)} |"
+                         for i, (name, note, st) in enumerate(stages, 1))
+        table = text("messages.recipe.header", lang) + "\n|---|---|---|---|\n" + rows
+        pictures = [(st.picture, f"{i}. {name}") for i, (name, _, st) in enumerate(stages, 1) if st.picture is not None]
         return {"recipe_table": table, "recipe_gallery": pictures}
 
     def probing(self, values: Values) -> Values:

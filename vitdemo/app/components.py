@@ -33,14 +33,14 @@ from gradio_client import handle_file
 
 from ..settings import EXAMPLES_DIR
 from .errors import refusal
+from .i18n import Message, current_language, localized
 from .uploads import ACCEPTED_DESCRIPTION, MAX_FILE_BYTES
 
 BASE64_SLACK = 4 / 3 + 0.01  # base64 text is 4/3 the size of its bytes
 EXAMPLE_IMAGE = EXAMPLES_DIR / "shape_star.png"  # the API page's example: on disk, so the snippet runs offline
 Check = Callable[[Any], Any]  # a raw request value -> the value Gradio may process (or raises gr.Error)
 _CHECKS: weakref.WeakKeyDictionary[gr.Blocks, dict[int, Check]] = weakref.WeakKeyDictionary()
-NOT_AN_UPLOAD = "Send the image as a file upload (gradio_client: handle_file('picture.png')), not a URL or a " \
-                "path on the server."
+NOT_AN_UPLOAD = Message("errors.not_an_upload")
 IMAGE_SCHEMA_NOTE = "An image file, uploaded: handle_file('picture.png') in gradio_client. URLs and paths on the " \
                     "server are refused."
 
@@ -74,7 +74,7 @@ def raw_upload(_: gr.Image, payload: gr.data_classes.ImageData | None) -> str | 
     if payload.url and payload.url.startswith("data:"):
         return data_url_bytes(payload.url)
     if not payload.path:
-        raise refusal("No image was received.")
+        raise refusal(Message("errors.no_image"))
     if not is_upload(payload.path):
         raise refusal(NOT_AN_UPLOAD)
     return payload.path
@@ -132,7 +132,7 @@ def no_file(name: str) -> Check:
     """A check for a parameter that takes a number or a name: refuse a file (Gradio would try to fetch it)."""
     def check(value: Any) -> Any:
         if _names_a_file(value):
-            raise refusal(f"{name} must be a number or a name, not a file.")
+            raise refusal(Message("errors.not_a_file", name=name))
         return value
     return check
 
@@ -149,14 +149,13 @@ def data_url_bytes(url: str) -> bytes:
     """The bytes of a base64 `data:` URL (what webcam and clipboard captures may send), size-checked first."""
     header, _, body = url.partition(",")
     if len(body) > MAX_FILE_BYTES * BASE64_SLACK:
-        raise refusal(f"The image is too large (over the {MAX_FILE_BYTES // 2**20} MB limit). "
-                      f"Accepted: {ACCEPTED_DESCRIPTION}.")
+        raise refusal(Message("errors.paste_too_large", mb=MAX_FILE_BYTES // 2**20, accepted=ACCEPTED_DESCRIPTION))
     if ";base64" not in header:
-        raise refusal("The pasted image was not base64-encoded.")
+        raise refusal(Message("errors.paste_not_base64"))
     try:
         return base64.b64decode(body, validate=False)
     except (binascii.Error, ValueError):
-        raise refusal("The pasted image data is corrupt.") from None
+        raise refusal(Message("errors.paste_corrupt")) from None
 
 
 def check_first(component: gr.components.Component, check: Check) -> None:
@@ -185,9 +184,11 @@ def _check_requests(blocks: gr.Blocks, checks: dict[int, Check]) -> None:
         checked = [checks.get(getattr(block, "_id", None)) for block in block_fn.inputs]
         if any(checked):
             if len(inputs) < len(block_fn.inputs):
-                names = ", ".join(str(getattr(block, "label", "") or "?") for block in block_fn.inputs)
-                event = f"/{block_fn.api_name}" if block_fn.api_name else "This event"
-                raise refusal(f"{event} takes {len(block_fn.inputs)} values ({names}), not {len(inputs)}.")
+                names = ", ".join(str(localized(getattr(block, "label", ""), current_language()) or "?")
+                                  for block in block_fn.inputs)
+                event = f"/{block_fn.api_name}" if block_fn.api_name else Message("errors.this_event")
+                raise refusal(Message("errors.value_count", event=event, expected=len(block_fn.inputs), names=names,
+                                      count=len(inputs)))
             inputs = [check(value) if check else value for check, value in zip(checked, inputs)] + list(
                 inputs[len(checked):])
         return await original(block_fn, inputs, state, explicit_call)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
+from .i18n import current_language, localized, localized_error, text
 from .uploads import ImageInputError
 
 logger = logging.getLogger(__name__)
@@ -23,12 +24,18 @@ ERROR_SECONDS = 12  # how long an error toast stays: long enough to read a two-l
 
 def refusal(message: str) -> gr.Error:
     """The `gr.Error` for a request we will not serve: shown long enough to read, and no traceback in the log
-    (a bad value from a user is not a bug; Gradio prints one for every `gr.Error` unless told not to)."""
-    return gr.Error(message, duration=ERROR_SECONDS, print_exception=False)
+    (a bad value from a user is not a bug; Gradio prints one for every `gr.Error` unless told not to).
+
+    A `Message` is said in the language of the request being served (`i18n.current_language`: Gradio calls
+    these places without a `gr.Request`): English for API clients, unless their request asks for Chinese."""
+    lang = current_language()
+    return gr.Error(localized(message, lang), duration=ERROR_SECONDS, print_exception=False,
+                    title=text("messages.title.error", lang))
 
 
 def shown_to_user(fn: F) -> F:
-    """Decorate an event function so its user errors become `gr.Error` toasts (and API error messages)."""
+    """Decorate an event function so its user errors become `gr.Error` toasts (and API error messages), in the
+    request's language (English unless it asks for Chinese: see `refusal`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,10 +44,11 @@ def shown_to_user(fn: F) -> F:
         except gr.Error:
             raise
         except (ImageInputError, ValueError) as exc:  # UserError is a ValueError
-            raise refusal(str(exc)) from None
+            raise refusal(localized_error(exc, current_language())) from None
         except Exception as exc:
             logger.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Something went wrong on our side ({type(exc).__name__}); please try another "
-                           "image or setting.", duration=ERROR_SECONDS) from exc
+            lang = current_language()
+            raise gr.Error(text("messages.our_side", lang, kind=type(exc).__name__), duration=ERROR_SECONDS,
+                           title=text("messages.title.error", lang)) from exc
 
     return wrapper  # type: ignore[return-value]

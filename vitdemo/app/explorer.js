@@ -9,17 +9,8 @@ const V = window.vitdemo;
 const root = element.closest("#explorer") || element;
 const $ = (selector) => element.querySelector(selector);
 const luts = V.lutsFrom(V.colormaps);
-const TITLES = {
-  norms: "Token norms: how large each patch token's output is after this layer (red: far-out outliers, the artifacts registers remove)",
-  features: "Features: the last layer's patch tokens on their first three principal components, as RGB (dimmed: background by the first component)",
-  attention: "Attention: where the class token looks in one layer",
-  rollout: "Rollout: attention followed through all layers up to this one",
-  relevance: "Relevance: what made the model pick this class (one backward pass)",
-  legrad: "LeGrad: how each layer's attention moves this class's score (gradients of every layer's readout)",
-};
-const HEAD_WHY = "Rollout, relevance and LeGrad combine every layer, so they exist for the fused heads only.";
-const PATCH_WHY = "A clicked patch shows the mean of the heads.";
-const TOKEN_WHY = "Token norms and features belong to tokens, not to heads.";
+// Every word shown comes from V.tr (explorer_strings.js; the table is vitdemo/app/strings/explorer.py).
+const tr = V.tr;
 let d = null;          // the decoded bundle on screen
 let loading = null;    // the bundle being decoded
 let playing = null;    // the play button's timer
@@ -51,14 +42,24 @@ function readout(x) {
 
 function fillHeads() {
   const p = d.payload, options = ["mean", "max", "min", ...Array.from({ length: p.heads }, (_, h) => String(h))];
-  const labels = { mean: "mean of heads", max: "max over heads", min: "min over heads" };
-  controls.head.innerHTML = options.map((h) => `<option value="${h}">${labels[h] || `head ${h}`}</option>`).join("");
+  controls.head.innerHTML = options.map((h) => `<option value="${h}">${V.FUSIONS.includes(h) ? tr(`explorer.fusion.${h}`)
+    : tr("explorer.head_n", { head: h })}</option>`).join("");
 }
 
 function fillTargets() {
   const top = d.payload.top;
-  controls.target.innerHTML = top.length ? `<option value="">top-1 (${top[0][0]})</option>` +
+  controls.target.innerHTML = top.length ? `<option value="">${tr("explorer.top1", { label: top[0][0] })}</option>` +
     top.map(([label]) => `<option value="${label}">${label}</option>`).join("") : "";
+}
+
+// The template's fixed texts, and the faithfulness note with its link, in the page's language.
+function translateStatic() {
+  V.translate(element);
+  const note = $(".vx-note"), [before, after = ""] = tr("explorer.faith_note").split("{link}");
+  const link = Object.assign(document.createElement("a"), { href: "https://arxiv.org/abs/2312.05806", target: "_blank",
+    rel: "noopener", textContent: tr("explorer.faith_link") });
+  note.replaceChildren(before, link, after);
+  if (!playing) controls.play.setAttribute("aria-label", tr("explorer.play"));
 }
 
 // Controls that do nothing in the current mode are disabled, with the reason next to them.
@@ -66,16 +67,17 @@ function syncControls() {
   const p = d.payload;
   controls.layer.max = p.depth;
   controls.layer.value = view.layer;
-  controls.layerOut.textContent = `${view.layer} of ${p.depth}`;
+  controls.layerOut.textContent = tr("explorer.layer_of", { layer: view.layer, depth: p.depth });
   const fusedOnly = V.FUSED_ONLY.includes(view.method) && !view.patch;
   for (const option of controls.head.options) {
     option.disabled = (fusedOnly && !V.FUSIONS.includes(option.value));
-    option.title = option.disabled ? HEAD_WHY : "";
+    option.title = option.disabled ? tr("explorer.why.heads") : "";
   }
   const perToken = ["norms", "features"].includes(view.method);
   controls.head.disabled = !!view.patch || perToken;
   controls.head.value = String(view.head);
-  controls.headWhy.textContent = perToken ? TOKEN_WHY : view.patch ? PATCH_WHY : fusedOnly ? HEAD_WHY : "";
+  controls.headWhy.textContent = perToken ? tr("explorer.why.tokens") : view.patch ? tr("explorer.why.patch")
+    : fusedOnly ? tr("explorer.why.heads") : "";
   controls.head.title = controls.headWhy.textContent;
   controls.targetBox.hidden = !V.CLASS_METHODS.includes(view.method) || !!view.patch;
   controls.target.value = view.target;
@@ -83,9 +85,9 @@ function syncControls() {
   for (const chip of controls.prefix.querySelectorAll("button")) {
     chip.setAttribute("aria-pressed", String(Number(chip.dataset.query) === view.query && view.method === "attention" && !view.patch));
   }
-  controls.back.title = view.patch ? "" : "Showing the class token already.";
+  controls.back.title = view.patch ? "" : tr("explorer.why.class_shown");
   controls.discard.disabled = view.method !== "rollout" || !!view.patch;
-  controls.discard.title = controls.discard.disabled ? "Only rollout drops weak links." : "";
+  controls.discard.title = controls.discard.disabled ? tr("explorer.why.discard") : "";
   controls.smooth.checked = view.smooth; controls.grid.checked = view.grid;
   controls.indices.checked = view.indices; controls.order.checked = view.order;
   controls.cmap.value = view.cmap; controls.opacity.value = view.opacity;
@@ -93,7 +95,7 @@ function syncControls() {
     button.setAttribute("aria-pressed", String(button.dataset.method === view.method && !view.patch));
     const classless = V.CLASS_METHODS.includes(button.dataset.method) && !p.classifier;
     button.disabled = classless;
-    button.title = classless ? "This model has no classifier: this method explains a class." : "";
+    button.title = classless ? tr("explorer.why.no_classifier") : "";
   }
 }
 
@@ -109,15 +111,17 @@ async function toggleHidden(patch) {
   paint();
   const mine = d, asked = hidden.map((x) => x.slice());
   if (!asked.length) { controls.without.textContent = ""; return; }
-  controls.without.textContent = "Classifying without those patches…";
+  controls.without.textContent = tr("explorer.classifying");
   try {
     const top = V.answer(await server.top_without(mine.payload.key, asked));
     if (mine !== d || JSON.stringify(asked) !== JSON.stringify(hidden)) return; // a newer click answers
     const was = Object.fromEntries(mine.payload.top);
-    controls.without.textContent = `Without ${asked.length} patch${asked.length === 1 ? "" : "es"}: ` + top.map(([label, prob]) =>
-      `${label} ${percent(prob)}${label in was ? ` (was ${percent(was[label])})` : ""}`).join(" · ");
+    const listed = top.map(([label, prob]) =>
+      `${label} ${percent(prob)}${label in was ? tr("explorer.was", { percent: percent(was[label]) }) : ""}`).join(" · ");
+    controls.without.textContent = asked.length === 1 ? tr("explorer.without_one", { top: listed })
+      : tr("explorer.without_many", { count: asked.length, top: listed });
   } catch (error) {
-    controls.without.textContent = `The server could not classify that: ${error.message || error}`;
+    controls.without.textContent = tr("explorer.classify_failed", { error: error.message || error });
   }
 }
 
@@ -126,11 +130,11 @@ async function faithfulness() {
   if (!d || !controls.faith.open) return;
   const mine = d;
   if (mine.faithfulness) return drawCurves(mine.faithfulness);
-  controls.aucs.textContent = "Measuring: about twenty forward passes on subsets of the tokens…";
+  controls.aucs.textContent = tr("explorer.measuring");
   try {
     mine.faithfulness = V.answer(await server.faithfulness(mine.payload.key));
   } catch (error) {
-    controls.aucs.textContent = `Not available: ${error.message || error}`;
+    controls.aucs.textContent = tr("explorer.not_available", { error: error.message || error });
     return;
   }
   if (mine === d) drawCurves(mine.faithfulness);
@@ -140,7 +144,7 @@ function drawCurves(results) {
   const half = w / 2, pad = 26;
   ctx.clearRect(0, 0, w, h);
   ctx.font = "11px sans-serif"; ctx.fillStyle = "#333";
-  ["deletion: fraction of patches removed", "insertion: fraction of patches present"].forEach((title, k) => {
+  [tr("explorer.curve.deletion"), tr("explorer.curve.insertion")].forEach((title, k) => {
     const x0 = k * half + pad, x1 = (k + 1) * half - 8, y0 = 14, y1 = h - pad;
     ctx.strokeStyle = "#999"; ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
     ctx.fillStyle = "#333"; ctx.fillText(title, x0, h - 8); ctx.fillText("1", x0 - 10, y0 + 8); ctx.fillText("0", x0 - 10, y1);
@@ -155,8 +159,8 @@ function drawCurves(results) {
     ctx.setLineDash([]);
   });
   controls.aucs.innerHTML = Object.entries(results).map(([name, r]) =>
-    `<span style="color:${COLOURS[name] || "#000"}">■</span> ${name}: deletion AUC ${r.deletion_auc.toFixed(3)}, ` +
-    `insertion AUC ${r.insertion_auc.toFixed(3)}`).join("<br>");
+    `<span style="color:${COLOURS[name] || "#000"}">■</span> ` + tr("explorer.auc", { name: tr(`explorer.method.${name}`),
+      deletion: r.deletion_auc.toFixed(3), insertion: r.insertion_auc.toFixed(3) })).join("<br>");
   element.dataset.faithfulness = JSON.stringify(Object.fromEntries(Object.entries(results).map(([n, r]) =>
     [n, [r.deletion_auc, r.insertion_auc]])));
 }
@@ -167,8 +171,9 @@ function prefixChips() {
   const n = p.grid[0] * p.grid[1], offset = (view.layer - 1) * (t + n);
   controls.prefix.innerHTML = p.prefix.map((kind, i) => {
     const norm = norms ? ` · ‖x‖ ${norms[offset + i].toFixed(1)}` : "";
-    return `<button data-query="${i}" title="token ${i}">${kind}${kind === "register" ? " " + i : ""}${norm}</button>`;
-  }).join("") + `<span class="vx-why">then ${n} patch tokens</span>`;
+    return `<button data-query="${i}" title="${tr("explorer.token_n", { index: i })}">${tr(`explorer.kind.${kind}`)}` +
+      `${kind === "register" ? " " + i : ""}${norm}</button>`;
+  }).join("") + `<span class="vx-why">${tr("explorer.then_patches", { count: n })}</span>`;
   for (const chip of controls.prefix.querySelectorAll("button")) {
     chip.setAttribute("aria-pressed", String(Number(chip.dataset.query) === view.query && view.method === "attention" && !view.patch));
     chip.addEventListener("click", () => {
@@ -200,20 +205,25 @@ function histogram(map) {
 }
 
 function caption() {
-  const p = d.payload, layer = `layer ${view.layer} of ${p.depth}`;
-  const head = V.FUSIONS.includes(String(view.head)) ? `${view.head} over ${p.heads} heads` : `head ${view.head}`;
+  const p = d.payload, layer = tr("explorer.layer_in", { layer: view.layer, depth: p.depth });
+  const head = V.FUSIONS.includes(String(view.head))
+    ? tr("explorer.fused", { fusion: tr(`explorer.fusion_short.${view.head}`), heads: p.heads }) : tr("explorer.head_n", { head: view.head });
+  const title = tr(`explorer.title.${view.method}`);
   if (view.method === "norms") {
     const map = V.currentMap(d, view), count = map ? map.outliers.size : 0;
-    return `${TITLES.norms}: ${layer}; ${count} outlier${count === 1 ? "" : "s"}.`;
+    return tr(count === 1 ? "explorer.caption.norms_one" : "explorer.caption.norms", { title, layer, count });
   }
   if (view.method === "features") return view.patch
-    ? `Feature similarity: how alike each patch's last-layer token is to patch (row ${view.patch[0]}, col ${view.patch[1]}) (cosine).`
-    : `${TITLES.features}. Click a patch for its similarity to every patch.`;
-  if (view.query > 0 && !view.patch) return `Where the ${p.prefix[view.query]} token (token ${view.query}) looks, ${layer}, ${head}.`;
-  if (view.patch) return `What patch (row ${view.patch[0]}, col ${view.patch[1]}) attends to, ${layer}, mean over ${p.heads} heads. Back to the class token: the button, or pick a method.`;
-  if (view.method === "relevance") return `${TITLES.relevance}: “${view.target || p.top[0][0]}”, up to ${layer}, ${head}.`;
-  if (view.method === "legrad") return `${TITLES.legrad}: “${view.target || p.top[0][0]}”, layers 1 to ${view.layer} of ${p.depth}, ${head}.`;
-  return `${TITLES[view.method]}:${view.method === "attention" ? "" : " up to"} ${layer}, ${head}. Click a patch to see what it attends to.`;
+    ? tr("explorer.caption.similarity", { row: view.patch[0], col: view.patch[1] })
+    : tr("explorer.caption.features", { title });
+  if (view.query > 0 && !view.patch) {
+    return tr("explorer.caption.prefix", { kind: tr(`explorer.kind.${p.prefix[view.query]}`), index: view.query, layer, head });
+  }
+  if (view.patch) return tr("explorer.caption.patch", { row: view.patch[0], col: view.patch[1], layer, heads: p.heads });
+  const label = view.target || (p.top[0] || [""])[0];
+  if (view.method === "relevance") return tr("explorer.caption.relevance", { title, label, layer, head });
+  if (view.method === "legrad") return tr("explorer.caption.legrad", { title, label, layer: view.layer, depth: p.depth, head });
+  return tr(view.method === "attention" ? "explorer.caption.attention" : "explorer.caption.upto", { title, layer, head });
 }
 
 function scaleBar(map) {
@@ -233,22 +243,22 @@ async function fetchMissing() {
   try {
     if (view.method === "features" && view.patch) {
       const [r, c] = view.patch, index = r * p.grid[1] + c;
-      controls.status.textContent = "Fetching that patch's feature similarity…";
+      controls.status.textContent = tr("explorer.fetch_similarity");
       mine.rows[`similarity/${index}`] = await V.stack(await server.similarity_row(p.key, r, c), 255);
     } else if (view.patch && !d.patches) {
       const [r, c] = view.patch, key = `${view.layer - 1}/${r * p.grid[1] + c}`;
-      controls.status.textContent = "Fetching that patch's attention…";
+      controls.status.textContent = tr("explorer.fetch_attention");
       const row = await server.patch_row(p.key, view.layer - 1, r, c);
       mine.rows[key] = await V.stack(row, 255);
     } else if (V.CLASS_METHODS.includes(view.method)) {
       const target = view.target || p.top[0][0], method = view.method;
-      controls.status.textContent = `Computing ${method === "legrad" ? "LeGrad" : "relevance"} for “${target}”…`;
+      controls.status.textContent = tr("explorer.computing", { method: tr(`explorer.method.${method}`), label: target });
       const packed = await server[method](p.key, target);
       mine[method][target] = await V.stack(packed, 65535);
     }
     controls.status.textContent = "";
   } catch (error) {
-    controls.status.textContent = `The server could not compute this view: ${error.message || error}`;
+    controls.status.textContent = tr("explorer.view_failed", { error: error.message || error });
     return;
   }
   if (mine === d) paint();
@@ -304,14 +314,14 @@ async function show(payload) {
 }
 
 function stop() {
-  if (playing) { clearInterval(playing); playing = null; controls.play.textContent = "▶"; controls.play.setAttribute("aria-label", "Play through the layers"); }
+  if (playing) { clearInterval(playing); playing = null; controls.play.textContent = "▶"; controls.play.setAttribute("aria-label", tr("explorer.play")); }
 }
 
 function play() {
   if (playing) { stop(); return; }
   if (!d) return;
   if (view.layer >= d.payload.depth) set({ layer: 1 });
-  controls.play.textContent = "⏸"; controls.play.setAttribute("aria-label", "Pause");
+  controls.play.textContent = "⏸"; controls.play.setAttribute("aria-label", tr("explorer.pause"));
   playing = setInterval(() => {
     if (!d || view.layer >= d.payload.depth) { stop(); return; }
     set({ layer: view.layer + 1 });
@@ -354,12 +364,12 @@ controls.discard.addEventListener("change", async () => {
   if (!d) return;
   const ratio = Number(controls.discard.value), mine = d;
   controls.discardOut.textContent = String(ratio);
-  controls.status.textContent = "Recomputing rollout…";
+  controls.status.textContent = tr("explorer.rollout_recomputing");
   try {
     mine.maps.rollout = await V.stack(await server.rollout(mine.payload.key, ratio), 65535);
     controls.status.textContent = "";
   } catch (error) {
-    controls.status.textContent = `The server could not recompute rollout: ${error.message || error}`;
+    controls.status.textContent = tr("explorer.rollout_failed", { error: error.message || error });
   }
   if (mine === d) paint();
 });
@@ -375,8 +385,9 @@ for (const canvas of [controls.mapCanvas, controls.gridCanvas]) {
     const [r, c] = V.patchAt(canvas, d, event), p = d.payload, map = V.currentMap(d, view);
     const at = r * p.grid[1] + c;
     const value = !map || map.rgb ? "" : view.method === "norms" ? ` · ${readout(map.norms[at])}`
-      : view.method === "features" ? ` · ${readout(map.values[at] * map.peak)}` : ` · ${percent(map.values[at] * map.peak)} of the map`;
-    controls.hover.textContent = `row ${r}, col ${c} · token ${p.prefix.length + r * p.grid[1] + c}${value}`;
+      : view.method === "features" ? ` · ${readout(map.values[at] * map.peak)}`
+      : tr("explorer.of_map", { percent: percent(map.values[at] * map.peak) });
+    controls.hover.textContent = tr("explorer.hover", { row: r, col: c, token: p.prefix.length + r * p.grid[1] + c, value });
   });
   canvas.addEventListener("mouseleave", () => { controls.hover.textContent = ""; });
 }
@@ -400,4 +411,6 @@ controls.downloadMap.addEventListener("click", () => d && download(controls.mapC
 controls.downloadGrid.addEventListener("click", () => d && download(controls.gridCanvas, "grid"));
 
 watch("value", () => show(props.value));
+translateStatic();
+V.onLanguage(() => { translateStatic(); if (d) { fillHeads(); fillTargets(); paint(); } });
 show(props.value);

@@ -17,6 +17,7 @@ from PIL import Image
 from ..config import ViTConfig
 from .batching import Batcher
 from .cache import AnalysisCache, AnalysisKey, image_digest
+from .i18n import Message
 from .models import REGISTRY, ModelEntry, Startup, hub_offline, is_cached, peek_config, resolve
 from .pool import ModelPool
 from .validation import UserError, patch_size_of
@@ -94,28 +95,28 @@ class Engine:
         try:
             return resolve(name or self.default_key, self.entries)
         except ValueError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(*exc.args) from None  # the same sentence (a Message: see i18n)
 
     def model(self, name: str | None = None) -> Any:
         """The loaded model (loading it now if needed: the UI wraps this with download progress)."""
         entry = self.entry(name)
         if self.pool.peek(entry.key) is None and entry.on_hub and hub_offline() and not is_cached(entry):
-            raise UserError(f"{entry.title} is not downloaded and the app is offline (HF_HUB_OFFLINE=1). "
-                            f"Available now: {', '.join(self.available())}.")
+            raise UserError(Message("messages.not_downloaded_offline", title=entry.title,
+                                    available=", ".join(self.available())))
         try:
             return self.pool.get(entry)
         except UserError:
             raise
         except Exception as exc:  # network down mid-download, a broken checkpoint: say so, keep serving
             logger.exception("loading %s failed", entry.source)
-            raise UserError(f"Could not load {entry.title}: {exc}") from exc
+            raise UserError(Message("messages.could_not_load", title=entry.title, reason=str(exc))) from exc
 
     def adopt_pending(self, key: str) -> None:
         """The hub model the app was waiting for has loaded: it becomes the default (for the API too)."""
         pending = self.startup.pending
         if pending is not None and pending.key == key:
             self.default_key = key
-            self.startup = Startup(pending, f"Downloaded from the Hugging Face Hub ({pending.source}).")
+            self.startup = Startup(pending, Message("messages.startup.downloaded", source=pending.source))
 
     def available(self) -> list[str]:
         """Keys of the models that can run without the network right now."""

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
 from ..preprocessing import MAX_ASPECT_RATIO, rgb_on_white
+from .i18n import Message
 
 # Phone photos are 2–15 MB; pass MAX_FILE_BYTES to Gradio's max_file_size too, so it refuses bigger uploads
 # before they are even saved.
@@ -43,8 +44,9 @@ MAX_PIXELS = 50_000_000
 # the budget: 33 megapixels with transparency, 22 for grey with alpha (the message says which limit).
 DECODE_BUDGET = 256 * 2**20
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")  # PIL's plugin names, tried in this order
-ACCEPTED_DESCRIPTION = (f"PNG, JPEG, GIF, WebP, BMP or TIFF, up to {MAX_FILE_BYTES // 2**20} MB "
-                        f"and {MAX_PIXELS / 1e6:g} megapixels, at most {MAX_ASPECT_RATIO:g}:1 wide or tall")
+# What every refusal ends with (a `Message`: English as a str, and in the reader's language on the page).
+ACCEPTED_DESCRIPTION = Message("errors.formats", mb=MAX_FILE_BYTES // 2**20, megapixels=f"{MAX_PIXELS / 1e6:g}",
+                               ratio=f"{MAX_ASPECT_RATIO:g}")
 
 _DECODED_FORMATS = {*ACCEPTED_FORMATS, "MPO"}  # PIL's JPEG plugin labels multi-picture camera JPEGs "MPO"
 _FRIENDLY_NAMES = {"WEBP": "WebP", "MPO": "JPEG"}
@@ -54,7 +56,8 @@ _TEXT_CONTROLS = frozenset(b"\t\n\r\f")
 _MAGIC = (  # checked in order, on the first bytes only: just enough to name what the user sent
     (b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"), (b"%PDF", "PDF"), (b"%!PS", "PostScript"), (b"\xc5\xd0\xd3\xc6", "PostScript"),
-    (b"8BPS", "a Photoshop file"), (b"PK\x03\x04", "a ZIP archive"), (b"\x1f\x8b", "a gzip archive"),
+    (b"8BPS", Message("errors.kind.photoshop")), (b"PK\x03\x04", Message("errors.kind.zip")),
+    (b"\x1f\x8b", Message("errors.kind.gzip")),
 )
 _HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"mif1": "HEIC", b"msf1": "HEIC",
                 b"avif": "AVIF", b"avis": "AVIF"}
@@ -63,7 +66,7 @@ logger = logging.getLogger(__name__)
 
 
 class ImageInputError(ValueError):
-    """An input we will not decode. The message is meant for the person who uploaded it."""
+    """An input we will not decode. The message (an `i18n.Message`) is meant for the person who uploaded it."""
 
 
 def decode_image(source: bytes | str | os.PathLike[str] | Image.Image | np.ndarray | None) -> Image.Image:
@@ -74,7 +77,7 @@ def decode_image(source: bytes | str | os.PathLike[str] | Image.Image | np.ndarr
     H×W×1/3/4, as uint8 or as floats in [0, 1]. `None` is what Gradio passes when nothing was uploaded.
     """
     if source is None:
-        raise _error("No image was received.")
+        raise _error(Message("errors.no_image"))
     if isinstance(source, Image.Image):
         return _finish(source, owned=False)
     if isinstance(source, np.ndarray):
@@ -83,30 +86,30 @@ def decode_image(source: bytes | str | os.PathLike[str] | Image.Image | np.ndarr
         source = _read_file(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _from_bytes(bytes(source))
-    raise _error(f"Unsupported input type ({type(source).__name__}).")
+    raise _error(Message("errors.input_type", kind=type(source).__name__))
 
 
-def _error(problem: str) -> ImageInputError:
-    return ImageInputError(f"{problem} Accepted: {ACCEPTED_DESCRIPTION}.")
+def _error(problem: Message) -> ImageInputError:
+    return ImageInputError(Message("errors.accepted", problem=problem, accepted=ACCEPTED_DESCRIPTION))
 
 
 def _read_file(path: str | os.PathLike[str]) -> bytes:
     """Read at most one byte past the limit, so an oversized file costs no memory and is still rejected."""
     try:
         if not os.path.isfile(path):  # also refuses devices and pipes, which could block or never end
-            raise _error("The uploaded file could not be found.")
+            raise _error(Message("errors.not_found"))
         with open(path, "rb") as file:
             return file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise _error("The uploaded file could not be read.") from exc
+        raise _error(Message("errors.unreadable_file")) from exc
 
 
 def _from_bytes(data: bytes) -> Image.Image:
     """Check the byte size, let PIL identify the format from the allowlist only, then decode."""
     if not data:
-        raise _error("The file is empty (0 bytes).")
+        raise _error(Message("errors.empty"))
     if len(data) > MAX_FILE_BYTES:
-        raise _error(f"The file is too large (over the {MAX_FILE_BYTES // 2**20} MB limit).")
+        raise _error(Message("errors.file_too_large", mb=MAX_FILE_BYTES // 2**20))
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as exc:  # PIL's own check, at ~179 megapixels by default
@@ -126,21 +129,22 @@ def _finish(image: Image.Image, owned: bool) -> Image.Image:
     ourselves from a file: its pixels can be handed back without a copy.
     """
     if image.format is not None and image.format not in _DECODED_FORMATS:
-        raise _error(f"{image.format} images are not accepted.")
+        raise _error(Message("errors.format_refused", format=image.format))
     _check_pixels(image.size)
-    what = f"{_FRIENDLY_NAMES.get(image.format, image.format)} image" if image.format else "image"
+    what = Message("errors.image_of_format", format=_FRIENDLY_NAMES.get(image.format, image.format)) \
+        if image.format else Message("errors.image")
     _fit_budget(image, owned)
     try:
         image.load()
     except MemoryError as exc:
-        raise _error("This image is too large to decode.") from exc
+        raise _error(Message("errors.too_large_to_decode")) from exc
     except Exception as exc:  # OSError("image file is truncated"), SyntaxError, ValueError, zlib errors, ...
         logger.info("upload failed to decode: %r", exc)
-        raise _error(f"This {what} is damaged or incomplete, so it could not be decoded.") from exc
+        raise _error(Message("errors.damaged", what=what)) from exc
     try:
         rgb = rgb_on_white(_upright(image))
     except ValueError as exc:  # e.g. a TIFF in a colour space PIL cannot convert, such as CIELAB
-        raise _error(f"This image's colour mode ({image.mode}) is not supported.") from exc
+        raise _error(Message("errors.colour_mode", mode=image.mode)) from exc
     if rgb is not image:
         return rgb
     # A plain image that shares nothing with the caller's, and does not keep the file's decoder alive. A
@@ -152,13 +156,12 @@ def _finish(image: Image.Image, owned: bool) -> Image.Image:
 def _check_pixels(size: tuple[int, int]) -> None:
     width, height = size
     if width <= 0 or height <= 0:
-        raise _error(f"This image has no pixels ({width}×{height}).")
+        raise _error(Message("errors.no_pixels", width=width, height=height))
     if width * height > MAX_PIXELS:
         raise _too_many_pixels(size)
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
-        long, short = ("wide", "tall") if width > height else ("tall", "wide")
-        raise _error(f"This image is {width}×{height} pixels, more than {MAX_ASPECT_RATIO:g} times as {long} as "
-                     f"it is {short}. Please crop it to at most {MAX_ASPECT_RATIO:g}:1.")
+        key = "errors.too_wide" if width > height else "errors.too_tall"
+        raise _error(Message(key, width=width, height=height, ratio=f"{MAX_ASPECT_RATIO:g}"))
 
 
 def _fit_budget(image: Image.Image, owned: bool) -> None:
@@ -176,9 +179,8 @@ def _fit_budget(image: Image.Image, owned: bool) -> None:
         if scale and image.draft(image.mode, (width // scale, height // scale)) is not None:
             return  # draft() is None for the rare JPEG libjpeg cannot scale: refused below
     fits = DECODE_BUDGET / per_pixel / 1e6
-    raise _error(f"This image is too large: {width}×{height} pixels {_costly_because(image)} is "
-                 f"{width * height / 1e6:.1f} megapixels, and such images are accepted up to {fits:.1f} "
-                 "megapixels. Please downscale it.")
+    raise _error(Message("errors.over_budget", width=width, height=height, because=_costly_because(image),
+                         megapixels=f"{width * height / 1e6:.1f}", fits=f"{fits:.1f}"))
 
 
 def _peak_bytes_per_pixel(image: Image.Image) -> int:
@@ -203,15 +205,15 @@ def _peak_bytes_per_pixel(image: Image.Image) -> int:
     return source + rotated + conversion
 
 
-def _costly_because(image: Image.Image) -> str:
+def _costly_because(image: Image.Image) -> Message:
     """Why this image costs more than a plain photo, as words for the message."""
     if image.has_transparency_data:
-        return "with transparency"
+        return Message("errors.because_transparency")
     if image.mode in _DEEP_MODES:
-        return "with 16- or 32-bit values"
+        return Message("errors.because_deep")
     if image.mode != "RGB":
-        return f"in {image.mode} colour"
-    return "stored sideways"
+        return Message("errors.because_mode", mode=image.mode)
+    return Message("errors.because_sideways")
 
 
 def _orientation(image: Image.Image) -> int | None:
@@ -222,12 +224,12 @@ def _orientation(image: Image.Image) -> int | None:
 
 
 def _too_many_pixels(size: tuple[int, int] | None) -> ImageInputError:
-    limit = f"the limit is {MAX_PIXELS / 1e6:g} megapixels"
+    limit = f"{MAX_PIXELS / 1e6:g}"
     if size is None:
-        return _error(f"This image is too large ({limit}). Please downscale it.")
+        return _error(Message("errors.too_many_pixels", limit=limit))
     width, height = size
-    return _error(f"This image is too large: {width}×{height} pixels is {width * height / 1e6:.1f} "
-                  f"megapixels, and {limit}. Please downscale it.")
+    return _error(Message("errors.too_many_pixels_size", width=width, height=height,
+                          megapixels=f"{width * height / 1e6:.1f}", limit=limit))
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -250,26 +252,22 @@ def _from_array(array: np.ndarray) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ImageInputError(f"The image array has shape {array.shape}; expected height×width, "
-                              "or height×width×channels with 1, 3 or 4 channels.")
+        raise ImageInputError(Message("errors.array_shape", shape=array.shape))
     _check_pixels((array.shape[1], array.shape[0]))
     if np.issubdtype(array.dtype, np.floating):
         if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1):
-            raise ImageInputError("The image array holds floats outside 0–1; expected uint8 (0–255) "
-                                  "or floats in [0, 1].")
+            raise ImageInputError(Message("errors.array_floats"))
         array = np.round(array.astype(np.float32) * 255.0).astype(np.uint8)
     elif array.dtype != np.uint8:
-        raise ImageInputError(f"The image array has dtype {array.dtype}; expected uint8 (0–255) "
-                              "or floats in [0, 1].")
+        raise ImageInputError(Message("errors.array_dtype", dtype=array.dtype))
     return rgb_on_white(Image.fromarray(np.ascontiguousarray(array)))
 
 
 def _unreadable(data: bytes) -> ImageInputError:
     kind = _sniff(data)
     if kind in ("PNG", "JPEG", "GIF", "WebP", "BMP", "TIFF"):
-        return _error(f"This file looks like a {kind} image, but it is damaged or uses a variant we cannot read.")
-    looks = f" (it looks like {kind})" if kind else ""
-    return _error(f"This file is not an image we can read{looks}.")
+        return _error(Message("errors.looks_like_image", kind=kind))
+    return _error(Message("errors.not_an_image_kind", kind=kind) if kind else Message("errors.not_an_image"))
 
 
 def _sniff(data: bytes) -> str | None:
@@ -281,14 +279,14 @@ def _sniff(data: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
     if head[4:8] == b"ftyp":
-        return _HEIF_BRANDS.get(head[8:12], "a video")
+        return _HEIF_BRANDS.get(head[8:12], Message("errors.kind.video"))
     lowered = head.lower()
     if b"<svg" in lowered:
         return "SVG"
     if b"<html" in lowered or b"<!doctype html" in lowered:
         return "HTML"
     if not any(byte < 32 and byte not in _TEXT_CONTROLS for byte in head):
-        return "XML" if lowered.lstrip().startswith(b"<?xml") else "text"
+        return "XML" if lowered.lstrip().startswith(b"<?xml") else Message("errors.kind.text")
     if head.startswith(b"BM"):  # after the text test: a text file may well start with "BM"
         return "BMP"
     return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .choices import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS, METHODS
+from .i18n import Message
 
 MAX_ECHO = 24  # characters of a bad value repeated in a message: enough to recognise it, never a wall of digits
 MAX_DISCARD = 0.95
@@ -22,7 +23,8 @@ BIG_INT_BITS = 256  # an int this long is echoed by its size, not its digits
 
 
 class UserError(ValueError):
-    """A request we will not serve, with a message for the person who made it."""
+    """A request we will not serve, with a message for the person who made it (an `i18n.Message`, so the page
+    can show it in the reader's language; `str()` is the English)."""
 
 
 Patch = tuple[int, int]
@@ -50,57 +52,62 @@ def echo(value: Any) -> str:
     described by its length (a 5000-digit `repr` is slow, and Python refuses ints over 4300 digits)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > BIG_INT_BITS:
         digits = int(value.bit_length() * math.log10(2)) + 1
-        return f"a number of about {digits} digits"
+        return Message("errors.big_number", digits=digits)
     text = repr(value)
     return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 1] + "…"
 
 
 def whole(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
     """An integer given as int, integral float or digit string; refused when fractional, non-finite or out of range."""
-    wanted = f"a whole number{_range(low, high)}"
+    wanted = _range(low, high)
     number = _number(value, name, wanted)
     if number != math.floor(number):
-        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+        raise _must_be(name, wanted, value)
     result = int(number)
     if (low is not None and result < low) or (high is not None and result > high):
-        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+        raise _must_be(name, wanted, value)
     return result
+
+
+def _must_be(name: str, wanted: Message, value: Any) -> UserError:
+    return UserError(Message("errors.must_be", name=name, wanted=wanted, sent=echo(value)))
 
 
 def fraction(value: Any, name: str, low: float = 0.0, high: float = 1.0) -> float:
     """A finite number within [low, high]."""
-    wanted = f"a number from {low:g} to {high:g}"
+    wanted = Message("errors.number_from_to", low=f"{low:g}", high=f"{high:g}")
     number = _number(value, name, wanted)
     if not low <= number <= high:
-        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+        raise _must_be(name, wanted, value)
     return number
 
 
-def _number(value: Any, name: str, wanted: str) -> float:
+def _number(value: Any, name: str, wanted: Message) -> float:
     """`value` as a finite number (an int stays exact, however large), or UserError saying `name` must be `wanted`.
 
     Non-finite values ('inf', 'nan', '1e400', which overflows to inf) are refused with the same sentence as any
     other value outside `wanted`: for the person sending them it is one mistake, not three kinds of error.
     """
     if isinstance(value, bool) or value is None:
-        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+        raise _must_be(name, wanted, value)
     if isinstance(value, int):
         return value  # exact, however large; the range check then refuses it
     try:
         number = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError, OverflowError):
-        raise UserError(f"{name} must be {wanted}, not {echo(value)}.") from None
+        raise _must_be(name, wanted, value) from None
     if not math.isfinite(number):
-        raise UserError(f"{name} must be {wanted}, not {echo(value)}.")
+        raise _must_be(name, wanted, value)
     return number
 
 
-def _range(low: int | None, high: int | None) -> str:
+def _range(low: int | None, high: int | None) -> Message:
+    """"a whole number", with its bounds when it has any."""
     if low is not None and high is not None:
-        return f" from {low} to {high}"
+        return Message("errors.whole_from_to", low=low, high=high)
     if low is not None:
-        return f" of at least {low}"
-    return "" if high is None else f" of at most {high}"
+        return Message("errors.whole_at_least", low=low)
+    return Message("errors.whole") if high is None else Message("errors.whole_at_most", high=high)
 
 
 def _empty(value: Any) -> bool:
@@ -119,14 +126,14 @@ def _text(value: Any) -> str | None:
 def method(value: Any) -> str:
     text = "attention" if _empty(value) else (_text(value) or "").lower()
     if text not in METHODS:
-        raise UserError(f"method must be one of {', '.join(METHODS)}, not {echo(value)}.")
+        raise UserError(Message("errors.one_of", name="method", choices=", ".join(METHODS), sent=echo(value)))
     return text
 
 
 def colormap(value: Any) -> str:
     text = DEFAULT_COLORMAP if _empty(value) else (_text(value) or "").lower()
     if text not in COLORMAPS:
-        raise UserError(f"colormap must be one of {', '.join(COLORMAPS)}, not {echo(value)}.")
+        raise UserError(Message("errors.one_of", name="colormap", choices=", ".join(COLORMAPS), sent=echo(value)))
     return text
 
 
@@ -140,8 +147,9 @@ def head(value: Any, heads: int | None = None) -> str | int:
     try:
         return whole(value, "head", 0, high)
     except UserError:
-        allowed = f"a head index from 0 to {high}" if high is not None else "a head index"
-        raise UserError(f"head must be {allowed} or one of {', '.join(HEAD_FUSIONS)}, not {echo(value)}.") from None
+        allowed = Message("errors.head_from_to", high=high) if high is not None else Message("errors.head_any")
+        raise UserError(Message("errors.head", allowed=allowed, fusions=", ".join(HEAD_FUSIONS),
+                                sent=echo(value))) from None
 
 
 def layer(value: Any, depth: int | None = None) -> int | None:
@@ -166,8 +174,8 @@ def patch_size(value: Any, offered: Sequence[int], native: Sequence[int]) -> int
     if size == 0:
         return None
     if size is None or not low <= size <= high:
-        raise UserError(f"patch_size must be a whole number from {low} to {high} for this model (trained at "
-                        f"{', '.join(map(str, native))}), not {echo(value)}.")
+        raise UserError(Message("errors.patch_size", low=low, high=high, native=", ".join(map(str, native)),
+                                sent=echo(value)))
     return size
 
 
@@ -183,7 +191,7 @@ def target(value: Any, labels: Sequence[str]) -> str | None:
     text = _text(value)
     if text not in labels:
         shown = ", ".join(list(labels)[:5]) + (", …" if len(labels) > 5 else "")
-        raise UserError(f"target must be one of the model's classes ({shown}), not {echo(value)}.")
+        raise UserError(Message("errors.target_classes", shown=shown, sent=echo(value)))
     return text
 
 
@@ -196,7 +204,7 @@ def model(value: Any, entries: Mapping[str, Any]) -> str | None:
     for key, entry in entries.items():
         if text == key or text == getattr(entry, "source", None):
             return key
-    raise UserError(f"model must be one of {', '.join(entries)}, not {echo(value)}.")
+    raise UserError(Message("errors.one_of", name="model", choices=", ".join(entries), sent=echo(value)))
 
 
 def _label(value: Any) -> str | None:
@@ -205,7 +213,7 @@ def _label(value: Any) -> str | None:
         return None
     text = _text(value)
     if text is None:
-        raise UserError(f"target must be one of the model's class labels, not {echo(value)}.")
+        raise UserError(Message("errors.target_label", sent=echo(value)))
     return text
 
 
@@ -239,5 +247,5 @@ def fit(analysis: Any, chosen: View) -> View:
     if chosen.patch is not None:
         rows, cols = analysis.grid
         if not (0 <= chosen.patch[0] < rows and 0 <= chosen.patch[1] < cols):
-            raise UserError(f"patch {chosen.patch} is outside the {rows}×{cols} grid.")
+            raise UserError(Message("errors.patch_outside", patch=chosen.patch, rows=rows, cols=cols))
     return chosen

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .i18n import ENGLISH, text
 from .validation import View, fit, layer_index
 
 Named = tuple[Image.Image, str]  # a picture and the name (without suffix) it downloads as
@@ -74,32 +75,33 @@ def top_labels(analysis: Any, k: int = 5) -> dict[str, float] | None:
     return dict(analysis.top(k)) or None
 
 
-def known_classes(analysis: Any) -> str:
+def known_classes(analysis: Any, lang: str = ENGLISH) -> str:
     """For a model with few classes, the line that says so: a photo still gets one of *these* labels; for a
     model without a classifier, that it has none."""
     if not analysis.top(1):
-        return ("This model has no classifier (self-supervised): it names no class, but every attention view "
-                "works.")
+        return text("messages.summary.no_classifier", lang)
     labels = analysis.labels
     if len(labels) > MAX_LISTED_CLASSES:
         return ""
-    return f"This model knows only {len(labels)} classes: {', '.join(labels)}."
+    return text("messages.summary.few_classes", lang, count=len(labels), labels=", ".join(labels))
 
 
 def summary(analysis: Any, title: str, seconds: float | None = None, cached: bool = False,
-            cropped_from: tuple[int, int] | None = None) -> str:
-    """Markdown: the model, the grid, the token count, the timing, and what was cut or what the model knows."""
+            cropped_from: tuple[int, int] | None = None, lang: str = ENGLISH) -> str:
+    """Markdown, in `lang`: the model, the grid, the token count, the timing, and what was cut or what the
+    model knows."""
     rows, cols = analysis.grid
     p = analysis.patch_size
     native = analysis.model.config.native_patch_sizes
-    how = "native" if p in native else f"PI-resized from {analysis.model.config.patch_size} px"
-    timing = " · cached" if cached else (f" · {seconds * 1000:.0f} ms" if seconds is not None else "")
-    line = (f"**{title}** · patch {p} px ({how}) · {rows}×{cols} patches + {analysis.num_prefix_tokens} "
-            f"prefix = {rows * cols + analysis.num_prefix_tokens} tokens · {analysis.view.width}×"
-            f"{analysis.view.height} px input{timing}")
-    notes = [known_classes(analysis)]
+    how = (text("messages.summary.native", lang) if p in native
+           else text("messages.summary.resized", lang, patch=analysis.model.config.patch_size))
+    timing = text("messages.summary.cached", lang) if cached else (
+        text("messages.summary.ms", lang, ms=f"{seconds * 1000:.0f}") if seconds is not None else "")
+    prefix = analysis.num_prefix_tokens
+    line = text("messages.summary", lang, title=title, patch=p, how=how, rows=rows, cols=cols, prefix=prefix,
+                tokens=rows * cols + prefix, width=analysis.view.width, height=analysis.view.height, timing=timing)
+    notes = [known_classes(analysis, lang)]
     if cropped_from is not None:
         w, h = cropped_from
-        notes.append(f"Your {w}×{h} image is longer than 3:1, the most “Keep aspect ratio” keeps: its middle was "
-                     "cropped to 3:1.")
+        notes.append(text("messages.summary.cropped", lang, width=w, height=h))
     return "  \n".join([line] + [n for n in notes if n])

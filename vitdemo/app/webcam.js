@@ -5,16 +5,17 @@
     const box = document.querySelector("#webcam-error .webcam-msg");
     if (box) box.textContent = text;
   };
-  const explain = (e) => ({
-    NotAllowedError: "The browser refused the camera: allow it in the address bar, or upload a picture instead.",
-    NotFoundError: "No camera was found on this device: upload or paste a picture instead.",
-    NotReadableError: "The camera is in use by another program: close it, or upload a picture instead."}[e && e.name]
-    || `The camera could not start (${(e && e.name) || "unknown error"}): upload or paste a picture instead.`);
+  const tr = (key, values) => window.vitdemo.tr(key, values);  // explorer_strings.js
+  const explain = (e) => {
+    const known = { NotAllowedError: "refused", NotFoundError: "none", NotReadableError: "busy" }[e && e.name];
+    return known ? tr(`explorer.webcam.${known}`)
+      : tr("explorer.webcam.failed", { error: (e && e.name) || tr("explorer.webcam.unknown") });
+  };
   const media = navigator.mediaDevices;
   if (!media || !media.getUserMedia) {
     document.addEventListener("click", (event) => {
       if (event.target.closest && event.target.closest("#input-image button[aria-label*='ebcam' i]"))
-        say("This page cannot use a camera here (it needs https or localhost): upload or paste a picture instead.");
+        say(tr("explorer.webcam.insecure"));
     }, true);
     return;
   }

@@ -11,7 +11,7 @@ linear map: their measured max difference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,12 +26,18 @@ PICTURE_SIDE = 160  # recipe pictures are thumbnails: the stages are the point, 
 
 @dataclass
 class Stage:
-    """One step of the recipe: what it is called, the tensor it produced (batch left out), and what it did."""
+    """One step of the recipe: what it is called, the tensor it produced (batch left out), and what it did.
+
+    `kind` and `values` say the same as `name` and `note` for a reader in another language: the page words
+    them from its string tables (vitdemo/app/strings/recipe.py, held to these English sentences by a test).
+    """
 
     name: str
     shape: tuple[int, ...]
     note: str
     picture: Image.Image | None = None
+    kind: str = ""
+    values: dict[str, object] = field(default_factory=dict)
 
 
 def patch_embedding_difference(analysis: Analysis) -> float:
@@ -57,36 +63,44 @@ def recipe(analysis: Analysis) -> list[Stage]:
     n, dim = rows * cols, s["patch_embeddings"].shape[-1]
     channels = analysis.inputs.shape[1]
     names = "class token" + (" and distillation token" if prefix > 1 else "")
+    width, height, numbers = analysis.view.width, analysis.view.height, channels * p * p
+    difference = f"{patch_embedding_difference(analysis):.2e}"
     stages = [
-        Stage("image", tuple(analysis.inputs.shape[1:]), f"the {analysis.view.width}×{analysis.view.height} px "
-              "the model sees after resize and crop, normalised per channel", _thumbnail(analysis.view)),
+        Stage("image", tuple(analysis.inputs.shape[1:]), f"the {width}×{height} px "
+              "the model sees after resize and crop, normalised per channel", _thumbnail(analysis.view),
+              "image", {"width": width, "height": height}),
         Stage("unfold patches", tuple(s["patches"].shape),
-              f"cut into {rows}×{cols} = {n} patches of {p}×{p}×{channels} = {channels * p * p} numbers, "
-              "row by row", patches_picture(analysis)),
+              f"cut into {rows}×{cols} = {n} patches of {p}×{p}×{channels} = {numbers} numbers, "
+              "row by row", patches_picture(analysis),
+              "unfold", {"rows": rows, "cols": cols, "n": n, "p": p, "channels": channels, "numbers": numbers}),
         Stage("patch embeddings", tuple(s["patch_embeddings"].shape),
-              f"each patch times E ({channels * p * p}×{dim}) plus a bias: one {dim}-d token per patch; "
-              f"max |unfold-matmul − conv2d| = {patch_embedding_difference(analysis):.2e}",
-              matrix_picture(s["patch_embeddings"])),
+              f"each patch times E ({numbers}×{dim}) plus a bias: one {dim}-d token per patch; "
+              f"max |unfold-matmul − conv2d| = {difference}",
+              matrix_picture(s["patch_embeddings"]), "embed",
+              {"numbers": numbers, "dim": dim, "difference": difference}),
         Stage("+ class token", tuple(s["with_class_token"].shape),
               f"the learned {names} put in front: {prefix} + {n} = {prefix + n} tokens",
-              matrix_picture(s["with_class_token"])),
+              matrix_picture(s["with_class_token"]), "class_distilled" if prefix > 1 else "class",
+              {"prefix": prefix, "n": n, "tokens": prefix + n}),
         Stage("+ position embeddings", tuple(s["with_position"].shape),
               f"a learned vector added to each token, resampled to the {rows}×{cols} grid, so order is known",
-              matrix_picture(s["with_position"])),
+              matrix_picture(s["with_position"]), "position", {"rows": rows, "cols": cols}),
     ]
     for i in range(analysis.depth):
         stages.append(Stage(f"encoder block {i + 1}", tuple(s[f"block{i}"].shape),
                             "x + attention(LN(x)), then x + MLP(LN(x)); picture: where the class token looked",
-                            _map_picture(analysis, analysis.attention_map("attention", layer=i))))
+                            _map_picture(analysis, analysis.attention_map("attention", layer=i)),
+                            "block", {"block": i + 1}))
     stages.append(Stage("class-token output", tuple(s["class_token_output"].shape),
                         "the final layer norm of token 0: the whole image summarised in one vector",
-                        matrix_picture(_as_rows(s["class_token_output"]), size=(256, 64))))
+                        matrix_picture(_as_rows(s["class_token_output"]), size=(256, 64)), "output"))
     top = analysis.top(1)
     if top:  # a model without a classifier (DINO) stops at the class-token output
         label, probability = top[0]
         stages.append(Stage("logits", tuple(s["logits"].shape),
                             f"a linear head on that vector; softmax gives {label!r} at {probability:.1%}",
-                            matrix_picture(_as_rows(s["logits"]), size=(256, 64))))
+                            matrix_picture(_as_rows(s["logits"]), size=(256, 64)),
+                            "logits", {"label": repr(label), "probability": f"{probability:.1%}"}))
     return stages
 
 
