@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
+from .figure_cli import add_figure_arguments, run_figure
+
 if TYPE_CHECKING:
     from .train.loop import TrainOptions
 
@@ -136,6 +138,9 @@ def _int_list(text: str) -> tuple[int, ...]:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {
     "train": ("train a ViT on the shapes dataset or an image folder (on several processes or GPUs: start it "
               "with `torchrun --standalone --nproc_per_node=N -m vitdemo train ...`)", add_train_arguments, run_train),
+    "figure": ("draw a figure of one image for slides and papers: the input, the patch grid, a map with its colour "
+               "bar and the map through every layer (PNG, SVG, PDF; .gif: an animation through the layers)",
+               add_figure_arguments, run_figure),
 }
 
 

@@ -1,0 +1,168 @@
+"""The "Download figure" button in a real browser (Debian's headless Chromium, Playwright, the app in-process).
+
+The figure must be of the view on screen, which lives in the browser only: the test switches the explorer
+to rollout at layer 3, heads fused by max, opacity 1, downloads, and checks that the file is a wide PNG named
+for that view, that it is the library's figure of exactly that view, and that its main panel shows that map
+(worked out here from the stored attentions). A view that is not a class-token map (token norms) is refused
+with a toast, and nothing is downloaded; a Chinese browser gets the button and that message in Chinese.
+Screenshots at 1280×800 and 390×844 go to /tmp/h14a-shots/.
+
+Needs /usr/bin/chromium; never `playwright install`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+
+pytestmark = MARKS
+playwright = pytest.importorskip("playwright.sync_api")
+
+TIMEOUT_MS = 45_000
+SHOTS = Path("/tmp/h14a-shots")
+
+
+@pytest.fixture(scope="module")
+def app():
+    from vitdemo.app import build_app, launch_options
+
+    demo = build_app("bundled")
+    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
+    yield demo
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(app, browser, width: int, height: int, locale: str = "en-US"):
+    page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True, locale=locale)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app.local_url)
+    page.wait_for_function("() => Number(document.querySelector('#explorer')?.dataset.painted || 0) > 0")
+    page.wait_for_timeout(1500)  # the page load's follow-up events finish first
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(app, browser):
+    page = open_page(app, browser, 1280, 800)
+    yield page
+    page.close()
+
+
+def view_of(page) -> dict:
+    return json.loads(page.locator("#explorer").get_attribute("data-view") or "{}")
+
+
+def repaint(page, action) -> dict:
+    before = float(page.locator("#explorer").get_attribute("data-painted") or 0)
+    action()
+    page.wait_for_function("t => Number(document.querySelector('#explorer').dataset.painted) > t", arg=before)
+    return view_of(page)
+
+
+def test_download_figure_is_the_view_on_screen(page, app):
+    repaint(page, lambda: page.locator(".vx-method button[data-method=rollout]").click())
+    repaint(page, lambda: page.locator("#explorer-layer input[type=range]").fill("3"))
+    repaint(page, lambda: page.locator("#explorer-head select").select_option("max"))
+    page.locator(".vx-display summary").click()
+    view = repaint(page, lambda: page.locator(".vx-opacity").fill("1"))  # the map alone: its colours are readable
+    assert (view["method"], view["layer"], view["head"], view["opacity"]) == ("rollout", 3, "max", 1)
+
+    button = page.locator("#download-figure")
+    assert button.inner_text().strip() == "⤓ Download figure"
+    with page.expect_download() as caught:
+        button.click()
+    download = caught.value
+    name = download.suggested_filename
+    assert name.startswith("figure_bundled_") and name.endswith("_p16_rollout_layer3_headmax.png"), name
+    picture = Image.open(io.BytesIO(Path(download.path()).read_bytes()))
+    assert picture.format == "PNG" and picture.width >= 1600
+
+    # The server drew this very view: the file is the library's figure of rollout, layer 3, heads fused by
+    # max, at opacity 1 ...
+    from tests.test_figure import assert_brightest_is_argmax, cell_brightness, panel
+    from vitdemo.app.cache import AnalysisKey
+    from vitdemo.explain.figure import FigureView, build
+    from vitdemo.explain.figure import picture as figure_picture
+
+    key = page.evaluate("() => window.vitdemo.decoded.payload.key")
+    analysis = app.vitdemo_engine.cached(AnalysisKey(*key))
+    title = app.vitdemo_engine.entry("bundled").title
+    asked = FigureView(method="rollout", layer=2, head="max", opacity=1.0)
+    assert np.array_equal(np.asarray(picture.convert("RGB")), np.asarray(figure_picture(analysis, asked, title)))
+    # ... and its main panel shows that map, worked out here from the stored attentions.
+    expected = rollout_by_hand(analysis.attentions[:3], fuse=np.max).reshape(analysis.grid)
+    assert_brightest_is_argmax(cell_brightness(panel(picture, build(analysis, asked, title), "map"), analysis.grid),
+                               expected)
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    button.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "figure-button-1280.png"))
+    picture.save(SHOTS / "downloaded-figure.png")
+    page.locator(".vx-opacity").fill("0.6")
+    page.locator(".vx-display summary").click()
+
+
+def test_a_view_without_a_class_token_map_is_refused(page):
+    repaint(page, lambda: page.locator(".vx-method button[data-method=norms]").click())
+    downloads = []
+    page.on("download", lambda d: downloads.append(d))
+    page.locator("#download-figure").click()
+    toast = page.locator(".toast-body").filter(has_text="Figures show the class token's maps")
+    toast.first.wait_for()
+    page.wait_for_timeout(2000)  # the click's follow-up (the download, when there is a file) has run
+    assert not downloads, "a refused view downloaded a file (the previous figure?)"
+    repaint(page, lambda: page.locator(".vx-method button[data-method=attention]").click())
+
+
+def test_button_at_phone_width(app, browser):
+    phone = open_page(app, browser, 390, 844)
+    try:
+        button = phone.locator("#download-figure")
+        button.scroll_into_view_if_needed()
+        box = button.bounding_box()
+        assert box and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        phone.screenshot(path=str(SHOTS / "figure-button-390.png"))
+        with phone.expect_download() as caught:
+            button.click()
+        assert caught.value.suggested_filename.endswith("_attention_layer6.png")
+    finally:
+        phone.close()
+
+
+def test_chinese_page_has_a_chinese_button_and_messages(app, browser):
+    page = open_page(app, browser, 1280, 800, locale="zh-CN")
+    try:
+        button = page.locator("#download-figure")
+        assert button.inner_text().strip() == "⤓ 下载图表"
+        repaint(page, lambda: page.locator(".vx-method button[data-method=norms]").click())
+        button.click()
+        page.locator(".toast-body").filter(has_text="图表只展示类别标记的注意力图").first.wait_for()
+    finally:
+        page.close()
+
+
+def rollout_by_hand(attentions: np.ndarray, fuse) -> np.ndarray:
+    """Abnar & Zuidema's rollout of the class token over the patches, written out: per layer fuse the heads,
+    add the identity for the residual, normalise each row, multiply from the first layer up."""
+    tokens = attentions.shape[-1]
+    joint = np.eye(tokens)
+    for layer in attentions:
+        mixed = fuse(layer.astype(np.float64), axis=0) + np.eye(tokens)
+        joint = (mixed / mixed.sum(axis=-1, keepdims=True)) @ joint
+    return joint[0, 1:]

@@ -1,0 +1,87 @@
+"""The "Download figure" button: the figure (`vitdemo.explain.figure`) of the view the explorer shows.
+
+The view lives in the browser (the explorer repaints without the server), so the button's click first runs
+`READ_VIEW` in the page: it reads #explorer's `data-view` (method, layer from 1, head, class, colours), the
+analysis' key from the bundle on screen and the rollout discard ratio, and sends them as one JSON string in
+place of the hidden textbox's value. The server draws the figure for exactly that (`FigureDownloads.download`),
+stores it in the app's `PictureStore` under a name that says what it shows
+(`figure_bundled_star_p16_rollout_layer3.png`), and `SAVE` then hands the file to the browser's download.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gradio as gr
+
+from . import validation, views
+from .cache import AnalysisKey
+from .callbacks import Values, shown_as_warning
+from .choices import METHODS
+from .i18n import t, text
+from .outputs import PictureStore
+from .service import Engine
+from .validation import UserError
+
+ELEM_ID = "download-figure"
+READ_VIEW = """() => {
+  const root = document.querySelector('#explorer'), shown = window.vitdemo && window.vitdemo.decoded;
+  const view = JSON.parse((root && root.dataset.view) || '{}');
+  const discard = Number((root && root.querySelector('.vx-discard') || {}).value || 0);
+  return [JSON.stringify({...view, discard, key: shown ? shown.payload.key : null})];
+}"""
+SAVE = """(file) => {
+  if (!file || !file.url) return;
+  const link = document.createElement('a');
+  link.href = file.url; link.download = file.orig_name || ''; link.style.display = 'none';
+  document.body.appendChild(link); link.click(); link.remove();
+}"""
+
+
+def controls() -> dict[str, Any]:
+    """The button, the hidden textbox the page's view travels in, and the (hidden) file it downloads."""
+    return {"figure_button": gr.Button(t("figure.button"), elem_id=ELEM_ID, size="sm", variant="secondary"),
+            "figure_view": gr.Textbox(visible=False, elem_id="figure-view"),
+            "figure_file": gr.File(label=t("figure.file"), visible=False, interactive=False, elem_id="figure-file")}
+
+
+class FigureDownloads:
+    """The button's handler, bound to the app's engine and picture store."""
+
+    def __init__(self, engine: Engine, store: PictureStore):
+        self.engine = engine
+        self.store = store
+
+    @shown_as_warning(fallback=lambda self: {"figure_file": None})
+    def download(self, values: Values, lang: str = "en") -> Values:
+        """{"figure_file": path} of the figure of the view sent by `READ_VIEW`; refused, no file (so `SAVE`
+        does not download the previous figure again)."""
+        from ..explain.figure import FigureView, picture
+
+        sent = json.loads(values.get("figure_view") or "{}")
+        if not sent.get("key"):
+            raise UserError(text("figure.no_analysis", lang))
+        if sent.get("method") not in METHODS:  # token norms and features are no class-token maps
+            raise UserError(text("figure.method", lang))
+        if sent.get("patch") or sent.get("query"):
+            raise UserError(text("figure.patch", lang))
+        key = AnalysisKey(*sent["key"])
+        analysis = self.engine.cached(key)
+        if analysis is None:
+            raise UserError(text("figure.gone", lang))
+        chosen = validation.fit(analysis, validation.view(sent))
+        view = FigureView(method=chosen.method, layer=validation.layer_index(chosen.layer, analysis.depth),
+                          head=chosen.head, target=chosen.target, discard_ratio=chosen.discard_ratio,
+                          cmap=chosen.cmap, opacity=chosen.opacity, smooth=chosen.smooth,
+                          show_indices=chosen.show_indices, show_order=chosen.show_order)
+        title = self.engine.entry(key.model).title
+        name = f"figure_{key.model}_{views.picture_name(analysis, chosen, 'map')}"
+        return {"figure_file": self.store.file(picture(analysis, view, title), "png", name)}
+
+
+def wire(ui: dict[str, Any], downloads: FigureDownloads, bind: Any, hidden: dict[str, Any]) -> None:
+    """Click: read the view in the page, draw the figure on the server, then download it in the page."""
+    ui["figure_button"].click(*bind(downloads.download, ui, ["figure_view"], ["figure_file"], extra="request"),
+                              js=READ_VIEW, show_progress="minimal", **hidden).then(
+        None, [ui["figure_file"]], None, js=SAVE)

@@ -1,0 +1,95 @@
+"""`python -m vitdemo figure IMAGE ...`: one figure of one image, written as PNG, SVG, PDF or GIF.
+
+The arguments are checked with the app's own checks (`vitdemo.app.validation`, which import neither torch nor
+Gradio), so the command and the page refuse the same values with the same sentence. A refusal is one line
+on stderr and exit status 2, never a traceback: the cheap checks (file, method, suffix) run before torch is
+imported, the model's limits (patch size, layer, head) right after it loads, before the forward pass.
+The figure itself is `vitdemo.explain.figure`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+USAGE_ERROR = 2
+DEFAULT_MODEL = "bundled"
+
+
+def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
+    """The figure command's options; argparse's own errors become one line and exit 2 as well."""
+    from .app.choices import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS, METHODS
+
+    parser.add_argument("image", metavar="IMAGE", help="the picture: PNG, JPEG, GIF, WebP, BMP or TIFF")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="a hub id, a local folder or 'bundled' (default: "
+                        "%(default)s, which works offline)")
+    parser.add_argument("--patch-size", default=None, metavar="P", help="pixels per patch side (default: the "
+                        "model's own)")
+    parser.add_argument("--method", default="attention", help=f"{', '.join(METHODS)} (default: %(default)s)")
+    parser.add_argument("--layer", default=None, metavar="L", help="counted from 1, as on the page; for rollout, "
+                        "relevance and LeGrad the last layer accumulated (default: the last)")
+    parser.add_argument("--head", default="mean", help=f"{', '.join(HEAD_FUSIONS)} or a head index from 0 "
+                        "(default: %(default)s)")
+    parser.add_argument("--target", default=None, help="the class relevance and LeGrad explain (default: the top-1)")
+    parser.add_argument("--cmap", default=DEFAULT_COLORMAP, help=f"{', '.join(COLORMAPS)} (default: %(default)s)")
+    parser.add_argument("--opacity", default="0.6", help="of the map over the image, 0 to 1 (default: %(default)s)")
+    parser.add_argument("--out", default=None, metavar="FILE", help="where to write; the suffix picks the format: "
+                        ".png (1760 px wide), .svg, .pdf, or .gif (the map through the layers, one frame per layer) "
+                        "(default: IMAGE's name + _p<P>_<method>_layer<L>.png, in the current folder)")
+    parser.error = lambda message: sys.exit(_refuse(f"{parser.prog}: {message}"))  # type: ignore[method-assign]
+
+
+def run_figure(args: argparse.Namespace, argv: object = None) -> int:
+    """Check the arguments, analyse the image once, write the figure; print where it went."""
+    from .app import validation
+
+    started = time.perf_counter()
+    try:
+        if not Path(args.image).is_file():
+            raise ValueError(f"{args.image}: no such file")
+        method = validation.method(args.method)
+        cmap = validation.colormap(args.cmap)
+        opacity = validation.fraction(args.opacity, "opacity")
+        if args.out is not None:
+            from .explain.figure import format_of
+
+            format_of(args.out)
+        from .app.uploads import decode_image
+
+        image = decode_image(args.image)
+    except ValueError as exc:  # UserError and ImageInputError are ValueErrors
+        return _refuse(str(exc))
+    import vitdemo
+
+    from .explain.figure import FigureView, save
+
+    try:
+        model = vitdemo.load(args.model)
+        config = model.config
+        patch = validation.patch_size_of(args.patch_size, config)
+        layer = validation.layer(args.layer, config.depth)
+        head = validation.head(args.head, config.heads)
+        target = validation.target(args.target, model.labels)
+    except (ValueError, OSError) as exc:  # CheckpointNotFound is a FileNotFoundError
+        return _refuse(str(exc))
+    analysis = vitdemo.analyze(model, image, patch_size=patch)
+    view = FigureView(method=method, layer=validation.layer_index(layer, config.depth), head=head, target=target,
+                      cmap=cmap, opacity=opacity)
+    out = Path(args.out) if args.out else Path(f"{Path(args.image).stem}_p{patch}_{method}_layer"
+                                               f"{view.layer + 1}.png")
+    try:
+        save(analysis, out, view, title=config.name or args.model)
+    except ValueError as exc:  # a class-specific map of a model without a classifier
+        return _refuse(str(exc))
+    except OSError as exc:
+        return _refuse(f"{out}: could not write the figure ({exc.strerror or exc})")
+    print(f"wrote {out} ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _refuse(message: str) -> int:
+    """Say `message` in one line on stderr; the exit status for it (2, argparse's code for a bad command line)."""
+    print(f"error: {message}", file=sys.stderr)
+    return USAGE_ERROR
