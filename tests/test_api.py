@@ -30,7 +30,8 @@ BUNDLED = ROOT / "assets" / "bundled"
 STAR = ROOT / "assets" / "examples" / "shape_star.png"
 META = json.loads((BUNDLED / "config.json").read_text())
 DEPTH, HEADS, LABELS = META["config"]["depth"], META["config"]["heads"], META["labels"]
-REGISTRY_KEYS = ["bundled", "flexivit-b", "vit-b16", "deit-tiny", "deit-small"]
+REGISTRY_KEYS = ["bundled", "flexivit-b", "vit-b16", "deit-tiny", "deit-small", "dino-s8", "dino-s16", "dino-b8",
+                 "dino-b16", "dinov2-s", "dinov2-b", "dinov2-reg-s", "dinov2-reg-b"]
 FILE_META = {"_type": "gradio.FileData"}
 NOT_AN_UPLOAD = ("Send the image as a file upload (gradio_client: handle_file('picture.png')), not a URL or a path "
                  "on the server.")

@@ -8,7 +8,9 @@ or head is a view switch and runs no forward pass.
 The hidden inputs hand every value over unconverted (`components.raw_number`, `components.raw_choice`),
 so each is checked by `validation`, the same checks the page's controls go through, and a bad value gets
 one sentence naming the parameter instead of Gradio's bare "Error" and a traceback in the server log.
-Layers count from 1 here as on the page (empty = the last layer).
+Layers count from 1 here as on the page (empty = the last layer). Refusals are in English for API clients,
+in Chinese when the request's Accept-Language asks for it (the page's rule, `i18n.language`); the API page's
+descriptions stay English.
 
     from gradio_client import Client, handle_file
     client = Client("http://127.0.0.1:7860/")
@@ -27,6 +29,7 @@ from . import validation, views
 from .choices import HEAD_FUSIONS, METHODS
 from .components import check_first, no_file, raw_choice, raw_number, raw_text, upload_image
 from .errors import shown_to_user
+from .i18n import Message
 from .outputs import PictureStore, output_image
 from .service import Engine
 from .validation import UserError
@@ -45,7 +48,8 @@ def classify_description(keys: list[str]) -> str:
 def analyze_description(keys: list[str]) -> str:
     """The /analyze text on the API page; `keys` are the models this instance accepts."""
     return ("Analyse an image: returns (1) the patch grid the model sees, (2) the attention heatmap over it, and "
-            "(3) the top-5 labels, in that order. Parameters: image (a file upload); patch_size (empty or 0 = "
+            "(3) the top-5 labels (empty for a model without a classifier, such as DINO; /classify refuses "
+            "those models), in that order. Parameters: image (a file upload); patch_size (empty or 0 = "
             "native); method = 'attention' (the class token's attention in one layer), 'rollout' (attention "
             "followed through the layers), 'relevance' (what made the model pick a class) or 'legrad' (how "
             "each layer's attention moves the class's score); layer = counted "
@@ -69,8 +73,7 @@ class Endpoints:
         config = self.engine.config(key)
         validation.patch_size_of(patch_size, config)  # before the image is decoded
         if not getattr(config, "has_classifier", True):
-            raise UserError(f"{self.engine.entry(key).title} has no classifier, so it cannot classify; /analyze "
-                            "shows where it attends.")
+            raise UserError(Message("messages.no_classifier_classify", title=self.engine.entry(key).title))
         return views.top_labels(self.engine.analysis(self.engine.decode(image), key, patch_size).analysis)
 
     @shown_to_user

@@ -6,8 +6,8 @@ keys then repaint a canvas without a request. Only what needs the server goes ba
 component's server functions: relevance for a class (one backward pass), rollout with weak links
 discarded, and one clicked row of a grid too large to send whole.
 
-The per-head gallery and the patch-size comparison (`gallery.js`) are two more `gr.HTML`s drawn by the same
-painter (`explorer_painter.js`, loaded once in the page's head), following the explorer's view.
+The per-head gallery, the patch-size comparison and the side-by-side models (`gallery.js`) are more `gr.HTML`s
+drawn by the same painter (`explorer_painter.js`, loaded once in the page's head), following the explorer's view.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import gradio as gr
 
 from .cache import AnalysisKey
 from .choices import COLORMAPS
+from .i18n import Message, current_language, explorer_strings, localized_error
 from .validation import UserError, fraction, target, whole
 
 HERE = Path(__file__).resolve().parent
@@ -46,18 +47,22 @@ def colormap_tables() -> dict[str, str]:
 
 
 def head_script() -> str:
-    """The painter, the colormap tables and the webcam's error messages, for the page's <head>.
+    """The painter, the colormap tables, the browser's strings in both languages (`explorer_strings.js`
+    picks one) and the webcam's error messages, for the page's <head>.
 
     The explorer, the gallery and the comparison all draw with the one painter. Static data goes here rather
     than in a component's props, which Gradio drops when an event sets the component's value.
     """
     tables = json.dumps(colormap_tables())
-    return (f"<script>\n{asset('explorer_painter.js')}\nwindow.vitdemo.colormaps = {tables};\n</script>\n"
+    strings = explorer_strings().replace("</", "<\\/")  # never ends the <script> early
+    return (f"<script>\n{asset('explorer_painter.js')}\nwindow.vitdemo.colormaps = {tables};\n"
+            f"window.vitdemo.strings = {strings};\n{asset('explorer_strings.js')}</script>\n"
             f"<script>\n{asset('webcam.js')}</script>")
 
 
 def template() -> str:
-    methods = "".join(f'<button data-method="{m}" aria-pressed="false">{label}</button>' for m, label in METHOD_BUTTONS)
+    methods = "".join(f'<button data-method="{m}" data-t="explorer.method.{m}" aria-pressed="false">{label}</button>'
+                      for m, label in METHOD_BUTTONS)
     cmaps = "".join(f'<option value="{c}">{c}</option>' for c in COLORMAPS)
     return asset("explorer.html").replace("METHODS", methods).replace("CMAPS", cmaps)
 
@@ -71,10 +76,10 @@ def answered(fn: Any) -> Any:
         try:
             return fn(args)
         except ValueError as exc:  # UserError and the library's own refusals
-            return {"error": str(exc)}
+            return {"error": localized_error(exc, current_language())}
         except Exception as exc:
             logger.exception("explorer server function %s failed", fn.__name__)
-            return {"error": f"Something went wrong on our side ({type(exc).__name__})."}
+            return {"error": Message("messages.our_side_short", kind=type(exc).__name__).render(current_language())}
 
     return wrapper
 
@@ -89,10 +94,9 @@ class ExplorerServer:
         try:
             analysis = self.engine.cached(AnalysisKey(*key))
         except TypeError:
-            raise UserError("The explorer sent no analysis to work on.") from None
+            raise UserError(Message("errors.no_analysis_sent")) from None
         if analysis is None:
-            raise UserError("This analysis is no longer in the server's memory: change the patch size or upload "
-                            "the image again.")
+            raise UserError(Message("errors.analysis_gone"))
         return analysis
 
     def functions(self) -> list[Any]:
@@ -137,7 +141,7 @@ class ExplorerServer:
             """[key]: deletion and insertion curves of every method's map and of a random one (batched forwards)."""
             analysis = self.analysis(args)  # one argument arrives as itself, not in a list
             if not analysis.top(1):
-                raise UserError("This model has no classifier: faithfulness follows a class's probability.")
+                raise UserError(Message("errors.faithfulness_no_classifier"))
             return {name: result.as_dict() for name, result in analysis.faithfulness_comparison().items()}
 
         def top_without(args: Any) -> list[list[Any]]:
@@ -145,9 +149,9 @@ class ExplorerServer:
             key, hidden = self.unpack(args, 2)
             analysis = self.analysis(key)
             if not analysis.top(1):
-                raise UserError("This model has no classifier, so there is no class to watch.")
+                raise UserError(Message("errors.hide_no_classifier"))
             if not isinstance(hidden, list) or len(hidden) >= analysis.grid[0] * analysis.grid[1]:
-                raise UserError("Hide some patches, not all of them.")
+                raise UserError(Message("errors.hide_some"))
             rows, cols = analysis.grid
             cells = [(whole(r, "row", 0, rows - 1), whole(c, "col", 0, cols - 1)) for r, c in hidden]
             return [[label, p] for label, p in analysis.top_without(cells)]
@@ -158,7 +162,7 @@ class ExplorerServer:
     @staticmethod
     def unpack(args: Any, count: int) -> list[Any]:
         if not isinstance(args, list) or len(args) != count:
-            raise UserError(f"The explorer sent {args!r:.60}; expected {count} values.")
+            raise UserError(Message("errors.explorer_values", sent=f"{args!r:.60}", count=count))
         return args
 
 
@@ -171,12 +175,18 @@ GALLERY_CSS = """
 """
 
 
+GALLERY_MODE_CSS = {"compare": ".vg figure {flex: 1 1 200px; max-width: 320px;}",
+                    "models": ".vg figure {flex: 1 1 280px; max-width: 480px;}"}
+
+
 def gallery(engine: Any, mode: str, elem_id: str) -> gr.HTML:
-    """The per-head gallery (`mode="heads"`) or the patch-size comparison (`"compare"`, value: bundles)."""
-    css = GALLERY_CSS + (".vg figure {flex: 1 1 200px; max-width: 320px;}" if mode == "compare" else "")
-    return gr.HTML(None, html_template=GALLERY_TEMPLATE, css_template=css, js_on_load=asset("gallery.js"),
-                   server_functions=ExplorerServer(engine).functions()[:2], elem_id=elem_id,
-                   apply_default_css=False, padding=False)
+    """The per-head gallery (`mode="heads"`), the patch-size comparison (`"compare"`, value: bundles) or the
+    side-by-side models (`"models"`, value: the second model's bundle, see `side_by_side.py`), which also
+    fetches clicked rows of large grids."""
+    functions = ExplorerServer(engine).functions()
+    return gr.HTML(None, html_template=GALLERY_TEMPLATE, css_template=GALLERY_CSS + GALLERY_MODE_CSS.get(mode, ""),
+                   js_on_load=asset("gallery.js"), server_functions=functions if mode == "models" else functions[:2],
+                   elem_id=elem_id, apply_default_css=False, padding=False)
 
 
 def explorer(engine: Any) -> gr.HTML:

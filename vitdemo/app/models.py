@@ -16,12 +16,41 @@ from pathlib import Path
 
 from ..config import ViTConfig
 from ..settings import BUNDLED_DIR, settings
+from .i18n import Message
 
 logger = logging.getLogger(__name__)
 
 BUNDLED = "bundled"
 DEFAULT_HUB_MODEL = "flexivit-b"  # the default whenever it is cached or the hub is reachable
 PROBE_TIMEOUT_S = 3.0
+
+
+IMAGENET_1K = "ImageNet-1k"
+APACHE = "Apache-2.0"
+REGISTERS = 4  # DINOv2 with registers: the released models carry 4
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the picker tells about a model before it loads: the one table every such line is written from.
+
+    Sizes are the fp32 weights (`model.safetensors`), parameters × 4 bytes, the parameter counts taken from
+    transformers' models built with each repo's published config (tests/test_model_info.py rebuilds them).
+    A loaded model's own config is the truth for patch, tokens and classes (`model_info.facts_of`).
+    """
+
+    family: str
+    patch: tuple[int, ...]  # the patch sizes it was trained at
+    tokens: tuple[str, ...]  # the tokens before the patches, as `ViTConfig.token_types` names them
+    classes: int  # 0: no classifier (self-supervised backbones)
+    classes_name: str = ""  # what the classes are ("ImageNet-1k"), when there are classes
+    licence: str = APACHE
+    download_mb: float = 0.0  # 0: nothing to download (bundled, a local folder)
+
+
+CLASS_ONLY = ("class",)
+WITH_REGISTERS = ("class",) + ("register",) * REGISTERS
+FLEXIVIT_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)  # = layouts.FLEXIVIT_PATCH_SIZES (without importing torch)
 
 
 @dataclass(frozen=True)
@@ -32,24 +61,55 @@ class ModelEntry:
     source: str
     title: str
     blurb: str = ""
+    facts: Facts | None = None  # None: read from the model's config (the command line's own model)
 
     @property
     def on_hub(self) -> bool:
         return self.source != BUNDLED and not Path(self.source).exists()
 
 
+def _dino(key: str, source: str, title: str, patch: int, mb: float) -> ModelEntry:
+    return ModelEntry(key, source, title, "Self-supervised (DINO, Caron et al. 2021): no classifier; its class-token "
+                      "attention outlines objects.", Facts("DINO", (patch,), CLASS_ONLY, 0, download_mb=mb))
+
+
 REGISTRY: dict[str, ModelEntry] = {e.key: e for e in (
     ModelEntry(BUNDLED, BUNDLED, "Bundled shapes ViT (offline)",
-               "A small ViT trained by this project on synthetic shapes, 96 px, patch sizes 8–32. Always available."),
+               "A small ViT trained by this project on synthetic shapes, 96 px, patch sizes 8–32. Always available.",
+               Facts("ViT (vitdemo)", (8, 12, 16, 24, 32), CLASS_ONLY, 11, "shapes")),
     ModelEntry("flexivit-b", "timm/flexivit_base.1200ep_in1k", "FlexiViT-B (ImageNet)",
-               "Trained for every patch size from 8 to 48: the model this demo is about."),
+               "Trained for every patch size from 8 to 48: the model this demo is about.",
+               Facts("FlexiViT", FLEXIVIT_SIZES, CLASS_ONLY, 1000, IMAGENET_1K, download_mb=346.4)),
     ModelEntry("vit-b16", "google/vit-base-patch16-224", "ViT-B/16 (ImageNet)",
-               "The original ViT-Base at patch 16; other patch sizes go through PI-resize."),
+               "The original ViT-Base at patch 16; other patch sizes go through PI-resize.",
+               Facts("ViT", (16,), CLASS_ONLY, 1000, IMAGENET_1K, download_mb=346.3)),
     ModelEntry("deit-tiny", "timm/deit_tiny_patch16_224.fb_in1k", "DeiT-Tiny (ImageNet, fast)",
-               "5M parameters: quick on a CPU."),
+               "5M parameters: quick on a CPU.", Facts("DeiT", (16,), CLASS_ONLY, 1000, IMAGENET_1K, download_mb=22.9)),
     ModelEntry("deit-small", "timm/deit_small_patch16_224.fb_in1k", "DeiT-Small (ImageNet)",
-               "22M parameters: a good CPU compromise."),
+               "22M parameters: a good CPU compromise.",
+               Facts("DeiT", (16,), CLASS_ONLY, 1000, IMAGENET_1K, download_mb=88.2)),
+    _dino("dino-s8", "facebook/dino-vits8", "DINO ViT-S/8 (self-supervised)", 8, 86.7),
+    _dino("dino-s16", "facebook/dino-vits16", "DINO ViT-S/16 (self-supervised)", 16, 86.7),
+    _dino("dino-b8", "facebook/dino-vitb8", "DINO ViT-B/8 (self-supervised)", 8, 343.2),
+    _dino("dino-b16", "facebook/dino-vitb16", "DINO ViT-B/16 (self-supervised)", 16, 343.2),
+    ModelEntry("dinov2-s", "facebook/dinov2-small-imagenet1k-1-layer", "DINOv2-S/14 (ImageNet linear head)",
+               "Self-supervised DINOv2 with a linear ImageNet head on [class token; mean of patches].",
+               Facts("DINOv2", (14,), CLASS_ONLY, 1000, IMAGENET_1K, download_mb=91.3)),
+    ModelEntry("dinov2-b", "facebook/dinov2-base-imagenet1k-1-layer", "DINOv2-B/14 (ImageNet linear head)",
+               "Self-supervised DINOv2 with a linear ImageNet head on [class token; mean of patches].",
+               Facts("DINOv2", (14,), CLASS_ONLY, 1000, IMAGENET_1K, download_mb=352.5)),
+    ModelEntry("dinov2-reg-s", "facebook/dinov2-with-registers-small", "DINOv2-S/14 with registers",
+               "4 register tokens take over the high-norm artifact tokens (Darcet et al. 2024); no classifier.",
+               Facts("DINOv2 with registers", (14,), WITH_REGISTERS, 0, download_mb=88.2)),
+    ModelEntry("dinov2-reg-b", "facebook/dinov2-with-registers-base", "DINOv2-B/14 with registers",
+               "4 register tokens take over the high-norm artifact tokens (Darcet et al. 2024); no classifier.",
+               Facts("DINOv2 with registers", (14,), WITH_REGISTERS, 0, download_mb=346.3)),
 )}
+# The model each one is best compared with, side by side: the same family with and without what changes the maps.
+PARTNERS = {"dinov2-s": "dinov2-reg-s", "dinov2-reg-s": "dinov2-s", "dinov2-b": "dinov2-reg-b",
+            "dinov2-reg-b": "dinov2-b", "vit-b16": "dino-b16", "dino-b16": "vit-b16", "dino-s16": "deit-small",
+            "deit-small": "dino-s16", "dino-s8": "dino-s16", "dino-b8": "dino-b16", "deit-tiny": "deit-small",
+            "flexivit-b": "vit-b16"}
 
 
 def resolve(name: str | None, extra: dict[str, ModelEntry] | None = None) -> ModelEntry:
@@ -65,7 +125,7 @@ def resolve(name: str | None, extra: dict[str, ModelEntry] | None = None) -> Mod
     for entry in known.values():
         if name == entry.source:
             return entry
-    raise ValueError(f"Unknown model {name!r}. Choose one of: {', '.join(known)}.")
+    raise ValueError(Message("errors.unknown_model", sent=repr(name), choices=", ".join(known)))
 
 
 def register(source: str) -> ModelEntry:
@@ -145,17 +205,16 @@ def choose_startup(requested: str | None) -> Startup:
     """Pick the first model without waiting for the network; `pending` is decided later by the probe."""
     bundled = REGISTRY[BUNDLED]
     wanted = register(requested) if requested else REGISTRY[DEFAULT_HUB_MODEL]
-    how = "as requested" if requested else "the default"
+    how = Message("messages.startup.as_requested" if requested else "messages.startup.default")
     if wanted.key == BUNDLED:
-        return Startup(bundled, "Running the bundled shapes model, as requested.")
+        return Startup(bundled, Message("messages.startup.bundled_requested"))
     if is_cached(wanted):
-        where = "found in the local cache" if wanted.on_hub else f"from {wanted.source}"
-        return Startup(wanted, f"Running {wanted.title}, {how} ({where}).")
+        where = Message("messages.startup.in_cache") if wanted.on_hub else Message("messages.startup.from_folder",
+                                                                                  folder=wanted.source)
+        return Startup(wanted, Message("messages.startup.running", title=wanted.title, how=how, where=where))
     if hub_offline():
-        return Startup(bundled, f"Offline (HF_HUB_OFFLINE=1) and {wanted.title} is not downloaded: "
-                                "running the bundled shapes model.")
-    return Startup(bundled, f"{wanted.title} is not downloaded yet; checking the Hugging Face Hub. "
-                            "Meanwhile: the bundled shapes model.", pending=wanted)
+        return Startup(bundled, Message("messages.startup.offline", title=wanted.title))
+    return Startup(bundled, Message("messages.startup.checking", title=wanted.title), pending=wanted)
 
 
 def settle_pending(startup: Startup, probe: HubProbe | None) -> Startup:
@@ -166,10 +225,19 @@ def settle_pending(startup: Startup, probe: HubProbe | None) -> Startup:
     if reachable is None:
         return startup
     if reachable:
-        return Startup(startup.entry, f"Downloading {startup.pending.title} from the Hugging Face Hub…",
+        return Startup(startup.entry, Message("messages.startup.downloading", title=startup.pending.title),
                        startup.pending)
-    return Startup(startup.entry, f"The Hugging Face Hub is unreachable and {startup.pending.title} is not "
-                                  "downloaded: running the bundled shapes model (works offline).")
+    return Startup(startup.entry, Message("messages.startup.unreachable", title=startup.pending.title))
+
+
+def _vitdemo_meta(entry: ModelEntry) -> dict | None:
+    """The config.json of a vitdemo-format folder (the bundled model), or None for any other format."""
+    folder = BUNDLED_DIR if entry.source == BUNDLED else Path(entry.source)
+    try:
+        meta = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if meta.get("format") == "vitdemo" else None
 
 
 def peek_config(entry: ModelEntry) -> ViTConfig | None:
@@ -178,9 +246,11 @@ def peek_config(entry: ModelEntry) -> ViTConfig | None:
     Building the page needs only the offered patch sizes; importing torch and loading weights can then
     happen while the page is already being served. Other formats return None (load the model instead).
     """
-    folder = BUNDLED_DIR if entry.source == BUNDLED else Path(entry.source)
-    try:
-        meta = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return ViTConfig.from_dict(meta["config"]) if meta.get("format") == "vitdemo" else None
+    meta = _vitdemo_meta(entry)
+    return ViTConfig.from_dict(meta["config"]) if meta else None
+
+
+def peek_labels(entry: ModelEntry) -> list[str] | None:
+    """The class names of a vitdemo-format folder, read the same way (None for other formats)."""
+    meta = _vitdemo_meta(entry)
+    return list(meta.get("labels") or []) if meta else None

@@ -1,0 +1,138 @@
+"""What the model picker says about a model before it runs: the facts line (#model-info) and the choices.
+
+Every fact comes from one place: the registry's `Facts` table (`models.REGISTRY`) for what only the hub repo
+knows (licence, download size, what the classes are), and the model's own config wherever it is already at
+hand (loaded, or a vitdemo folder read without torch), which is the truth for patch size, token layout and
+classes. Nothing here loads a model or asks the network: the line must be there before a download starts.
+`wire` binds it to the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from .i18n import ENGLISH, language, text
+from .models import BUNDLED, Facts, ModelEntry, hub_offline, is_cached, peek_config, peek_labels
+from .views import MAX_LISTED_CLASSES
+
+LISTED = 4  # class names the line names (the summary under the result lists up to MAX_LISTED_CLASSES)
+
+
+def family_of(config: Any) -> str:
+    """The family a config's shape gives away, for a model the registry does not know (a command-line folder)."""
+    if config.num_registers:
+        return "DINOv2 with registers"
+    if config.layer_scale:
+        return "DINOv2"
+    if config.distilled:
+        return "DeiT"
+    if not config.pos_embed_prefix:
+        return "FlexiViT"
+    return "ViT"
+
+
+def facts_of(entry: ModelEntry, config: Any | None = None) -> Facts | None:
+    """The entry's facts, with patch sizes, tokens and classes from `config` when it is known; None for a
+    model outside the registry that has not loaded yet (a transformers or timm folder from the command line)."""
+    table = entry.facts
+    if config is None:
+        return table
+    return Facts(family=table.family if table else family_of(config),
+                 patch=tuple(config.native_patch_sizes), tokens=tuple(config.token_types),
+                 classes=config.num_classes, classes_name=table.classes_name if table else "",
+                 licence=table.licence if table else "", download_mb=table.download_mb if table else 0.0)
+
+
+def known(engine: Any, entry: ModelEntry) -> tuple[Any | None, list[str] | None]:
+    """(config, class names) of `entry` as far as they are known without loading: from the loaded model, or
+    from a vitdemo folder's config.json; (None, None) for a hub model not loaded yet."""
+    loaded = engine.pool.peek(entry.key)
+    if loaded is not None:
+        return loaded.config, list(getattr(loaded, "labels", []) or [])
+    return peek_config(entry), peek_labels(entry)
+
+
+def size(mb: float) -> str:
+    return f"{mb:,.0f}" if mb >= 10 else f"{mb:.1f}"
+
+
+def patch_text(patch: tuple[int, ...], lang: str) -> str:
+    if len(patch) == 1:
+        return text("models.info.patch_one", lang, patch=patch[0])
+    return text("models.info.patch_many", lang, low=min(patch), high=max(patch), count=len(patch))
+
+
+def tokens_text(tokens: tuple[str, ...], lang: str) -> str:
+    """"class + 4 registers, then the patches": the prefix tokens in order, registers counted."""
+    parts = [text("models.token.class", lang)]
+    if "distillation" in tokens:
+        parts.append(text("models.token.distillation", lang))
+    registers = tokens.count("register")
+    if registers:
+        parts.append(text("models.token.registers", lang, count=registers))
+    return text("models.info.tokens", lang, prefix=" + ".join(parts))
+
+
+def classifier_text(facts: Facts, labels: list[str] | None, lang: str) -> str:
+    if not facts.classes:
+        return text("models.info.no_classifier", lang)
+    if labels and len(labels) <= MAX_LISTED_CLASSES:  # a handful: name the first few
+        named = ", ".join(labels[:LISTED]) + (", …" if len(labels) > LISTED else "")
+        return text("models.info.classes_listed", lang, count=facts.classes, labels=named)
+    if not facts.classes_name:
+        return text("models.info.classes_plain", lang, count=f"{facts.classes:,}")
+    return text("models.info.classes", lang, count=f"{facts.classes:,}", name=facts.classes_name)
+
+
+def download_text(entry: ModelEntry, facts: Facts, available: bool, lang: str) -> str:
+    """Where the weights are, and for a hub model not cached how much must come down before it runs."""
+    if entry.source == BUNDLED:
+        return text("models.download.bundled", lang)
+    if not entry.on_hub:
+        return text("models.download.local", lang)
+    if available:
+        return text("models.download.cached", lang)
+    if not facts.download_mb:
+        return text("models.download.unknown", lang)
+    key = "models.download.offline" if hub_offline() else "models.download.needed"
+    return text(key, lang, mb=size(facts.download_mb))
+
+
+def info(engine: Any, key: str | None, lang: str = ENGLISH) -> str:
+    """The Markdown line under the picker: family, patch, token layout, classifier, licence, download."""
+    entry = engine.entry(key)
+    config, labels = known(engine, entry)
+    facts = facts_of(entry, config)
+    available = engine.pool.peek(entry.key) is not None or is_cached(entry)
+    if facts is None:
+        return text("models.info.unknown", lang, title=entry.title,
+                    download=download_text(entry, Facts("", (), (), 0), available, lang))
+    return text("models.info.line", lang, family=facts.family, patch=patch_text(facts.patch, lang),
+                tokens=tokens_text(facts.tokens, lang), classifier=classifier_text(facts, labels, lang),
+                licence=facts.licence or text("models.info.licence_unknown", lang),
+                download=download_text(entry, facts, available, lang))
+
+
+def choice_label(entry: ModelEntry, available: bool, lang: str = ENGLISH) -> str:
+    """A picker choice: the title, and for a model that must be downloaded first, the size of the download
+    (offline: that it is not downloaded, so it cannot be picked usefully)."""
+    if available or not entry.on_hub:
+        return entry.title
+    mb = size(entry.facts.download_mb) if entry.facts and entry.facts.download_mb else "?"
+    key = "models.choice.offline" if hub_offline() else "models.choice.download"
+    return text(key, lang, title=entry.title, mb=mb)
+
+
+def wire(demo: Any, ui: dict[str, Any], engine: Any) -> None:
+    """Keep #model-info on the model the picker names, in the reader's language: on page load, when the
+    pick changes (before any download starts) and after each analysis (a download has finished)."""
+    def show(model: str | None, request: gr.Request) -> str:
+        try:
+            return info(engine, model, language(request))
+        except ValueError:  # a key the engine does not know (never offered): say nothing rather than fail
+            return ""
+
+    gr.on([demo.load, ui["model"].change, ui["explorer"].change], show, ui["model"], ui["model_info"],
+          api_visibility="private", show_progress="hidden")
