@@ -199,6 +199,7 @@ def test_play_hover_keys_and_back_to_the_class_token(page, app):
     page.wait_for_function("d => JSON.parse(document.querySelector('#explorer').dataset.view).layer === d", arg=depth)
     page.wait_for_function("() => document.querySelector('.vx-play').textContent === '▶'")  # stopped at the end
 
+    page.locator("#explorer .vx-map").scroll_into_view_if_needed()  # the mouse only hovers what is on screen
     box = page.locator("#explorer .vx-map").bounding_box()
     page.mouse.move(box["x"] + 2, box["y"] + 2)
     hover = page.locator(".vx-hover").inner_text()

@@ -1,13 +1,15 @@
 """The README's pictures, regenerated: launch the app, drive it in headless Chromium, save numbered screenshots.
 
     python -m tools.walkthrough [--out assets/screenshots] [--model bundled] [--image assets/examples/shape_star.png]
+    python -m tools.walkthrough --lang zh   # the page in Chinese (browser locale zh-CN), into assets/screenshots/zh
 
 Each step does what a visitor does (upload an image, pick patch sizes and methods, open the per-head gallery,
-click a patch, open the recipe and probing tabs) and saves `NN-name.png`: the same inputs give the same
-pictures, so a changed screenshot means a changed app. What keeps them deterministic: a fixed 1280×800
-viewport, animations and transitions switched off, the mouse parked off the page, every pending event and
-image load awaited, and the one run-dependent text on the page (the analysis time) blanked. The screenshots
-are reduced to a 256-colour palette (no dithering), which keeps each well under 400 KB.
+click a patch, open the recipe and probing tabs, step through the guided tour) and saves `NN-name.png`: the
+same inputs give the same pictures, so a changed screenshot means a changed app. What keeps them
+deterministic: a fixed 1280×800 viewport, animations and transitions switched off, the mouse parked off the
+page, every pending event and image load awaited, and the one run-dependent text on the page (the analysis
+time) blanked. The screenshots are reduced to a 256-colour palette (no dithering), which keeps each well
+under 400 KB.
 
 Chromium is Debian's `/usr/bin/chromium` (never `playwright install`, which downloads a browser); the app
 runs in this process on a free loopback port, offline, and is closed at the end.
@@ -37,7 +39,10 @@ NO_ANIMATIONS = "*{transition:none!important;animation:none!important}"
 MAX_PNG_BYTES = 400_000
 TIMEOUT_MS = 120_000  # one step: a first analysis on a busy CPU, or a model load
 # The run-dependent text: the analysis time in the summary line ("· 349 ms", "· 1.2 s").
-TIMING = re.compile(r"\s*·\s*[\d.,]+\s*(?:ms|s)\b(?:\s*\(cached\))?")
+TIMING = re.compile(r"\s*·\s*[\d.,]+\s*(?:(?:ms|s)\b|毫秒)(?:\s*\(cached\))?")
+# The browser's locale for each --lang: it sets the page's language (Gradio's labels, the explorer) and the
+# Accept-Language header the server writes its messages in.
+LOCALES = {"en": "en-US", "zh": "zh-CN"}
 BLANK_TIMINGS = """pattern => {
     const walker = document.createTreeWalker(document.querySelector('#summary') || document.body, NodeFilter.SHOW_TEXT);
     for (let node; (node = walker.nextNode());) node.nodeValue = node.nodeValue.replace(new RegExp(pattern, 'g'), '');
@@ -150,7 +155,7 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
         camera.shoot(f"method-{method}")
     page.locator("#explorer .vx-method button[data-method=attention]").click()
 
-    page.get_by_role("tab", name="All heads of this layer").click()
+    page.locator("#tab-heads-button").click()  # tabs by elem_id: their names are in the page's language
     camera.settle()
     scroll_to(page, "#tabs")
     camera.shoot("per-head-gallery")
@@ -161,15 +166,79 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
     camera.shoot("click-a-patch")
     page.locator("#explorer .vx-back").click()
 
-    for tab, name in (("The recipe, live", "recipe-tab"), ("Model probing", "probing-tab")):
-        page.get_by_role("tab", name=tab).click()
+    for tab, name in (("#tab-recipe-button", "recipe-tab"), ("#tab-probing-button", "probing-tab")):
+        page.locator(tab).click()
         camera.settle()
         scroll_to(page, "#tabs")
         camera.shoot(name)
 
+    guided_tour(page, camera)
+    registers_side_by_side(page, camera)
 
-def run(out_dir: Path, model: str | None, image: Path, steps: Callable[[Any, Camera, Path], None] = walk) -> list[Path]:
-    """Launch the app and the browser, take every screenshot into `out_dir` (old numbered ones removed)."""
+
+TOUR_STEP = """k => document.querySelector('#tour-progress [data-step]')?.dataset.step === k"""
+
+
+def guided_tour(page: Any, camera: Camera, stop: str = "encoder") -> None:
+    """The guided tour opened from the header and stepped with Next to `stop` (a step key), then left."""
+    from vitdemo.explain.tour import STEP_KEYS
+
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#tour-start").click()
+    page.wait_for_function(TOUR_STEP, arg="image")
+    for _ in range(len(STEP_KEYS)):
+        if page.locator("#tour-progress [data-step]").get_attribute("data-step") == stop:
+            break
+        page.locator("#tour-next").click()
+        camera.settle()  # one step at a time
+    page.wait_for_function(TOUR_STEP, arg=stop)
+    if stop == "encoder":  # the last block: where the class token ends up looking
+        last = page.locator("#tour-block input[type=number]")
+        last.fill(page.locator("#tour-block input[type=range]").get_attribute("max"))
+        last.press("Enter")
+        camera.settle()
+    scroll_to(page, "#tour")
+    camera.shoot("guided-tour")
+    page.locator("#tour-free").click()
+    camera.settle()
+
+
+# The side-by-side step: DINOv2-S/14 without and with registers, on a photo (registers matter on real images).
+REGISTERS_PAIR = ("dinov2-s", "dinov2-reg-s")
+PHOTO = ROOT / "assets" / "examples" / "cat.jpg"
+
+
+def registers_side_by_side(page: Any, camera: Camera) -> None:
+    """The same photo through DINOv2 without and with registers, last layer's attention, side by side.
+
+    Runs only when both real checkpoints can load (in the Hugging Face cache, or the hub reachable with
+    HF_HUB_OFFLINE=0); otherwise says so and takes no picture, rather than show random weights.
+    """
+    from vitdemo.app.models import REGISTRY, hub_offline, is_cached
+
+    main, second = (REGISTRY[key] for key in REGISTERS_PAIR)
+    if hub_offline() and not all(is_cached(entry) for entry in (main, second)):
+        print(f"skipped side-by-side-registers: {main.source} and {second.source} are not both in the Hugging "
+              "Face cache (run with HF_HUB_OFFLINE=0 where the hub is reachable to download them, ~180 MB)")
+        return
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#model input").click()
+    page.get_by_role("option", name=main.title).first.click()
+    page.wait_for_function("t => window.vitdemo.decoded?.payload.title === t", arg=main.title, timeout=600_000)
+    page.locator("#input-image button[aria-label='Remove Image']").first.click()
+    page.locator("#input-image input[type=file]").set_input_files(str(PHOTO))
+    camera.settle()
+    page.locator("#tab-models-button").click()
+    page.wait_for_function("t => (document.querySelector('#models-compare')?.dataset.views || '').includes(t)",
+                           arg=second.title, timeout=600_000)
+    scroll_to(page, "#tabs")
+    camera.shoot("side-by-side-registers")
+
+
+def run(out_dir: Path, model: str | None, image: Path, steps: Callable[[Any, Camera, Path], None] = walk,
+        lang: str = "en") -> list[Path]:
+    """Launch the app and the browser, take every screenshot into `out_dir` (old numbered ones removed), with
+    the browser set to `lang` ("en" or "zh", see LOCALES)."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -178,7 +247,8 @@ def run(out_dir: Path, model: str | None, image: Path, steps: Callable[[Any, Cam
     with running_app(model) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1, reduced_motion="reduce")
+            page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1, reduced_motion="reduce",
+                                    locale=LOCALES[lang])
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(url)
             page.wait_for_selector("#explorer[data-painted]")  # the page's own first analysis is painted
@@ -192,11 +262,17 @@ def run(out_dir: Path, model: str | None, image: Path, steps: Callable[[Any, Cam
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.walkthrough", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "assets" / "screenshots", help="screenshot folder")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="screenshot folder (default: assets/screenshots, for --lang zh assets/screenshots/zh)")
     parser.add_argument("--model", default="bundled", help="the app's model (default: bundled, works offline)")
     parser.add_argument("--image", type=Path, default=ROOT / "assets" / "examples" / "shape_star.png",
                         help="the image to upload (default: the star example; the bundled model knows shapes)")
-    return parser.parse_args(argv)
+    parser.add_argument("--lang", choices=sorted(LOCALES), default="en",
+                        help="the page's language: the browser's locale is set to it (default: en)")
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = ROOT / "assets" / "screenshots" / ("" if args.lang == "en" else args.lang)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)", file=sys.stderr)
         return 1
-    saved = run(args.out, args.model, args.image)
+    saved = run(args.out, args.model, args.image, lang=args.lang)
     too_big = [p.name for p in saved if p.stat().st_size >= MAX_PNG_BYTES]
     if too_big:
         print(f"over {MAX_PNG_BYTES // 1000} KB: {', '.join(too_big)}", file=sys.stderr)

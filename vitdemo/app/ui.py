@@ -1,10 +1,12 @@
 """The page: layout and wiring only. What each event does is in `callbacks.py`, the math in `vitdemo`.
 
-Layout, for a 1280×800 screen: the input and the model/patch-size pickers on the left; the explorer (patch
+Layout, for a 1280×800 screen: the input (upload, webcam, paste, or the "Draw a shape" sketchpad under it,
+`draw.py`) and the model/patch-size pickers on the left; the explorer (patch
 grid and map, drawn in the browser, with its method/layer/head controls right under them) and the top-5
 labels on the right, so the main result is visible without scrolling. Below: tabs for the per-head gallery,
-the patch-size comparison, the recipe and the probing figures. On a phone (≤ 640 px) the header stacks and
-the input shrinks, so the first screen shows a result. Every control and output has a stable `elem_id`
+the patch-size comparison, the recipe, the probing figures and a second model side by side
+(`side_by_side.py`); under the model picker, its facts (`model_info.py`). On a phone (≤ 640 px) the header
+stacks and the input shrinks, so the first screen shows a result. Every control and output has a stable `elem_id`
 (the browser tests and the screenshot walkthrough find them by it).
 
 Components live in one dict, `ui`, under the names the handlers use; `bind` turns a handler of named values
@@ -19,11 +21,13 @@ from typing import Any
 import gradio as gr
 
 from ..settings import EXAMPLES_DIR, settings
+from . import draw, figure_download, model_info, side_by_side
+from . import tour as guided
 from .api import register_endpoints
 from .callbacks import Handlers, compare_default, model_choices, patch_choices, patch_hint
 from .components import upload_image
 from .explorer import explorer, gallery, head_script
-from .i18n import translations
+from .i18n import language, t, t_message, translations
 from .models import BUNDLED, HubProbe, choose_startup, settle_pending
 from .outputs import PictureStore, output_gallery, output_image
 from .service import Engine
@@ -31,7 +35,6 @@ from .uploads import ACCEPTED_DESCRIPTION, MAX_FILE_BYTES
 from .zerogpu import gpu_machine
 
 EXAMPLES = ("cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg", "shape_star.png", "shape_triangle.png")
-TITLE = "ViT explorer: how a Vision Transformer sees your image"
 # What `update` reads and what it may change, by name (see callbacks.Handlers.update). Every view of an
 # analysis (method, layer, head, colours, a clicked patch) is drawn by the explorer in the browser.
 SOURCE_CONTROLS = ("image", "model", "patch", "keep_aspect")
@@ -42,11 +45,12 @@ TAB_OUTPUTS = ("compare", "recipe_table", "recipe_gallery", "probe_filters", "pr
 CSS = """
 #header {align-items: baseline; gap: 12px;}
 #header h1 {font-size: 1.25rem; margin: 0;}
-#status p, #summary p, #caption p, #patch-hint p {font-size: 0.8rem; margin: 0; opacity: 0.85;}
+#status p, #summary p, #caption p, #patch-hint p, #model-info p {font-size: 0.8rem; margin: 0; opacity: 0.85;}
 .gradio-container {padding-top: 6px !important;}
 #recipe-table td {white-space: normal; font-size: 0.85rem;}
 #webcam-error:has(.webcam-msg:empty) {display: none;}
 #webcam-error {color: #b91c1c; font-size: 0.85rem;}
+#download-figure {align-self: flex-start; width: auto !important; min-width: 180px; flex-grow: 0;}
 @media (max-width: 640px) {
   #header {flex-direction: column; gap: 2px;}
   #header h1 {font-size: 1.05rem;}
@@ -54,6 +58,7 @@ CSS = """
   #inputs {display: contents;}
   #inputs > * {order: 2;}
   #inputs > #input-image {order: 0;}
+  #inputs > #draw-panel {order: 0;}
   #results {order: 1;}
   #result-row {flex-wrap: wrap;}
   #explorer {flex: 1 1 100% !important;}
@@ -76,6 +81,8 @@ def build_app(model: str | None = None, engine: Engine | None = None) -> gr.Bloc
                    delete_cache=(now.cache_seconds, now.cache_seconds)) as demo:
         ui = _layout(engine, engine.config(), store)
         _wire(demo, ui, handlers, engine, probe)
+        figure_download.wire(ui, figure_download.FigureDownloads(engine, store), bind,
+                             {"api_visibility": "undocumented", **_model_group()})
         register_endpoints(engine, _model_group(), store)
     demo.queue(default_concurrency_limit=concurrency(), max_size=now.queue_size)
     demo.vitdemo_engine = engine  # tests and benchmarks reach the cache through it
@@ -92,7 +99,7 @@ def concurrency() -> int:
 
 def launch_options() -> dict[str, Any]:
     """Arguments for `demo.launch` that belong to the app (Gradio 6 takes theme, CSS and head here)."""
-    return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS, "head": head_script(),
+    return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS + guided.CSS, "head": head_script(),
             "max_file_size": MAX_FILE_BYTES, "allowed_paths": [str(EXAMPLES_DIR)],
             "footer_links": ["api", "gradio"], "state_session_capacity": settings().sessions,
             "i18n": translations()}
@@ -109,8 +116,9 @@ def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable
 
     Gradio hands a function with a *set* of inputs one dict {component: value}; the handler gets
     {name: value} and returns {name: value} for the outputs it changes, which become {component: value}.
-    `extra`: "select" passes Gradio's SelectData on; "update" passes the name of the control that fired and
-    a progress tracker (model downloads show in the page).
+    `extra`: "select" passes Gradio's SelectData on; "update" passes the name of the control that fired, a
+    progress tracker (model downloads show in the page) and `lang`; "request" passes `lang`, the page's
+    language (`i18n.language` of the request: what the handler writes is written in it).
     """
     names = {ui[name]: name for name in inputs}
     every = {component: name for name, component in ui.items()}
@@ -124,10 +132,14 @@ def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable
     if extra == "select":
         def run(data: dict[Any, Any], evt: gr.SelectData) -> dict[Any, Any]:
             return call(data, evt=evt)
+    elif extra == "request":  # the handler gets `lang`, the page's language (see i18n.language)
+        def run(data: dict[Any, Any], request: gr.Request) -> dict[Any, Any]:
+            return call(data, lang=language(request))
     elif extra == "update":
-        def run(data: dict[Any, Any], evt: gr.EventData,
+        def run(data: dict[Any, Any], evt: gr.EventData, request: gr.Request,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[Any, Any]:  # noqa: B008 (Gradio's API)
-            return call(data, trigger=every.get(getattr(evt, "target", None)), progress=progress)
+            return call(data, trigger=every.get(getattr(evt, "target", None)), progress=progress,
+                        lang=language(request))
     else:
         def run(data: dict[Any, Any]) -> dict[Any, Any]:
             return call(data)
@@ -138,25 +150,32 @@ def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable
 def _layout(engine: Engine, config: Any, store: PictureStore) -> dict[str, Any]:
     ui: dict[str, Any] = {}
     with gr.Row(elem_id="header"):
-        gr.Markdown(f"# {TITLE}")
-        ui["status"] = gr.Markdown(engine.startup.reason, elem_id="status")
+        gr.Markdown("# " + t("page.title"))  # Gradio translates a key inside a longer string too
+        ui["status"] = gr.Markdown(t_message(engine.startup.reason), elem_id="status")
+        ui["tour_start"] = gr.Button(t("tour.start"), elem_id="tour-start", size="sm", scale=0, min_width=130)
     with gr.Row(equal_height=False, elem_id="main-row"):
         with gr.Column(scale=3, min_width=260, elem_id="inputs"):
             ui["image"] = _image_input(engine)
             ui["webcam_error"] = gr.HTML('<span class="webcam-msg"></span>', elem_id="webcam-error", padding=False)
-            ui["model"] = gr.Dropdown(model_choices(engine), value=engine.default_key, label="Model",
+            with gr.Accordion(t("draw.panel"), open=False, elem_id="draw-panel"):
+                gr.Markdown(t("draw.help"), elem_id="draw-help")
+                ui["draw"] = draw.sketchpad()  # a drawing becomes the image input (see draw.py)
+            ui["model"] = gr.Dropdown(model_choices(engine), value=engine.default_key, label=t("page.model"),
                                       elem_id="model")
-            ui["patch"] = gr.Radio(patch_choices(config), value=config.patch_size, label="Patch size (px)",
+            ui["model_info"] = gr.Markdown(model_info.info(engine, engine.default_key), elem_id="model-info")
+            ui["patch"] = gr.Radio(patch_choices(config), value=config.patch_size, label=t("page.patch_size"),
                                    elem_id="patch-size")
             ui["patch_hint"] = gr.Markdown(patch_hint(config), elem_id="patch-hint")
-            ui["keep_aspect"] = gr.Checkbox(False, label="Keep aspect ratio (non-square grid, up to 3:1)",
+            ui["keep_aspect"] = gr.Checkbox(False, label=t("page.keep_aspect"),
                                             elem_id="keep-aspect")
         with gr.Column(scale=9, elem_id="results"):
             ui["summary"] = gr.Markdown("", elem_id="summary")
             with gr.Row(equal_height=False, elem_id="result-row"):
                 with gr.Column(scale=4, min_width=300):
                     ui["explorer"] = explorer(engine)
-                ui["labels"] = gr.Label(num_top_classes=5, label="Top-5", elem_id="labels", min_width=200, scale=1)
+                    ui.update(figure_download.controls())  # "Download figure": the view on screen
+                ui["labels"] = gr.Label(num_top_classes=5, label=t("page.top5"), elem_id="labels", min_width=200,
+                                        scale=1)
             ui["examples"] = _examples(ui["image"])
     _tabs(ui, engine, config, store)
     ui["key"] = gr.State(None)  # the AnalysisKey of the analysis shown
@@ -168,43 +187,47 @@ def _layout(engine: Engine, config: Any, store: PictureStore) -> dict[str, Any]:
 
 def _image_input(engine: Engine) -> Any:
     first = "shape_star.png" if engine.default_key == BUNDLED else "cat.jpg"
-    return upload_image(value=str(EXAMPLES_DIR / first), label="Image", height=230,
+    return upload_image(value=str(EXAMPLES_DIR / first), label=t("page.image"), height=230,
                         sources=["upload", "webcam", "clipboard"], format="png", elem_id="input-image",
-                        placeholder=f"Drop an image here. {ACCEPTED_DESCRIPTION}.")
+                        placeholder=t("page.image_placeholder", accepted=ACCEPTED_DESCRIPTION))
 
 
 def _examples(image: Any) -> gr.Examples:
     """Clicking one sets the input image, whose change runs the (cached per image) analysis: examples are
     thereby cached lazily, on first use, for every later visitor."""
     return gr.Examples([[str(EXAMPLES_DIR / name)] for name in EXAMPLES if (EXAMPLES_DIR / name).exists()], [image],
-                       label="Examples", examples_per_page=len(EXAMPLES), elem_id="examples")
+                       label=t("page.examples"), examples_per_page=len(EXAMPLES), elem_id="examples")
 
 
 def _tabs(ui: dict[str, Any], engine: Engine, config: Any, store: PictureStore) -> None:
-    with gr.Tabs(elem_id="tabs"):
-        with gr.Tab("All heads of this layer", id="heads", elem_id="tab-heads") as ui["tab_heads"]:
+    with gr.Tabs(elem_id="tabs") as ui["tabs"]:
+        with gr.Tab(t("page.tab.heads"), id="heads", elem_id="tab-heads") as ui["tab_heads"]:
             ui["heads_gallery"] = gallery(engine, "heads", "heads-gallery")
-        with gr.Tab("Compare patch sizes", id="compare", elem_id="tab-compare") as ui["tab_compare"]:
+        with gr.Tab(t("page.tab.compare"), id="compare", elem_id="tab-compare") as ui["tab_compare"]:
             with gr.Row():
                 ui["compare_sizes"] = gr.Dropdown(patch_choices(config), value=compare_default(config),
-                                                  multiselect=True, max_choices=3, label="Pick 2 or 3 patch sizes",
+                                                  multiselect=True, max_choices=3, label=t("page.compare_sizes"),
                                                   elem_id="compare-sizes", scale=4)
-                ui["compare_button"] = gr.Button("Compare", variant="primary", elem_id="compare-button", scale=1)
+                ui["compare_button"] = gr.Button(t("page.compare_button"), variant="primary", elem_id="compare-button",
+                                                 scale=1)
             ui["compare"] = gallery(engine, "compare", "compare-gallery")
-        with gr.Tab("The recipe, live", id="recipe", elem_id="tab-recipe") as ui["tab_recipe"]:
+        with gr.Tab(t("page.tab.recipe"), id="recipe", elem_id="tab-recipe") as ui["tab_recipe"]:
             ui["recipe_table"] = gr.Markdown("", elem_id="recipe-table")
-            ui["recipe_gallery"] = output_gallery(store, label="Stages", columns=6, height=300, format="png",
-                                                  elem_id="recipe-gallery", object_fit="contain")
-        with gr.Tab("Model probing", id="probing", elem_id="tab-probing") as ui["tab_probing"]:
-            gr.Markdown("The ViT paper's Fig. 7 for this model: embedding filters (left), position-embedding "
-                        "similarity (centre) and each head's mean attention distance on this image (right).")
+            ui["recipe_gallery"] = output_gallery(store, label=t("page.recipe_gallery"), columns=6, height=300,
+                                                  format="png", elem_id="recipe-gallery", object_fit="contain")
+        with gr.Tab(t("page.tab.probing"), id="probing", elem_id="tab-probing") as ui["tab_probing"]:
+            gr.Markdown(t("page.probing_intro"))
             with gr.Row():
-                ui["probe_filters"] = output_image(store, label="Top principal components of the patch-embedding "
-                                                   "filters", format="png", elem_id="probe-filters", interactive=False)
-                ui["probe_positions"] = output_image(store, label="Position-embedding similarity", format="png",
+                ui["probe_filters"] = output_image(store, label=t("page.probe_filters"), format="png",
+                                                   elem_id="probe-filters", interactive=False)
+                ui["probe_positions"] = output_image(store, label=t("page.probe_positions"), format="png",
                                                      elem_id="probe-positions", interactive=False)
-                ui["probe_distance"] = output_image(store, label="Mean attention distance", format="png",
+                ui["probe_distance"] = output_image(store, label=t("page.probe_distance"), format="png",
                                                     elem_id="probe-distance", interactive=False)
+        with gr.Tab(t("models.tab"), id="models", elem_id="tab-models") as ui["tab_models"]:
+            side_by_side.layout(ui, engine)
+        with gr.Tab(t("tour.tab"), id="tour", elem_id="tab-tour") as ui["tab_tour"]:
+            ui.update(guided.tour_panel(store))
 
 
 def _wire(demo: gr.Blocks, ui: dict[str, Any], handlers: Handlers, engine: Engine, probe: HubProbe | None) -> None:
@@ -220,13 +243,33 @@ def _wire(demo: gr.Blocks, ui: dict[str, Any], handlers: Handlers, engine: Engin
     gr.on(triggers, *bind(handlers.update, ui, controls, UPDATE_OUTPUTS, extra="update"),
           trigger_mode="always_last", show_progress="minimal", api_name="ui_update",
           show_progress_on=[ui["explorer"], ui["labels"]], **hidden).then(
-        *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS), show_progress="hidden", **hidden)
+        *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS, extra="request"), show_progress="hidden", **hidden)
+    ui["draw"].change(*bind(draw.drawing_as_image, ui, ["draw"], ["image"]), trigger_mode="always_last",
+                      show_progress="hidden", api_visibility="private")
     ui["compare_sizes"].input(*bind(handlers.compare_button, ui, ["compare_sizes"], ["compare_button"]),
                               api_visibility="private")
-    ui["compare_button"].click(*bind(handlers.compare, ui, with_sizes, ["compare"]), **hidden)
+    ui["compare_button"].click(*bind(handlers.compare, ui, with_sizes, ["compare"], extra="request"), **hidden)
     for name in ("heads", "compare", "recipe", "probing"):
         ui[f"tab_{name}"].select(lambda n=name: n, None, ui["tab"], api_visibility="private").then(
-            *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS), **hidden)
+            *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS, extra="request"), **hidden)
+    _wire_tour(ui, guided.TourHandlers(handlers._stored), hidden)
+    side_by_side.wire(demo, ui, engine, _model_group())
+    model_info.wire(demo, ui, engine)
+
+
+def _wire_tour(ui: dict[str, Any], tour: guided.TourHandlers, hidden: dict[str, Any]) -> None:
+    """The guided tour (tour.py): Next, Back, the block slider and the loss label redraw one step; opening the
+    tab (or the header's button) shows the step the visitor left; a new analysis redraws it while it is open."""
+    inputs, outputs = guided.INPUTS, guided.OUTPUTS
+    for event, handler in ((ui["tour_next"].click, tour.next), (ui["tour_back"].click, tour.back),
+                           (ui["tour_block"].input, tour.show), (ui["tour_label"].input, tour.show),
+                           (ui["key"].change, tour.shown_if_open)):
+        event(*bind(handler, ui, inputs, outputs, extra="request"), trigger_mode="always_last", **hidden)
+    ui["tab_tour"].select(*bind(tour.opened, ui, inputs, outputs + ("tab",), extra="request"), **hidden)
+    ui["tour_start"].click(*bind(tour.opened, ui, inputs, outputs + ("tab", "tabs"), extra="request"), **hidden)
+    ui["tour_start"].click(None, js=guided.SCROLL_TO_TABS)
+    ui["tour_free"].click(*bind(tour.left, ui, ["tab"], ["tab", "tabs"]), api_visibility="private")
+    ui["tour_free"].click(None, js=guided.SCROLL_TO_TOP)
 
 
 def _settled(engine: Engine, probe: HubProbe | None) -> str:

@@ -1,0 +1,211 @@
+"""The "Draw" input, end to end: shapes drawn with the mouse on the sketchpad in Chromium are analysed and named.
+
+Strokes are made with `page.mouse` (down, moves, up), as a person draws: outlines, a little unsteady (a fixed
+jitter), one stroke per contour (a ring is two circles). The drawing becomes the image input and the page's
+one update event analyses it (see vitdemo/app/draw.py), so this checks the whole path: sketchpad → image →
+model → top-5, at 1280×800 and at phone width. The scorecard test draws all eleven classes once and writes
+how many the bundled model names right to the JSON file named by $VITDEMO_DRAW_SCORE (if set); the model
+card reports that number.
+
+Needs /usr/bin/chromium (`.ci/run` installs it with apt-get); never `playwright install`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+from vitdemo.data.shapes import SHAPE_LABELS
+
+pytestmark = MARKS
+playwright = pytest.importorskip("playwright.sync_api")
+
+TIMEOUT_MS = 120_000  # the shared CI machine can be slow; the first analysis also imports torch
+SHOTS = Path(os.environ.get("VITDEMO_DRAW_SHOTS", "/tmp/vitdemo-draw-shots"))
+MIN_CORRECT = 7  # of the eleven scorecard drawings (measured 8 of 11; see assets/bundled/MODEL_CARD.md)
+
+
+def _circle(cx: float, cy: float, r: float, n: int = 36) -> list[tuple[float, float]]:
+    return [(cx + r * math.cos(2 * math.pi * k / n), cy + r * math.sin(2 * math.pi * k / n)) for k in range(n + 1)]
+
+
+def _polygon(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return points + points[:1]
+
+
+def _regular(sides: int, r: float, start: float = -math.pi / 2) -> list[tuple[float, float]]:
+    angles = [start + 2 * math.pi * k / sides for k in range(sides)]
+    return _polygon([(0.5 + r * math.cos(a), 0.5 + r * math.sin(a)) for a in angles])
+
+
+def _heart() -> list[tuple[float, float]]:
+    t = [2 * math.pi * k / 48 for k in range(49)]
+    return [(0.5 + 0.022 * 16 * math.sin(a) ** 3,
+             0.47 - 0.022 * (13 * math.cos(a) - 5 * math.cos(2 * a) - 2 * math.cos(3 * a) - math.cos(4 * a)))
+            for a in t]
+
+
+def _crescent() -> list[tuple[float, float]]:
+    outer = [(0.5 + 0.4 * math.cos(a), 0.5 + 0.4 * math.sin(a)) for a in
+             (math.radians(d) for d in range(60, 301, 10))]
+    inner = [(0.62 + 0.3 * math.cos(a), 0.5 + 0.3 * math.sin(a)) for a in
+             (math.radians(d) for d in range(285, 74, -10))]
+    return outer + inner + outer[:1]
+
+
+# Strokes in fractions of the drawing area (x right, y down), one list per stroke.
+DRAWINGS: dict[str, list[list[tuple[float, float]]]] = {
+    "circle": [_circle(0.5, 0.5, 0.38)],
+    "square": [_polygon([(0.18, 0.18), (0.82, 0.18), (0.82, 0.82), (0.18, 0.82)])],
+    "triangle": [_polygon([(0.5, 0.12), (0.88, 0.82), (0.12, 0.82)])],
+    "star": [_polygon([(0.5 + (0.42 if k % 2 == 0 else 0.19) * math.cos(-math.pi / 2 + k * math.pi / 5),
+                        0.52 + (0.42 if k % 2 == 0 else 0.19) * math.sin(-math.pi / 2 + k * math.pi / 5))
+                       for k in range(10)])],
+    "pentagon": [_regular(5, 0.4)],
+    "cross": [_polygon([(0.4, 0.12), (0.6, 0.12), (0.6, 0.4), (0.88, 0.4), (0.88, 0.6), (0.6, 0.6), (0.6, 0.88),
+                        (0.4, 0.88), (0.4, 0.6), (0.12, 0.6), (0.12, 0.4), (0.4, 0.4)])],
+    "ring": [_circle(0.5, 0.5, 0.4), _circle(0.5, 0.5, 0.24)],
+    "diamond": [_polygon([(0.5, 0.1), (0.76, 0.5), (0.5, 0.9), (0.24, 0.5)])],
+    "heart": [_heart()],
+    "crescent": [_crescent()],
+    "arrow": [_polygon([(0.1, 0.43), (0.58, 0.43), (0.58, 0.25), (0.9, 0.5), (0.58, 0.75), (0.58, 0.57),
+                        (0.1, 0.57)])],
+}
+
+
+@pytest.fixture(scope="module")
+def app():
+    from vitdemo.app import build_app, launch_options
+
+    demo = build_app("bundled")
+    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
+    yield demo
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, app, width: int, height: int):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app.local_url)
+    page.wait_for_function("() => Number(document.querySelector('#explorer')?.dataset.painted || 0) > 0")
+    page.locator("#draw-panel").get_by_text("Draw a shape").click()  # the accordion is closed at first
+    return page
+
+
+def pick_pen(page) -> None:
+    """Choose the brush when no tool is active (the pad starts so, and clearing it may leave it so)."""
+    page.wait_for_timeout(300)
+    if page.locator("#draw").get_by_text("select the draw tool").count():
+        page.locator("#draw button[aria-label='Brush']").first.click()
+        page.wait_for_timeout(300)
+
+
+def stamp(page) -> float:
+    return float(page.locator("#explorer").get_attribute("data-painted") or 0)
+
+
+def top1(page) -> str:
+    return page.locator("#labels [data-testid=label-output-value]").inner_text().strip()
+
+
+def drawing_area(page) -> dict[str, float]:
+    """The middle of the pad's canvas, well inside the white paper it shows (fit to the box, centred)."""
+    canvas = page.locator("#draw canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    side = 0.7 * min(box["width"], box["height"])
+    return {"x": box["x"] + (box["width"] - side) / 2, "y": box["y"] + (box["height"] - side) / 2, "side": side}
+
+
+def draw(page, name: str, seed: int = 0) -> str:
+    """Clear the pad, draw `name` with the mouse and return the top-1 label once its analysis is shown."""
+    page.locator("#draw button[aria-label='Clear canvas']").first.click()
+    pick_pen(page)
+    area, rng = drawing_area(page), random.Random(f"{name}/{seed}")
+    before = stamp(page)
+    for stroke in DRAWINGS[name]:
+        points = [(area["x"] + (u + rng.uniform(-0.012, 0.012)) * area["side"],
+                   area["y"] + (v + rng.uniform(-0.012, 0.012)) * area["side"]) for u, v in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y, steps=4)
+        page.mouse.up()
+        page.wait_for_timeout(150)
+    page.wait_for_function("t => Number(document.querySelector('#explorer')?.dataset.painted || 0) > t", arg=before)
+    settled = stamp(page)
+    while True:  # a stroke may send more than one change: wait until the last one's analysis is painted
+        page.wait_for_timeout(2500)
+        if stamp(page) == settled:
+            return top1(page)
+        settled = stamp(page)
+
+
+VIEWPORTS = pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+
+
+@VIEWPORTS
+def test_a_drawing_becomes_the_analysed_image(app, browser, viewport):
+    """Draw a triangle: the image input now shows the drawing (dark ink on white), and the explorer is
+    repainted with it, with a top-5 beside it."""
+    page = open_page(browser, app, *viewport)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        first = page.locator("#input-image img").first.get_attribute("src")
+        shown = draw(page, "triangle")
+        page.screenshot(path=str(SHOTS / f"draw-triangle-{viewport[0]}.png"), full_page=viewport[0] < 640)
+        assert shown in SHAPE_LABELS, f"the top-1 is one of the bundled model's classes, not {shown!r}"
+        assert page.locator("#input-image img").first.get_attribute("src") != first, "the drawing is the image"
+        ink = page.evaluate("""() => {
+            const c = document.querySelector('#explorer .vx-grid'), g = c.getContext('2d');
+            const px = g.getImageData(0, 0, c.width, c.height).data; let dark = 0, light = 0;
+            for (let i = 0; i < px.length; i += 4) { const l = (px[i] + px[i + 1] + px[i + 2]) / 3;
+              if (l < 80) dark++; else if (l > 200) light++; }
+            return [dark, light]; }""")
+        assert ink[1] > 5 * ink[0] > 0, f"the explorer's picture is dark strokes on white paper: {ink}"
+    finally:
+        page.close()
+
+
+# The bundled model of 2026-12-01 misses these (drawn triangle: 'diamond', 47% vs 47% at 1280×800, 62% vs 31%
+# at phone width; drawn circle: 'square'): see assets/bundled/MODEL_CARD.md. Not strict: a better model passes.
+@pytest.mark.xfail(reason="the bundled model reads this drawn triangle as a diamond and the circle as a square",
+                   strict=False)
+@VIEWPORTS
+def test_drawn_triangle_and_circle_are_named(app, browser, viewport):
+    page = open_page(browser, app, *viewport)
+    try:
+        for name in ("triangle", "circle"):
+            shown = draw(page, name)
+            assert shown == name, f"drew a {name}, the page says {shown!r}"
+    finally:
+        page.close()
+
+
+def test_drawn_shapes_scorecard(app, browser):
+    """Each class drawn once; the bundled model names at least MIN_CORRECT of the eleven (the count is saved)."""
+    page = open_page(browser, app, 1280, 800)
+    try:
+        shown = {name: draw(page, name) for name in DRAWINGS}
+    finally:
+        page.close()
+    correct = sorted(name for name, label in shown.items() if label == name)
+    report = {"correct": len(correct), "of": len(DRAWINGS), "shown": shown}
+    print(json.dumps(report))
+    if os.environ.get("VITDEMO_DRAW_SCORE"):
+        Path(os.environ["VITDEMO_DRAW_SCORE"]).write_text(json.dumps(report, indent=1))
+    assert len(correct) >= MIN_CORRECT, report
