@@ -76,18 +76,19 @@ def server_timings(source: str, precision: str, patch_sizes: list[int], images: 
     """The scenarios through the app's own /analyze function in this process (a fresh engine and cache)."""
     from vitdemo.app.api import Endpoints
     from vitdemo.app.models import choose_startup
-    from vitdemo.app.outputs import picture_file
+    from vitdemo.app.outputs import PictureStore, as_file
     from vitdemo.app.service import Engine
 
     previous = os.environ.get("VITDEMO_PRECISION")
     os.environ["VITDEMO_PRECISION"] = precision  # read when the engine loads the model
     try:
         endpoints = Endpoints(Engine(choose_startup(source)))
+        store = PictureStore()
 
         def analyze(image: Path, patch: int | None, method: str, layer: int, head: str) -> object:
             grid, attention, labels = endpoints.analyze(str(image), patch, method, layer, head, "")
             for picture in (grid, attention):  # what the app's format="png" outputs do before Gradio's
-                picture_file(picture, "png")
+                as_file(store, picture, "png")
             return labels
 
         analyze(images[0], None, "attention", None, "mean")  # loads the model: not timed

@@ -226,7 +226,9 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.dist_token = nn.Parameter(torch.zeros(1, 1, d)) if config.distilled else None
         self.reg_token = nn.Parameter(torch.zeros(1, config.num_registers, d)) if config.num_registers else None
-        self.pos_embed = nn.Parameter(torch.randn(1, config.num_positioned_prefix_tokens + side * side, d).mul_(0.02))
+        self.pos_embed = nn.Parameter(torch.empty(1, config.num_positioned_prefix_tokens + side * side, d))
+        if not self.pos_embed.is_meta:  # (randn on "meta" imports torch's symbolic shapes: 0.4 s at load)
+            nn.init.normal_(self.pos_embed, std=0.02)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d, eps=config.layer_norm_eps)
         head_in = 2 * d if config.head_input == "class+mean" else d
