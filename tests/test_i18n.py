@@ -73,7 +73,8 @@ def test_the_chinese_is_chinese():
     def words(template: str) -> bool:
         return bool(re.search("[a-z]{3}", re.sub(r"\{\w*\}", "", template)))
 
-    proper = {k for k in english if k.endswith(".legrad")}  # a method's name, the same in both
+    # a method's name, and model names made only of names ("ViT-B/16（ImageNet）"), read the same in both
+    proper = {k for k in english if k.endswith(".legrad") or k.startswith("models.title.")}
     copied = [k for k in english if k not in proper and english[k] == chinese[k] and words(english[k])]
     assert not copied, copied
     untranslated = [k for k in chinese if k not in proper and words(english[k]) and not re.search(r"[\u4e00-\u9fff]",
@@ -220,7 +221,7 @@ def test_the_handlers_answer_in_the_requests_language(engine):
     english = handlers.update(values, trigger="page", lang=ENGLISH)
     assert "patch 16 px (native) · 6×6 patches + 1 prefix = 37 tokens" in english["summary"]
     assert "图像块 16 像素（原生大小）· 6×6 个图像块 + 1 个前置标记 = 37 个标记" in chinese["summary"]
-    assert chinese["status"] == ("**模型：Bundled shapes ViT (offline)。** 本项目在合成形状上训练的小型 ViT，96 像素，"
+    assert chinese["status"] == ("**模型：内置形状 ViT（离线可用）。** 本项目在合成形状上训练的小型 ViT，96 像素，"
                                  "图像块大小 8–32，随时可用。 按要求运行内置的形状模型。")
     assert chinese["patch_hint"] == "★ 列出的每个大小都训练过，效果应当差不多。"
     cleared = handlers.update({**values, "image": None}, lang=CHINESE)

@@ -155,3 +155,20 @@ def test_a_folder_outside_the_registry_says_what_it_knows_then_its_config(tmp_pa
     assert model_info.info(engine, str(folder)) == ("**DeiT** · patch 8 px · tokens: class + distillation, then patches"
                                                     " · 3 classes (class 0, class 1, class 2) · licence see the folder"
                                                     " · a local folder")
+
+
+def test_model_names_are_translated_and_the_english_ones_are_the_registry_titles() -> None:
+    english, chinese = catalogue()["en"], catalogue()[CHINESE]
+    for key, entry in REGISTRY.items():
+        assert english[f"models.title.{key}"] == entry.title  # one name per model, not two that drift apart
+        assert chinese[f"models.title.{key}"] != entry.title or key in {"flexivit-b"}
+    assert model_info.choice_label(REGISTRY["bundled"], True, CHINESE) == "内置形状 ViT（离线可用）"
+
+
+def test_the_status_line_and_the_choices_name_the_model_in_the_page_language() -> None:
+    from vitdemo.app.callbacks import Handlers, model_choices
+
+    engine = Engine(choose_startup("bundled"))
+    assert "内置形状 ViT（离线可用）" in Handlers(engine).status("bundled", CHINESE)
+    assert "Bundled shapes ViT (offline)" in Handlers(engine).status("bundled", "en")
+    assert ("内置形状 ViT（离线可用）", "bundled") in model_choices(engine, CHINESE)

@@ -29,6 +29,7 @@ from . import validation, views
 from .cache import AnalysisKey
 from .i18n import ENGLISH, Message, catalogue, localized, localized_error, t, text
 from .model_info import choice_label
+from .models import title_of
 from .service import Analysed, Engine
 from .uploads import ImageInputError
 from .validation import UserError
@@ -91,11 +92,11 @@ def compare_default(config: Any) -> list[int]:
     return sorted({offered[0], config.patch_size, offered[-1]})[:MAX_COMPARED]
 
 
-def model_choices(engine: Engine) -> list[tuple[str, str]]:
+def model_choices(engine: Engine, lang: str = ENGLISH) -> list[tuple[str, str]]:
     """Dropdown choices; models that must be downloaded say so with the size (offline: that they are not
     downloaded). The wording is `model_info.choice_label`'s."""
     available = set(engine.available())
-    return [(choice_label(e, k in available), k) for k, e in engine.entries.items()]
+    return [(choice_label(e, k in available, lang), k) for k, e in engine.entries.items()]
 
 
 def model_controls(config: Any, lang: str = ENGLISH) -> Values:
@@ -146,7 +147,8 @@ class Handlers:
         cut = size if values["keep_aspect"] and size and max(size) / min(size) > MAX_KEEP_ASPECT else None
         return {**out, "explorer": explorer_payload(analysis, key=tuple(result.key), title=entry.title),
                 "labels": views.top_labels(analysis), "key": tuple(result.key), "source": source,
-                "summary": views.summary(analysis, entry.title, result.seconds, result.cached, cut, lang=lang),
+                "summary": views.summary(analysis, title_of(entry, lang), result.seconds, result.cached, cut,
+                                         lang=lang),
                 "compare": None}  # compared for the previous image: gone rather than stale
 
     def _model_for(self, values: Values, trigger: str | None, progress: Any,
@@ -185,7 +187,7 @@ class Handlers:
         try:
             entry = self.engine.entry(model)
             if progress is not None:
-                progress(0, desc=text("messages.loading", lang, title=entry.title))
+                progress(0, desc=text("messages.loading", lang, title=title_of(entry, lang)))
             config = self.engine.model(entry.key).config
         except UserError as exc:
             if not active or active == model:
@@ -193,7 +195,9 @@ class Handlers:
             warn(localized_error(exc, lang), lang)
             return {"model": gr.update(value=active)}
         self.engine.adopt_pending(entry.key)
-        return {"model": gr.update(value=entry.key), "active_model": entry.key, "status": self.status(entry.key, lang),
+        # the choices again, in the reader's language, and with the sizes of what is now downloaded
+        return {"model": gr.update(value=entry.key, choices=model_choices(self.engine, lang)),
+                "active_model": entry.key, "status": self.status(entry.key, lang),
                 **model_controls(config, lang)}
 
     def status(self, model: str, lang: str = ENGLISH) -> str:
@@ -202,7 +206,7 @@ class Handlers:
         why = f" {localized(self.engine.startup.reason, lang)}" if entry.key == self.engine.default_key else ""
         blurb = f"messages.blurb.{entry.key}"
         blurb = text(blurb, lang) if blurb in catalogue()[ENGLISH] else entry.blurb  # a folder's model has none
-        return text("messages.status", lang, title=entry.title, blurb=blurb, why=why)
+        return text("messages.status", lang, title=title_of(entry, lang), blurb=blurb, why=why)
 
     # -- events that follow `update` (below the fold) or need no forward pass ----------------------------
 

@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from .i18n import ENGLISH, language, text
-from .models import BUNDLED, Facts, ModelEntry, hub_offline, is_cached, peek_config, peek_labels
+from .models import BUNDLED, Facts, ModelEntry, hub_offline, is_cached, peek_config, peek_labels, title_of
 from .views import MAX_LISTED_CLASSES
 
 LISTED = 4  # class names the line names (the summary under the result lists up to MAX_LISTED_CLASSES)
@@ -107,7 +107,7 @@ def info(engine: Any, key: str | None, lang: str = ENGLISH) -> str:
     facts = facts_of(entry, config)
     available = engine.pool.peek(entry.key) is not None or is_cached(entry)
     if facts is None:
-        return text("models.info.unknown", lang, title=entry.title,
+        return text("models.info.unknown", lang, title=title_of(entry, lang),
                     download=download_text(entry, Facts("", (), (), 0), available, lang))
     return text("models.info.line", lang, family=facts.family, patch=patch_text(facts.patch, lang),
                 tokens=tokens_text(facts.tokens, lang), classifier=classifier_text(facts, labels, lang),
@@ -119,10 +119,10 @@ def choice_label(entry: ModelEntry, available: bool, lang: str = ENGLISH) -> str
     """A picker choice: the title, and for a model that must be downloaded first, the size of the download
     (offline: that it is not downloaded, so it cannot be picked usefully)."""
     if available or not entry.on_hub:
-        return entry.title
+        return title_of(entry, lang)
     mb = size(entry.facts.download_mb) if entry.facts and entry.facts.download_mb else "?"
     key = "models.choice.offline" if hub_offline() else "models.choice.download"
-    return text(key, lang, title=entry.title, mb=mb)
+    return text(key, lang, title=title_of(entry, lang), mb=mb)
 
 
 def wire(demo: Any, ui: dict[str, Any], engine: Any) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import ViTConfig
 from ..settings import BUNDLED_DIR, settings
-from .i18n import Message
+from .i18n import ENGLISH, Message, catalogue, text
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,13 @@ REGISTRY: dict[str, ModelEntry] = {e.key: e for e in (
                "4 register tokens take over the high-norm artifact tokens (Darcet et al. 2024); no classifier.",
                Facts("DINOv2 with registers", (14,), WITH_REGISTERS, 0, download_mb=346.3)),
 )}
+def title_of(entry: ModelEntry, lang: str = ENGLISH) -> str:
+    """The model's name as the reader reads it: "models.title.<key>" in `lang` (strings/models.py), else the
+    registry's title (a folder or hub id given on the command line has no translation)."""
+    key = f"models.title.{entry.key}"
+    return text(key, lang) if key in catalogue()[ENGLISH] else entry.title
+
+
 # The model each one is best compared with, side by side: the same family with and without what changes the maps.
 PARTNERS = {"dinov2-s": "dinov2-reg-s", "dinov2-reg-s": "dinov2-s", "dinov2-b": "dinov2-reg-b",
             "dinov2-reg-b": "dinov2-b", "vit-b16": "dino-b16", "dino-b16": "vit-b16", "dino-s16": "deit-small",

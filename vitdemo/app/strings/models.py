@@ -5,6 +5,20 @@ their {placeholders}, in the request's language (`side_by_side.browser_strings`)
 """
 
 EN = {
+    # each registered model's name (English: models.REGISTRY's title, which a test holds it to)
+    "models.title.bundled": "Bundled shapes ViT (offline)",
+    "models.title.flexivit-b": "FlexiViT-B (ImageNet)",
+    "models.title.vit-b16": "ViT-B/16 (ImageNet)",
+    "models.title.deit-tiny": "DeiT-Tiny (ImageNet, fast)",
+    "models.title.deit-small": "DeiT-Small (ImageNet)",
+    "models.title.dino-s8": "DINO ViT-S/8 (self-supervised)",
+    "models.title.dino-s16": "DINO ViT-S/16 (self-supervised)",
+    "models.title.dino-b8": "DINO ViT-B/8 (self-supervised)",
+    "models.title.dino-b16": "DINO ViT-B/16 (self-supervised)",
+    "models.title.dinov2-s": "DINOv2-S/14 (ImageNet linear head)",
+    "models.title.dinov2-b": "DINOv2-B/14 (ImageNet linear head)",
+    "models.title.dinov2-reg-s": "DINOv2-S/14 with registers",
+    "models.title.dinov2-reg-b": "DINOv2-B/14 with registers",
     # the facts line under the model picker
     "models.info.line": "**{family}** · patch {patch} · tokens: {tokens} · {classifier} · licence {licence} · "
                         "{download}",
@@ -64,6 +78,19 @@ EN = {
 }
 
 ZH = {
+    "models.title.bundled": "内置形状 ViT（离线可用）",
+    "models.title.flexivit-b": "FlexiViT-B（ImageNet）",
+    "models.title.vit-b16": "ViT-B/16（ImageNet）",
+    "models.title.deit-tiny": "DeiT-Tiny（ImageNet，速度快）",
+    "models.title.deit-small": "DeiT-Small（ImageNet）",
+    "models.title.dino-s8": "DINO ViT-S/8（自监督）",
+    "models.title.dino-s16": "DINO ViT-S/16（自监督）",
+    "models.title.dino-b8": "DINO ViT-B/8（自监督）",
+    "models.title.dino-b16": "DINO ViT-B/16（自监督）",
+    "models.title.dinov2-s": "DINOv2-S/14（ImageNet 线性分类头）",
+    "models.title.dinov2-b": "DINOv2-B/14（ImageNet 线性分类头）",
+    "models.title.dinov2-reg-s": "DINOv2-S/14（带寄存器标记）",
+    "models.title.dinov2-reg-b": "DINOv2-B/14（带寄存器标记）",
     "models.info.line": "**{family}** · 图像块 {patch} · 标记：{tokens} · {classifier} · 许可证 {licence} · "
                         "{download}",
     "models.info.unknown": "**{title}** · {download} · 加载后显示它的模型族、图像块大小和标记",
