@@ -109,6 +109,8 @@ def test_a_chinese_browser_gets_a_chinese_page(app, browser, screen):
         assert page.locator(TAB_NAMES).all_text_contents()[:4] == TABS["zh-CN"]
         assert page.locator("#explorer .vx-method button").all_inner_texts() == METHODS["zh-CN"]
         assert "这个模型只认识 11 个类别" in texts(page, "#summary") and "个图像块" in texts(page, "#summary")
+        assert "内置形状 ViT（离线可用）" in texts(page, "#summary")  # the model's name too
+        assert page.locator("#model input").input_value() == "内置形状 ViT（离线可用）"
         assert "第 6 层（共 6 层）" in texts(page, "#explorer .vx-caption")
         leftovers = {s: english_words(texts(page, s)) for s in NO_ENGLISH}
         assert not any(leftovers.values()), {s: w for s, w in leftovers.items() if w}

@@ -114,5 +114,11 @@ def wire(demo: gr.Blocks, ui: dict[str, Any], engine: Engine, concurrency: dict[
         wanted = partner(engine, model) if model else None
         return gr.update(value=wanted) if wanted and (wanted != second) else gr.skip()
 
+    def choices(second: str | None, request: gr.Request) -> Any:
+        """The picker's names in the reader's language (the page is built once, in English)."""
+        return gr.update(choices=model_choices(engine, language(request)), value=second)
+
+    ui["tab_models"].select(choices, ui["models_second"], ui["models_second"], api_visibility="private",
+                            show_progress="hidden")
     ui["model"].change(propose, [ui["model"], ui["models_second"]], ui["models_second"], api_visibility="private",
                        show_progress="hidden")

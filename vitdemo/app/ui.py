@@ -138,7 +138,8 @@ def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable
     elif extra == "update":
         def run(data: dict[Any, Any], evt: gr.EventData, request: gr.Request,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[Any, Any]:  # noqa: B008 (Gradio's API)
-            return call(data, trigger=every.get(getattr(evt, "target", None)), progress=progress,
+            target = getattr(evt, "target", None)  # None for the page load: Gradio names no component for it
+            return call(data, trigger="page" if target is None else every.get(target), progress=progress,
                         lang=language(request))
     else:
         def run(data: dict[Any, Any]) -> dict[Any, Any]:
