@@ -310,6 +310,9 @@ def test_downloads_are_named_by_what_they_show(page):
     assert download.value.suggested_filename == f"{label}_p{p}_grid.png"
 
 
+RELOAD_NOISE = ("AbortError: signal is aborted without reason", "Unexpected error Connection errored out")
+
+
 def test_a_camera_that_cannot_start_is_explained(page):
     page.locator("#input-image button[aria-label='Capture from camera']").click()
     page.get_by_text("Click to Access Webcam").click()
@@ -317,8 +320,12 @@ def test_a_camera_that_cannot_start_is_explained(page):
     assert "upload" in page.locator("#webcam-error").inner_text()
     # The browser's own report of the missing camera this test provoked is not an error of the page.
     page.errors[:] = [e for e in page.errors if "Requested device not found" not in e]
+    before = len(page.errors)
     page.reload()  # back to the starting page for the next test
     wait_painted(page)
+    # Reloading while the page-load events still run aborts the old page's event stream, and Gradio's client
+    # logs that as the old page unloads: caused by this reload, not by the page.
+    page.errors[before:] = [e for e in page.errors[before:] if not e.startswith(RELOAD_NOISE)]
 
 
 def test_a_phone_sees_a_result_on_the_first_screen(app, browser):
@@ -337,10 +344,5 @@ def test_a_phone_sees_a_result_on_the_first_screen(app, browser):
     assert errors == []
 
 
-# Gradio's client logs this when it aborts a request of its own (seen intermittently since the tour and
-# side-by-side events were added, under load; the page keeps working). Any other error fails the test.
-GRADIO_ABORT = "AbortError: signal is aborted without reason"
-
-
 def test_no_errors_in_the_console(page):
-    assert [e for e in page.errors if not e.startswith(GRADIO_ABORT)] == []
+    assert page.errors == []
