@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+from tests.browser import MARKS, bundled_app, chromium  # noqa: F401 (fixtures: app, browser)
 from vitdemo.data.shapes import SHAPE_LABELS
 
 pytestmark = MARKS
@@ -77,24 +77,6 @@ DRAWINGS: dict[str, list[list[tuple[float, float]]]] = {
     "arrow": [_polygon([(0.1, 0.43), (0.58, 0.43), (0.58, 0.25), (0.9, 0.5), (0.58, 0.75), (0.58, 0.57),
                         (0.1, 0.57)])],
 }
-
-
-@pytest.fixture(scope="module")
-def app():
-    from vitdemo.app import build_app, launch_options
-
-    demo = build_app("bundled")
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
-    yield demo
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, app, width: int, height: int):

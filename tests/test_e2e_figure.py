@@ -20,31 +20,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+from tests.browser import MARKS, bundled_app, chromium  # noqa: F401 (fixtures: app, browser)
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
 
 TIMEOUT_MS = 45_000
 SHOTS = Path("/tmp/h14a-shots")
-
-
-@pytest.fixture(scope="module")
-def app():
-    from vitdemo.app import build_app, launch_options
-
-    demo = build_app("bundled")
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
-    yield demo
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(app, browser, width: int, height: int, locale: str = "en-US"):

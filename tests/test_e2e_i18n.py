@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+from tests.browser import MARKS, bundled_app, chromium  # noqa: F401 (fixtures: app, browser)
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
@@ -53,24 +53,6 @@ NO_ENGLISH = ["#model label, #model [data-testid=block-info]", "#patch-size [dat
 ALLOWED = {"LeGrad", "ViT", "PI", "resize", "FlexiViT", "inferno", "viridis", "magma", "plasma", "turbo", "jet", "gray",
            "AUC"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture(scope="module")
-def app():
-    from vitdemo.app import build_app, launch_options
-
-    demo = build_app("bundled")
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
-    yield demo
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(app, browser, locale: str, screen: str):

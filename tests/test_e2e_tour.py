@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import vitdemo.model as model_py
-from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+from tests.browser import MARKS, bundled_app, chromium  # noqa: F401 (fixtures: app, browser)
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
@@ -32,24 +32,6 @@ STEPS = [("image", model_py.ViT.forward, "(1, 3, 96, 96)"), ("patches", model_py
          ("class_output", model_py.ViT.head_input, "(1, 96)"), ("head", model_py.ViT.classify, "(1, 11)"),
          ("loss", model_py.loss, "()")]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture(scope="module")
-def app():
-    from vitdemo.app import build_app, launch_options
-
-    demo = build_app("bundled")
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
-    yield demo
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(params=list(VIEWPORTS))
