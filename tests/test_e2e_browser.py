@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+from tests.browser import MARKS, chromium  # noqa: F401 (fixture: browser)
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
@@ -40,14 +40,6 @@ def app():
     demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
     yield demo
     demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+from tests.browser import MARKS, chromium  # noqa: F401 (fixture: browser)
 from tests.conftest import HubCache
 
 pytestmark = MARKS
@@ -81,14 +81,6 @@ def app(tmp_path_factory):
     demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
     yield demo
     demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(app, browser, width: int, height: int):
