@@ -210,7 +210,7 @@ class Handlers:
 
     # -- events that follow `update` (below the fold) or need no forward pass ----------------------------
 
-    def _stored(self, values: Values) -> Any:
+    def stored(self, values: Values) -> Any:
         """The analysis behind the pictures shown (None before the first), recomputed if the cache dropped it."""
         if not values.get("key"):
             return None
@@ -259,7 +259,7 @@ class Handlers:
         """The recipe, live: a table of every stage (shape, what happened) and the pictures of it.
 
         Each stage is worded in `lang` from its kind and values (strings/recipe.py)."""
-        analysis = self._stored(values)
+        analysis = self.stored(values)
         if analysis is None:
             return {"recipe_table": text("messages.recipe.prompt", lang), "recipe_gallery": []}
         from ..explain.recipe import recipe
@@ -274,7 +274,7 @@ class Handlers:
 
     def probing(self, values: Values) -> Values:
         """The ViT paper's Fig. 7 for this model (and, for attention distance, this image)."""
-        analysis = self._stored(values)
+        analysis = self.stored(values)
         if analysis is None:
             return {}
         from ..explain.probing import probing_figures

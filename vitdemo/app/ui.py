@@ -253,7 +253,7 @@ def _wire(demo: gr.Blocks, ui: dict[str, Any], handlers: Handlers, engine: Engin
     for name in ("heads", "compare", "recipe", "probing"):
         ui[f"tab_{name}"].select(lambda n=name: n, None, ui["tab"], api_visibility="private").then(
             *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS, extra="request"), **hidden)
-    _wire_tour(ui, guided.TourHandlers(handlers._stored), hidden)
+    _wire_tour(ui, guided.TourHandlers(handlers.stored), hidden)
     side_by_side.wire(demo, ui, engine, _model_group())
     model_info.wire(demo, ui, engine)
 

@@ -93,13 +93,13 @@ def recipe(analysis: Analysis) -> list[Stage]:
                             "block", {"block": i + 1}))
     stages.append(Stage("class-token output", tuple(s["class_token_output"].shape),
                         "the final layer norm of token 0: the whole image summarised in one vector",
-                        matrix_picture(_as_rows(s["class_token_output"]), size=(256, 64)), "output"))
+                        matrix_picture(as_rows(s["class_token_output"]), size=(256, 64)), "output"))
     top = analysis.top(1)
     if top:  # a model without a classifier (DINO) stops at the class-token output
         label, probability = top[0]
         stages.append(Stage("logits", tuple(s["logits"].shape),
                             f"a linear head on that vector; softmax gives {label!r} at {probability:.1%}",
-                            matrix_picture(_as_rows(s["logits"]), size=(256, 64)),
+                            matrix_picture(as_rows(s["logits"]), size=(256, 64)),
                             "logits", {"label": repr(label), "probability": f"{probability:.1%}"}))
     return stages
 
@@ -124,7 +124,7 @@ def _thumbnail(view: Image.Image) -> Image.Image:
     return upscaled(view, max(1, PICTURE_SIDE // max(view.size)))
 
 
-def _as_rows(vector: torch.Tensor, width: int = 64) -> np.ndarray:
+def as_rows(vector: torch.Tensor, width: int = 64) -> np.ndarray:
     """A long vector folded into rows of `width` (zero-padded), so it reads as a block rather than a hair."""
     values = np.asarray(vector, dtype=np.float32).ravel()
     width = min(width, values.size)

@@ -27,7 +27,7 @@ from PIL import Image
 from .. import model as model_code
 from .analysis import Analysis
 from .probing import position_similarity, similarity_image
-from .recipe import _as_rows as folded
+from .recipe import as_rows as folded
 from .recipe import patch_embedding_difference, patches_picture
 from .render import display_scale, matrix_picture, overlay, patch_grid, upscaled
 
