@@ -164,3 +164,34 @@ def test_simple_renderer_draws_each_shape(name: str) -> None:
     pixels = np.asarray(image, np.float32).reshape(-1, 3)
     assert np.linalg.norm(pixels.max(axis=0) - pixels.min(axis=0)) > 100  # a visible shape, not a blank
     assert name in SHAPE_LABELS  # the generalisation check needs the bundled model to know it
+
+
+# --- the training curriculum's easier scenes (EasierPicks) -------------------------------------------------
+
+
+def test_easiest_scenes_are_large_filled_shapes() -> None:
+    samples = [render_sample(7, i, difficulty=0.0) for i in range(120)]
+    assert {s.style for s in samples} == {"filled"}
+    # the top 35% of the log-area range [ln 0.03, ln 0.5]: from 0.5 * (0.03 / 0.5) ** 0.35 = 18.7% of the image
+    areas = np.array([s.mask.mean() for s in samples])
+    assert np.median(areas) >= 0.187 and areas.min() >= 0.10, areas.min()  # clutter may hide a little
+
+
+def test_half_difficulty_mixes_styles_by_hand_worked_shares() -> None:
+    samples = [render_sample(8, i, difficulty=0.5) for i in range(400)]
+    shares = {style: np.mean([s.style == style for s in samples]) for style in STYLES}
+    # half the non-filled picks stay filled: filled 0.45 + 0.55 / 2, outlined 0.25 / 2, hand-drawn 0.30 / 2
+    assert abs(shares["filled"] - 0.725) < 0.07 and abs(shares["outlined"] - 0.125) < 0.05, shares
+    assert abs(shares["hand-drawn"] - 0.15) < 0.05, shares
+
+
+def test_a_ramp_ends_in_exactly_the_full_distribution() -> None:
+    ramped = ShapesDataset(40, seed=3, easy_ramp=20)
+    for i in (20, 25, 39):  # past the ramp: the very same images as without one
+        assert np.array_equal(np.asarray(ramped[i].image), np.asarray(render_sample(3, i).image))
+    assert np.array_equal(np.asarray(ramped[0].image), np.asarray(render_sample(3, 0, difficulty=0.0).image))
+    assert ramped[10].style == render_sample(3, 10, difficulty=0.5).style
+    with pytest.raises(ValueError):
+        render_sample(3, 0, difficulty=1.5)
+    with pytest.raises(ValueError):
+        ShapesDataset(4, easy_ramp=-1)

@@ -99,6 +99,15 @@ def test_resume_restores_the_training_only_silhouette_head(tmp_path: Path) -> No
     assert set(checkpoint.load_vitdemo_dir(tmp_path / "stopped").state_dict()) == set(straight.model.state_dict())
 
 
+def test_easy_steps_ramp_the_training_draws_but_never_the_held_out_ones() -> None:
+    opts = replace(TINY, easy_steps=3, val_samples=11, epochs=2, steps_per_epoch=5)
+    source, held_out, _ = train.sources(opts)
+    assert source.pairs.dataset.easy_ramp == 3 * opts.batch_size  # draws, one per image of the first 3 steps
+    assert held_out.pairs.dataset.easy_ramp == 0  # validation measures the full distribution
+    assert source.pairs.dataset[0].style == "filled"  # difficulty 0: every early image is a filled shape
+    assert train.sources(TINY)[0].pairs.dataset.easy_ramp == 0  # off by default
+
+
 def test_patch_cover_is_the_share_of_object_pixels_per_cell() -> None:
     mask = torch.zeros(1, 8, 8, dtype=torch.bool)
     mask[0, :4, :4] = True  # the top-left patch of a 2×2 grid

@@ -62,6 +62,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                           "first steps, blend the images with the object's white-on-black silhouette, fading to the "
                           "plain images (a curriculum: random colours are what makes shapes slow to learn) "
                           + DEFAULTS_NOTE)
+    schedule.add_argument("--easy-steps", type=int, default=d.easy_steps, help="shapes: over this many first "
+                          "steps, widen the scenes from large, filled, unoccluded shapes to the full distribution "
+                          "(a curriculum: from scratch, tiny objects and thin outlines teach little until the "
+                          "model knows some shapes) " + DEFAULTS_NOTE)
     schedule.add_argument("--seed", type=int, default=d.seed, help="seeds the weights, the data and the "
                           "patch size of every step " + DEFAULTS_NOTE)
     schedule.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=d.precision, help="'auto': "

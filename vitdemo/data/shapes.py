@@ -22,7 +22,7 @@ it; the mask is that coverage thresholded at one half, so it matches the drawn p
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +40,7 @@ AREA_RANGE = (0.03, 0.50)  # the object's (filled) area as a fraction of the ima
 STYLES = {"filled": 0.45, "outlined": 0.25, "hand-drawn": 0.30}  # how the object is drawn, and how often
 INK_ON_PAPER = 0.4  # share of samples drawn in dark ink on light paper rather than colour on colour
 OCCLUDED = 0.2  # share of samples with a blob over part of the object
+EASIEST_AREA_SPAN = 0.35  # a curriculum's easiest scenes: areas from the top 35% of the log range (`EasierPicks`)
 MIN_OBJECT_CONTRAST = 120.0  # RGB distance between the object and the mean background under it
 MIN_CLUTTER_CONTRAST = 80.0  # RGB distance between clutter and the object, so outlines stay intact
 
@@ -69,10 +70,13 @@ class ShapesDataset:
     run of consecutive indices is balanced, and per-class metrics need no reweighting.
     """
 
-    def __init__(self, length: int, image_size: int = 96, seed: int = 0) -> None:
-        if length < 0 or image_size < 16:
-            raise ValueError(f"need length >= 0 and image_size >= 16, got {length} and {image_size}")
-        self.length, self.image_size, self.seed = length, image_size, seed
+    def __init__(self, length: int, image_size: int = 96, seed: int = 0, easy_ramp: int = 0) -> None:
+        """``easy_ramp``: the first this many samples rise linearly from the easiest scenes to the full
+        distribution (`difficulty`); 0 means every sample is drawn from the full distribution."""
+        if length < 0 or image_size < 16 or easy_ramp < 0:
+            raise ValueError(f"need length >= 0, image_size >= 16 and easy_ramp >= 0, got {length}, {image_size}"
+                             f" and {easy_ramp}")
+        self.length, self.image_size, self.seed, self.easy_ramp = length, image_size, seed, easy_ramp
         self.labels = SHAPE_LABELS
 
     def __len__(self) -> int:
@@ -81,7 +85,8 @@ class ShapesDataset:
     def __getitem__(self, index: int) -> ShapeSample:
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} samples")
-        return render_sample(self.seed, index, self.image_size)
+        difficulty = min(1.0, index / self.easy_ramp) if self.easy_ramp else 1.0
+        return render_sample(self.seed, index, self.image_size, difficulty=difficulty)
 
 
 def shape_samples(n: int, image_size: int = 96, seed: int = 0) -> Iterator[ShapeSample]:
@@ -90,15 +95,17 @@ def shape_samples(n: int, image_size: int = 96, seed: int = 0) -> Iterator[Shape
         yield render_sample(seed, index, image_size)
 
 
-def render_sample(seed: int, index: int, image_size: int = 96, with_object: bool = True) -> ShapeSample:
+def render_sample(seed: int, index: int, image_size: int = 96, with_object: bool = True,
+                  difficulty: float = 1.0) -> ShapeSample:
     """Sample ``index`` of dataset ``seed``.
 
     ``with_object=False`` gives the same scene (background, clutter, mask) without the
     object: the counterfactual that tests and occlusion-style explanations compare with.
+    ``difficulty`` below 1 draws an easier scene from the same random numbers (see `EasierPicks`).
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     label = index % len(SHAPE_LABELS)
-    image, mask, style, paper = _render_scene(rng, label, image_size, with_object)
+    image, mask, style, paper = _render_scene(rng, label, image_size, with_object, EasierPicks(difficulty))
     return ShapeSample(image, label, mask, style, paper)
 
 
@@ -111,7 +118,7 @@ def render_shape(name: str, rng: np.random.Generator, image_size: int = 96) -> t
 
 
 def _render_scene(
-    rng: np.random.Generator, label: int, size: int, with_object: bool
+    rng: np.random.Generator, label: int, size: int, with_object: bool, easier: EasierPicks | None = None
 ) -> tuple[Image.Image, np.ndarray, str, bool]:
     """Draw background, clutter and object; return the image, the object's mask, its style and whether
     it is ink on paper.
@@ -121,18 +128,18 @@ def _render_scene(
     by one draw). Only coverage is supersampled: each layer is drawn as a large 0/255 mask,
     box-reduced to an antialiased alpha and blended in its colour at full size, much faster
     than blending a supersampled RGB scene."""
-    name = SHAPE_LABELS[label]
+    name, easier = SHAPE_LABELS[label], easier or EasierPicks(1.0)
     pick_style, pick_paper, pick_occluder, pick_width = rng.random(4).tolist()
-    style = _choose(STYLES, pick_style)
+    style = _choose(STYLES, easier.style(pick_style))
     paper = pick_paper < INK_ON_PAPER
     scene = background(rng, size, paper)
-    center, matrix, radius = _placement(rng, unit_area(name), size)
+    center, matrix, radius = _placement(rng, unit_area(name), size, easier.area)
     if paper:
         colour = _ink(rng)
     else:
         colour = _pick_colours(rng, _mean_colour(scene, _around(center, radius)), MIN_OBJECT_CONTRAST)[0]
     under, over = _clutter(rng, size, radius, colour, sparse=paper)
-    if pick_occluder < OCCLUDED:
+    if pick_occluder < OCCLUDED * easier.difficulty:
         over.append(_occluder(rng, center, radius, rgb(_pick_colours(rng, colour, MIN_CLUTTER_CONTRAST)[0])))
     hand = np.random.default_rng(rng.integers(2**63))
 
@@ -156,6 +163,42 @@ def _render_scene(
     return scene, np.asarray(coverage.reduce(SUPERSAMPLE)) >= 128, style, paper
 
 
+@dataclass(frozen=True)
+class EasierPicks:
+    """A training curriculum's knob: the same random numbers mapped to an easier scene.
+
+    Why: from scratch, a small ViT on the full distribution learns about three times more slowly in its first
+    thousands of steps than on large filled shapes (measured: 18% held-out after 1,400 steps, against 55% on
+    the earlier, narrower data), because tiny objects and thin outlines give almost no signal before the
+    model knows any shape. At ``difficulty`` 0 every object is filled, unoccluded and in the largest
+    35% of the log-area range (19-50% of the image); it widens linearly to the full distribution at 1, where
+    every pick is returned unchanged (so the held-out data is exactly the full distribution). The number of
+    random draws never changes, so a sample is still a function of (seed, index, difficulty) alone.
+    """
+
+    difficulty: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.difficulty <= 1.0:
+            raise ValueError(f"difficulty must be in [0, 1], not {self.difficulty}")
+
+    def style(self, pick: float) -> float:
+        """The style pick: at difficulty 0 always "filled"; the outlined and hand-drawn shares grow to theirs."""
+        if self.difficulty >= 1.0:
+            return pick
+        filled = STYLES["filled"] / sum(STYLES.values())
+        keep_filled = filled + (1.0 - filled) * (1.0 - self.difficulty)  # share of picks that stay filled
+        if pick < keep_filled:
+            return pick * filled / keep_filled
+        return filled + (pick - keep_filled) / (1.0 - keep_filled) * (1.0 - filled)
+
+    def area(self, pick: float) -> float:
+        """The log-area pick, squeezed towards the large end: [0.65, 1) at difficulty 0, [0, 1) at 1."""
+        if self.difficulty >= 1.0:
+            return pick
+        return 1.0 - (1.0 - pick) * (EASIEST_AREA_SPAN + (1.0 - EASIEST_AREA_SPAN) * self.difficulty)
+
+
 def stroke_width(radius: float, pick: float) -> float:
     """A pen from 1.5 px to 1.5 px + 12% of the object's radius (6.5 px on the largest): several widths,
     always far thinner than the ring's band (40% of its radius), so an outlined circle is not a ring."""
@@ -172,11 +215,13 @@ def _choose(weights: dict[str, float], pick: float) -> str:
     return key
 
 
-def _placement(rng: np.random.Generator, unit_area: float, size: int) -> tuple[np.ndarray, np.ndarray, float]:
+def _placement(rng: np.random.Generator, unit_area: float, size: int,
+               easier_area: Callable[[float], float] = float) -> tuple[np.ndarray, np.ndarray, float]:
     """Centre, unit-to-pixel matrix and bounding radius of an object whose area is drawn
     log-uniformly from ``AREA_RANGE`` (less when it would not fit), at a random angle and stretch."""
     low, high = np.log(AREA_RANGE)
     pick_area, pick_stretch, pick_angle = rng.random(3).tolist()
+    pick_area = easier_area(pick_area)
     area = math.exp(low + (high - low) * pick_area) * size * size
     stretch, angle = 0.85 + 0.3 * pick_stretch, 2 * np.pi * pick_angle
     scale = np.sqrt([stretch, 1.0 / stretch])  # x and y factors whose product is 1: the area is kept

@@ -48,10 +48,10 @@ class TrainingSource:
 class ShapesPairs:
     """ShapesDataset as plain (image, label, mask) tuples, which pickle cheaply to the workers."""
 
-    def __init__(self, length: int, image_size: int, seed: int):
+    def __init__(self, length: int, image_size: int, seed: int, easy_ramp: int = 0):
         from ..data.shapes import ShapesDataset  # imported on use: the package stays importable without it
 
-        self.dataset = ShapesDataset(length, image_size=image_size, seed=seed)
+        self.dataset = ShapesDataset(length, image_size=image_size, seed=seed, easy_ramp=easy_ramp)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -61,11 +61,12 @@ class ShapesPairs:
         return sample.image, int(sample.label), sample.mask
 
 
-def shapes_source(total_draws: int, image_size: int, seed: int) -> TrainingSource:
+def shapes_source(total_draws: int, image_size: int, seed: int, easy_ramp: int = 0) -> TrainingSource:
+    """The shapes generator; its first `easy_ramp` draws rise from the easiest scenes to the full distribution."""
     from ..data.shapes import SHAPE_LABELS
 
-    return TrainingSource(ShapesPairs(total_draws, image_size, seed), list(SHAPE_LABELS), fresh=True, augment=False,
-                          has_masks=True)
+    return TrainingSource(ShapesPairs(total_draws, image_size, seed, easy_ramp), list(SHAPE_LABELS), fresh=True,
+                          augment=False, has_masks=True)
 
 
 def folder_source(root: str, augment: bool = True) -> TrainingSource:

@@ -62,6 +62,7 @@ class TrainOptions:
     token_loss: float = 0.0  # shapes: weight of the per-patch loss (patches inside the object get its label)
     silhouette_loss: float = 0.0  # shapes: weight of the training-only per-patch silhouette head's loss
     silhouette_steps: int = 0  # shapes: steps of the curriculum that fades from silhouettes to the images
+    easy_steps: int = 0  # shapes: steps of the curriculum that widens from large filled shapes to all scenes
     mimetic_init: bool = True  # new models: attention starts as "attend to similar tokens" (Trockman 2023)
     image_size: int | None = None  # default: 96 for a new model, the checkpoint's for --init
     patch_size: int = 16  # native: the size the embedding kernel is stored at
@@ -243,7 +244,8 @@ def sources(opts: TrainOptions) -> tuple[train_data.TrainingSource, train_data.T
     if opts.data == "shapes":
         per_epoch = (steps or 200) * opts.batch_size
         size = opts.image_size or 96
-        train_src = train_data.shapes_source(opts.epochs * per_epoch, size, opts.seed)
+        train_src = train_data.shapes_source(opts.epochs * per_epoch, size, opts.seed,
+                                             easy_ramp=opts.easy_steps * opts.batch_size)
         val_src = train_data.shapes_source(opts.val_samples, size, opts.seed + 1) if opts.val_samples else None
         return train_src, val_src, per_epoch
     train_src, val_src = train_data.split_source(train_data.folder_source(opts.data), opts.val_fraction, opts.seed)
