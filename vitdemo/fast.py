@@ -11,13 +11,15 @@ every step: as close to fp32 as the plain bf16 path (tests/test_fast.py), logits
 ViT-B/16.
 
 When it applies (`applies`): a CPU tensor in bf16 with autograd off (inference mode or `torch.no_grad()`),
-and a PyTorch built with oneDNN. Training, relevance (which needs the autograd graph), fp32 (the reference
-numbers) and GPUs run the plain recipe.
+and a PyTorch built with oneDNN. Training (which needs the autograd graph), fp32 (the reference numbers) and
+GPUs run the plain recipe. Relevance and LeGrad need no graph: under `recording()` (the analysis forward)
+each block also keeps what their hand-written backward reads (`explain/backprop.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
 from collections.abc import Iterator
 
@@ -28,6 +30,7 @@ from torch import nn
 _POINTWISE = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
 _enabled = True
 _PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # nn.Linear → (weight, stamp, packed)
+_RECORDING = threading.local()  # .tape: the list `recording()` fills, per thread (the app batches in threads)
 
 
 def applies(x: torch.Tensor) -> bool:
@@ -47,6 +50,22 @@ def disabled() -> Iterator[None]:
         yield
     finally:
         _enabled = previous
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[dict[str, torch.Tensor]]]:
+    """Within it, each block the fast path runs appends {"qkv", "mid", "hidden"} to the list it yields.
+
+    qkv is the fused q, k, v output, mid the residual stream after the attention branch, hidden fc1's
+    output before GELU: what `explain/backprop.py` needs to differentiate the block without autograd. The
+    tensors are kept, not copied (hidden costs one GELU pass of its own instead of the fused one).
+    """
+    previous = getattr(_RECORDING, "tape", None)
+    _RECORDING.tape = tape = []
+    try:
+        yield tape
+    finally:
+        _RECORDING.tape = previous
 
 
 def packed_weight(layer: nn.Linear) -> torch.Tensor:
@@ -92,10 +111,17 @@ def attention(qkv: torch.Tensor, heads: int, need_weights: bool) -> tuple[torch.
 
 def block_forward(block: nn.Module, x: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`model.Block.forward` for inputs where `applies(x)`: x + Attention(LN(x)), then x + MLP(LN(x))."""
-    attn, mlp = block.attn, block.mlp
-    attended, weights = attention(linear(block.norm1(x), attn.qkv), attn.heads, need_weights)
-    x = _residual(x, attended, attn.proj, block.ls1)
-    return _residual(x, linear(block.norm2(x), mlp.fc1, "gelu"), mlp.fc2, block.ls2), weights
+    attn, mlp, tape = block.attn, block.mlp, getattr(_RECORDING, "tape", None)
+    qkv = linear(block.norm1(x), attn.qkv)
+    attended, weights = attention(qkv, attn.heads, need_weights)
+    mid = _residual(x, attended, attn.proj, block.ls1)
+    if tape is None:
+        hidden = linear(block.norm2(mid), mlp.fc1, "gelu")
+    else:  # keep fc1's output before GELU: the GELU's derivative needs it
+        before = linear(block.norm2(mid), mlp.fc1)
+        tape.append({"qkv": qkv, "mid": mid, "hidden": before})
+        hidden = F.gelu(before)
+    return _residual(mid, hidden, mlp.fc2, block.ls2), weights
 
 
 def _residual(x: torch.Tensor, branch_input: torch.Tensor, layer: nn.Linear, scale: nn.Module) -> torch.Tensor:

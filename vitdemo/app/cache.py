@@ -45,7 +45,9 @@ def image_digest(image: Image.Image) -> str:
 
 
 def analysis_nbytes(analysis: Any) -> int:
-    """Bytes held by an analysis' arrays (attentions, stages); doubled once relevance has kept a graph."""
+    """Bytes held by an analysis' arrays (attentions, stages); doubled once relevance or LeGrad has built the
+    backward's tape (`Analysis._graph`: recorded stages in the model's dtype, or blocks replayed from the stored
+    inputs), a generous bound on what the tape and the gradients add."""
     attentions = getattr(analysis, "attentions", ())
     arrays = [attentions] if hasattr(attentions, "nbytes") else list(attentions)  # one stacked array, or a tuple
     arrays += list(getattr(analysis, "intermediates", {}).values())

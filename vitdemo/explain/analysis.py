@@ -4,7 +4,7 @@
     a.attention_map("attention", layer=-1, head="max")
     a.attention_map("rollout", discard_ratio=0.9)
     a.attention_map("relevance", target="star")  # the first request per target runs one backward
-    a.attention_map("legrad")                    # one short backward per layer, on the same graph
+    a.attention_map("legrad")                    # one short backward per layer, no forward
     a.faithfulness("relevance").deletion_auc     # how well the map predicts what the model uses
 
 Four maps, all over the patch grid, all non-negative and summing to 1, prefix tokens (class token and
@@ -17,11 +17,11 @@ DeiT's distillation token) left out, any grid shape and patch size:
 * **legrad** (Bousselham et al. 2024): mean over layers l of mean_h,queries (∂s^l/∂A^l)⁺, s^l the class
   score read from layer l's tokens (legrad.py).
 
-Relevance and LeGrad need gradients, which the inference-mode forward of `analyze` does not record (recording them
-makes every first analysis slower and heavier). So the first request of either re-runs the forward once
-with autograd on and keeps that graph (one forward's activations; `clear_cache()` frees it); each new
-target then costs one backward pass only. Every other view is pure arithmetic on the stored attentions,
-cached per argument.
+Relevance and LeGrad need gradients, which the inference-mode forward of `analyze` does not record (recording
+them makes every first analysis slower and heavier). They need no second forward either: the backward is
+written out by hand (backprop.py) and runs on the activations the analysis forward kept, so each target
+costs one backward pass, its first request included. Every other view is pure arithmetic on the stored
+attentions, cached per argument.
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .. import fast
 from ..model import ViT
 from ..preprocessing import model_view, to_tensor
+from . import backprop
 from . import faithfulness as perturbation
-from .legrad import layer_gradients, legrad, legrad_by_layer, legrad_rows, model_readout
+from .legrad import legrad, legrad_by_layer, legrad_rows
 from .maps import METHODS, Head, as_distribution, fuse_heads, relevance, relevance_by_layer, rollout, rollout_by_layer
 
 
@@ -76,9 +78,14 @@ class Analysis:
         self.logits = output.logits[0].detach().float().cpu()
         self.probabilities = self.logits.softmax(-1)
         self.attentions = _stacked(output.attentions)
-        self.intermediates = {k: v[0].detach().float().cpu() for k, v in (output.intermediates or {}).items()}
+        # Stages in float32, but the tape the backward reads (backprop.py) in the model's dtype: it feeds products.
+        self.intermediates = {k: (v[0].detach().cpu() if backprop.is_tape_stage(k) else v[0].detach().float().cpu())
+                              for k, v in (output.intermediates or {}).items()}
         self._views: dict[Hashable, Any] = {}
-        self._graph: Any = None  # a forward with autograd on, built by the first relevance request
+        # What the backward reads (backprop.Tape), made by the first gradient request. The name is the one the
+        # app's cache looks for to count an analysis twice (it used to be an autograd graph; a replayed tape
+        # is about as heavy).
+        self._graph: backprop.Tape | None = None
         self._graph_lock = threading.Lock()  # the app may ask for relevance from two requests at once
 
     @property
@@ -179,10 +186,8 @@ class Analysis:
         key = ("gradients", target)
         with self._graph_lock:
             if key not in self._views:
-                graph = self._graph_with_grad()
-                with torch.inference_mode(False), torch.enable_grad():
-                    grads = torch.autograd.grad(graph.logits[0, target], graph.attentions, retain_graph=True)
-                self._views[key] = _stacked(grads)
+                grads = backprop.attention_gradients(self.model, self._tape(), target)
+                self._views[key] = _stacked([g[None] for g in grads])
         return self._views[key]
 
     def legrad_rows(self, target: int) -> np.ndarray:
@@ -190,10 +195,7 @@ class Analysis:
         key = ("legrad-rows", target)
         with self._graph_lock:
             if key not in self._views:
-                graph = self._graph_with_grad()
-                tokens = [graph.intermediates[f"block{i}"] for i in range(len(graph.attentions))]
-                grads = layer_gradients(tokens, graph.attentions, model_readout(self.model), target)
-                self._views[key] = legrad_rows(grads)
+                self._views[key] = legrad_rows(backprop.legrad_gradients(self.model, self._tape(), target))
         return self._views[key]
 
     def faithfulness(self, method: str | None = None, *, map: np.ndarray | None = None, steps: int = 10,
@@ -247,17 +249,20 @@ class Analysis:
         return [(self.labels[i], float(p)) for p, i in zip(values.tolist(), order.tolist())]
 
     def clear_cache(self) -> None:
-        """Forget every computed map, gradient and the autograd graph (memory); the forward's results stay."""
+        """Forget every computed map, gradient and the backward's tape (memory); the forward's results stay."""
         with self._graph_lock:
             self._views.clear()
             self._graph = None
 
-    def _graph_with_grad(self) -> Any:
-        """The forward again with autograd recording, through the input, so frozen weights need no grads."""
+    def _tape(self) -> backprop.Tape:
+        """What the hand-written backward reads: the forward's recorded stages, or each block replayed from its
+        stored input (fp32, GPUs); an analysis made without stages gets them from one more forward."""
         if self._graph is None:
-            with torch.inference_mode(False), torch.enable_grad():
-                inputs = self.inputs.clone().requires_grad_(True)
-                self._graph = self.model(inputs, self.patch_size, output_attentions=True, output_intermediates=True)
+            stages = self.intermediates
+            if "with_position" not in stages:
+                output = forward_with_everything(self.model, self.inputs, self.patch_size)
+                stages = {k: v[0] for k, v in output.intermediates.items()}
+            self._graph = backprop.tape(self.model, stages, self.attentions)
         return self._graph
 
     def _class_row(self, matrix: np.ndarray) -> np.ndarray:
@@ -313,9 +318,14 @@ def model_inputs(model: ViT, image: Image.Image, patch_size: int | None = None,
 
 
 def forward_with_everything(model: ViT, inputs: torch.Tensor, patch_size: int | None) -> Any:
-    """The inference-mode forward an analysis keeps: every layer's attention and every recipe stage."""
-    with torch.inference_mode():
-        return model(inputs, patch_size, output_attentions=True, output_intermediates=True)
+    """The inference-mode forward an analysis keeps: every layer's attention and every recipe stage, and on
+    the CPU fast path each block's tape for the backward of relevance and LeGrad (backprop.py)."""
+    with torch.inference_mode(), fast.recording() as tape:
+        output = model(inputs, patch_size, output_attentions=True, output_intermediates=True)
+    if len(tape) == len(model.blocks):  # every block ran the fast path (bf16 on a CPU)
+        for block, kept in enumerate(tape):
+            output.intermediates.update({backprop.stage_key(block, name): kept[name] for name in backprop.TAPE_STAGES})
+    return output
 
 
 def analyze(model: ViT, image: Image.Image, patch_size: int | None = None, keep_aspect: bool = False, *,

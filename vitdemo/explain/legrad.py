@@ -7,7 +7,8 @@ rows, at the key columns of the patches. The maps of layers 1..L are averaged. N
 multiplied in: the gradient alone is the signal, which is what separates LeGrad from relevance.
 
 Each layer needs one short backward (from s^l back to A^l only: that block's projection, MLP, the norm and
-the head), on the same autograd graph relevance uses, so LeGrad after relevance costs no new forward.
+the head), run by hand on the activations the analysis forward kept (`backprop.legrad_gradients`), as
+relevance's is: LeGrad costs no new forward.
 
 Choices against the references:
 
@@ -40,21 +41,6 @@ Readout = Callable[[torch.Tensor], torch.Tensor]  # tokens (B, T, D) → logits 
 def model_readout(model: torch.nn.Module) -> Readout:
     """The model's own last step, applied to any layer's tokens: final norm, then the head(s)."""
     return lambda tokens: model.classify(model.norm(tokens))
-
-
-def layer_gradients(tokens: Sequence[torch.Tensor], attentions: Sequence[torch.Tensor], readout: Readout,
-                    target: int) -> list[torch.Tensor]:
-    """[∂ readout(tokens[l])[0, target] / ∂ attentions[l] for each layer l], each (heads, T, T).
-
-    `tokens[l]` is block l's output and `attentions[l]` its post-softmax weights (batch of one), both on a
-    graph recorded with autograd; the graph is kept for the next target (retain_graph).
-    """
-    grads = []
-    with torch.inference_mode(False), torch.enable_grad():
-        for block_tokens, attention in zip(tokens, attentions, strict=True):
-            score = readout(block_tokens)[0, target].float()
-            grads.append(torch.autograd.grad(score, attention, retain_graph=True)[0][0])
-    return grads
 
 
 def legrad_rows(gradients: Sequence[torch.Tensor | np.ndarray]) -> np.ndarray:
