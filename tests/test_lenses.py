@@ -7,6 +7,8 @@ The expected values are computed here from transformers' outputs (`output_hidden
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -87,3 +89,50 @@ def test_the_bundle_carries_the_lenses(registers):
     expected = lenses.prefix_attention(analysis, 2, 1).ravel()  # register 2, layer 2, head mean
     assert np.abs(prefix[1, 1, 0] * peak[1, 1, 0] - expected).max() <= expected.max() / 65535 + 1e-7
     assert len(lens["outliers"]) == 3 and lens["similarity"] is not None
+
+
+def _features(spectrum: np.ndarray, seed: int) -> np.ndarray:
+    """(784, 768) features with the given singular values² (a random orthonormal basis on each side)."""
+    rng = np.random.default_rng(seed)
+    left = np.linalg.qr(rng.standard_normal((784, 768)))[0]
+    right = np.linalg.qr(rng.standard_normal((768, 768)))[0]
+    return (left * np.sqrt(spectrum)) @ right.T + rng.standard_normal(768)  # an offset: the PCA centres it
+
+
+@pytest.mark.parametrize("spectrum", ["like a random ViT-B", "a few strong components"])
+def test_feature_pca_at_patch_8_is_numpys_svd_up_to_sign(spectrum, monkeypatch):
+    # ViT-B/16 read at patch 8: 28×28 = 784 patch tokens of 768 features. The first spectrum is the one measured
+    # on a randomly initialised ViT-B at patch 8 (values within 10% of each other at the top: the slow case).
+    k = np.arange(768)
+    if spectrum == "like a random ViT-B":
+        values = np.exp(-k / 25.0)
+    else:
+        values = 0.5 ** (k / 50.0)
+        values[:3] = [9.0, 4.0, 2.0]
+    features = _features(values, seed=len(spectrum)).astype(np.float32)
+    encoded = torch.from_numpy(np.vstack([np.zeros((1, 768), np.float32), features]))  # a class token, then patches
+    analysis = SimpleNamespace(intermediates={"encoded": encoded}, num_prefix_tokens=1, grid=(28, 28))
+    monkeypatch.setattr(lenses, "_gram_components", lambda *a: pytest.fail("the iteration should converge first"))
+    rgb, foreground = lenses.feature_pca(analysis)
+    centred = features.astype(np.float64) - features.astype(np.float64).mean(0)
+    projected = centred @ np.linalg.svd(centred, full_matrices=False)[2][:3].T
+    for i in range(3):
+        scaled = (projected[:, i] - projected[:, i].min()) / np.ptp(projected[:, i])
+        got = rgb.reshape(-1, 3)[:, i]
+        assert np.allclose(got, scaled, atol=1e-6) or np.allclose(got, 1 - scaled, atol=1e-6)
+    first = projected[:, 0]
+    expected = first > 0 if (first > 0).sum() <= (first <= 0).sum() else first <= 0
+    assert np.array_equal(foreground.ravel(), expected) or np.array_equal(foreground.ravel(), ~expected)
+
+
+def test_leading_components_fall_back_to_the_exact_decomposition_when_values_crowd():
+    rng = np.random.default_rng(0)
+    centred = rng.standard_normal((600, 64)) @ rng.standard_normal((64, 700))  # rank 64, no gap to speak of
+    centred -= centred.mean(0)
+    ours = lenses.leading_components(centred, 3)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    for i in range(3):
+        expected = u[:, i] * s[i]
+        tolerance = 1e-6 * s[0]
+        assert np.allclose(ours[:, i], expected, atol=tolerance) or np.allclose(ours[:, i], -expected, atol=tolerance)
+        assert ours[np.abs(ours[:, i]).argmax(), i] > 0, "each component's largest entry is positive"

@@ -7,7 +7,7 @@ arithmetic (10× slower on a busy 2-core server); numpy runs them in the calling
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -59,10 +59,17 @@ def rollout(attentions: Sequence[np.ndarray], head: Head = None, discard_ratio: 
     eye = np.eye(np.shape(attentions[0])[-1], dtype=np.float32)
     result = eye if query is None else eye[query]
     for attention in reversed(attentions):
-        fused = discard_lowest(fuse_heads(np.asarray(attention, dtype=np.float32), head), discard_ratio, prefix)
-        mixed = (fused + eye) / 2
-        result = result @ (mixed / mixed.sum(axis=-1, keepdims=True))
+        result = result @ _mixing(attention, head, discard_ratio, prefix, eye)
     return result
+
+
+def _mixing(attention: np.ndarray, head: Head, discard_ratio: float, prefix: int, eye: np.ndarray) -> np.ndarray:
+    """Rollout's Â = rownorm((fuse(A) + I)/2) of one layer, in one new (T, T) array (at patch 8 each is 2.4 MB)."""
+    fused = discard_lowest(fuse_heads(np.asarray(attention, dtype=np.float32), head), discard_ratio, prefix)
+    mixed = fused + eye  # new: `fused` may be a view of the stored attention (one head, nothing discarded)
+    mixed /= 2
+    mixed /= mixed.sum(axis=-1, keepdims=True)
+    return mixed
 
 
 def relevance(attentions: Sequence[np.ndarray], gradients: Sequence[np.ndarray], head: Head = None,
@@ -101,33 +108,38 @@ def rollout_by_layer(attentions: Sequence[np.ndarray], head: Head = None, discar
                      prefix: int = 1, query: int = 0) -> np.ndarray:
     """(layers, T): row `query` of the rollout up to each layer, `rollout(attentions[:l + 1])[query]` for every l.
 
-    Each Â is built once; each layer's row is then a chain of vector-matrix products from that layer down
-    (L²/2 of them, T² each), far cheaper than carrying the full T×T product (T³ per layer).
+    Each Â is built once and read once (`_rows_by_layer`), far cheaper than carrying the full T×T product
+    (T³ per layer).
     """
     eye = np.eye(np.shape(attentions[0])[-1], dtype=np.float32)
-    mixing = []
-    for attention in attentions:
-        fused = discard_lowest(fuse_heads(np.asarray(attention, dtype=np.float32), head), discard_ratio, prefix)
-        mixed = (fused + eye) / 2
-        mixing.append(mixed / mixed.sum(axis=-1, keepdims=True))
-    rows = []
-    for last in range(len(mixing)):
-        row = eye[query]
-        for matrix in reversed(mixing[: last + 1]):
-            row = row @ matrix
-        rows.append(row)
-    return np.stack(rows)
+    mixing = [_mixing(attention, head, discard_ratio, prefix, eye) for attention in attentions]
+    return _rows_by_layer(mixing, query, lambda rows, matrix: rows @ matrix)
 
 
 def relevance_by_layer(attentions: Sequence[np.ndarray], gradients: Sequence[np.ndarray], head: Head = None,
                        query: int = 0) -> np.ndarray:
     """(layers, T): row `query` of the relevance up to each layer, `relevance(…[:l + 1], query=query)` for every l.
 
-    As in `rollout_by_layer`, each layer's row is a chain of vector-matrix products from that layer down
-    (L²/2 of them, T² each) rather than the running T×T product (T³ per layer).
+    As in `rollout_by_layer`, each layer's step is read once for the rows of every layer above it, rather than
+    carrying the running T×T product (T³ per layer).
     """
     contributions = _relevance_steps(attentions, gradients, head)
-    return np.stack([_row_through(contributions[last::-1], query) for last in range(len(contributions))])
+    return _rows_by_layer(contributions, query, lambda rows, contribution: rows + rows @ contribution)
+
+
+def _rows_by_layer(matrices: Sequence[np.ndarray], query: int,
+                   step: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """(layers, T): for every l, row `query` of matrix l applied down to matrix 0, `step` being one application.
+
+    Row l is e_query taken through matrices l, l−1, …, 0. Going down from the last matrix, each matrix is applied
+    at once to the rows of every layer at or above it (a (rows, T)·(T, T) product reading the matrix once),
+    instead of one vector-matrix product per (row, matrix) pair that reads it L/2 times on average.
+    """
+    rows = np.zeros((0, np.shape(matrices[0])[-1]), dtype=np.float32)
+    start = np.eye(np.shape(matrices[0])[-1], dtype=np.float32)[query][None]
+    for matrix in reversed(matrices):
+        rows = step(np.concatenate([rows, start]), matrix)  # the new row is layer l's, just begun
+    return rows[::-1].copy()
 
 
 def as_distribution(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
