@@ -101,3 +101,14 @@ def test_packed_weights_follow_changes_to_the_weights():
             plain = model(x).logits
     assert cosine(after, plain) >= 0.999
     assert cosine(after, before) < 0.99
+
+
+def test_analyses_allocate_in_ordinary_pages_not_huge_pages():
+    """NumPy's huge-page advice made copying a patch-8 analysis stall for up to ~0.5 s (device.py)."""
+    import subprocess
+    import sys
+
+    probe = ("import numpy as np; before = np._core.multiarray._get_madvise_hugepage(); "
+             "import vitdemo.explain.analysis; print(before, np._core.multiarray._get_madvise_hugepage())")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out[1] == "False", out  # NumPy's default is on (on Linux ≥ 4.6); importing the analysis turns it off

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 
 from .settings import settings
@@ -50,3 +51,17 @@ def inference_dtype(device: torch.device, precision: str | None = None) -> torch
     if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return torch.float32
+
+
+def avoid_huge_page_stalls() -> None:
+    """Ask NumPy to allocate big arrays in ordinary pages, not transparent huge pages.
+
+    NumPy advises the kernel to back every large array with huge pages. Where the kernel then compacts
+    memory on the spot to find them (`transparent_hugepage/defrag` = madvise, a common default, and this
+    machine's), copying a patch-8 analysis's 355 MB of ViT-B attentions into a fresh array took 29-527 ms,
+    median ~440 (measured six times in a row); with ordinary pages it takes a steady 76-95 ms. An analysis
+    allocates such arrays on every image, so predictable beats occasionally faster. Process-wide, idempotent.
+    """
+    setter = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
+    if setter is not None:  # a private NumPy 2 switch (np.core in NumPy 1): without it nothing changes
+        setter(False)
