@@ -147,6 +147,7 @@ def test_view_switches_paint_the_asked_view_without_a_request(page, app):
 def test_the_painted_map_equals_the_servers_picture(page, app, steps, expected):
     from vitdemo.app import views
     from vitdemo.app.validation import View
+    from vitdemo.explain.render import colormap_lut
 
     page.locator(".vx-display").evaluate("d => d.open = true")
     for kind, value in steps:
@@ -179,7 +180,13 @@ def test_the_painted_map_equals_the_servers_picture(page, app, steps, expected):
     browser = canvas_pixels(page, "#explorer .vx-map")
     expected_pixels = np.asarray(picture.convert("RGB"), dtype=np.int16)
     assert browser.shape == expected_pixels.shape
-    assert np.abs(browser - expected_pixels).max() <= 2, "more than 2/255 from the server's renderer"
+    # Equal up to rounding: the browser interpolates the bundle's 16-bit map in float64, PIL the float32 map, so
+    # a pixel whose colormap index lies on a rounding tie may take the neighbouring index (turbo's steepest step
+    # is 7.5/255, 3.7/255 at opacity 0.5). Every pixel within one colormap step; all but 0.1% within 2/255.
+    difference = np.abs(browser - expected_pixels).max(axis=-1)
+    one_step = np.abs(np.diff(colormap_lut(server.cmap).astype(np.int16), axis=0)).max()
+    assert difference.max() <= server.opacity * one_step + 1, "more than one colormap step from the server's"
+    assert (difference > 2).mean() <= 0.001, f"{(difference > 2).sum()} pixels more than 2/255 from the server's"
     if server.patch:
         page.locator(".vx-back").click()
 
