@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.counting import count_forwards
 from vitdemo import fast
 from vitdemo.config import ViTConfig
 from vitdemo.explain import analyze, backprop, forward_with_everything
@@ -122,13 +123,7 @@ def test_bf16_gradients_are_as_close_to_fp32_as_autograd_on_the_bf16_recipe(fami
 def test_relevance_and_legrad_run_no_forward_even_without_stored_stages():
     model = random_model(seed=2)
     a = analyze(model, photo(32, 32))
-    calls, forward = [0], model.forward
-
-    def counted(*args, **kwargs):
-        calls[0] += 1
-        return forward(*args, **kwargs)
-
-    model.forward = counted
+    calls = count_forwards(model)
     a.attention_map("relevance")
     a.maps_by_layer("legrad", target=1)
     assert calls[0] == 0, "the backward runs on the analysis forward's activations"

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.counting import count_forwards
 from vitdemo.config import ViTConfig
 from vitdemo.explain import METHODS, analyze, mass_mask, patch_at, patch_boundaries, relevance, rollout
 from vitdemo.explain.maps import relevance_by_layer
@@ -41,18 +42,6 @@ def small_model(seed: int = 0, **overrides) -> ViT:
 def photo(width: int, height: int, seed: int = 0) -> Image.Image:
     pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
     return Image.fromarray(pixels)
-
-
-def count_forwards(model: ViT) -> list[int]:
-    """Wrap model.forward (this instance only) and return a one-item list counting calls."""
-    calls, forward = [0], model.forward
-
-    def counted(*args, **kwargs):
-        calls[0] += 1
-        return forward(*args, **kwargs)
-
-    model.forward = counted
-    return calls
 
 
 # ---- rollout ----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from tests.counting import count_forwards
 from vitdemo.config import ViTConfig
 from vitdemo.explain import analyze
 from vitdemo.explain.faithfulness import area, perturbation_curves, random_map, step_counts
@@ -234,15 +235,9 @@ def test_curves_match_a_loop_of_single_forwards(family, mode, shape, p, steps):
 def test_forwards_are_batched_by_kept_token_count():
     model = random_model(seed=2)
     a = analyze(model, Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)))
-    calls, forward = [0], model.forward
-
-    def counted(*args, **kwargs):
-        calls[0] += 1
-        return forward(*args, **kwargs)
-
     for method in ("relevance", "legrad"):  # build the gradient graph before counting
         a.attention_map(method)
-    model.forward = counted
+    calls = count_forwards(model)
     out = a.faithfulness_comparison(steps=10)  # 5 maps × 2 curves × 11 points on a 4×4 grid
     # Kept-token counts 0, 2, 3, 5, 6, 8, 10, 11, 13, 14 (16 is the analysis's own forward): one forward each.
     assert calls[0] == 10 and len(out) == 5

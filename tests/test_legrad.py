@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from tests.counting import count_forwards
 from vitdemo.config import ViTConfig
 from vitdemo.explain import analyze
 from vitdemo.model import ViT
@@ -135,13 +136,7 @@ def test_legrad_shares_relevances_graph_and_runs_no_further_forward():
     model = random_model(seed=1)
     a = analyze(model, photo(40, 32))
     a.attention_map("relevance")
-    calls, forward = [0], model.forward
-
-    def counted(*args, **kwargs):
-        calls[0] += 1
-        return forward(*args, **kwargs)
-
-    model.forward = counted
+    calls = count_forwards(model)
     a.attention_map("legrad")
     a.attention_map("legrad", target=2)
     a.maps_by_layer("legrad", head="max")

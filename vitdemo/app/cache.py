@@ -46,13 +46,13 @@ def image_digest(image: Image.Image) -> str:
 
 def analysis_nbytes(analysis: Any) -> int:
     """Bytes held by an analysis' arrays (attentions, stages); doubled once relevance or LeGrad has built the
-    backward's tape (`Analysis._graph`: recorded stages in the model's dtype, or blocks replayed from the stored
+    backward's tape (`Analysis._kept_tape`: recorded stages in the model's dtype, or blocks replayed from the stored
     inputs), a generous bound on what the tape and the gradients add."""
     attentions = getattr(analysis, "attentions", ())
     arrays = [attentions] if hasattr(attentions, "nbytes") else list(attentions)  # one stacked array, or a tuple
     arrays += list(getattr(analysis, "intermediates", {}).values())
     size = sum(int(a.nbytes) for a in arrays)
-    return size * 2 if getattr(analysis, "_graph", None) is not None else size
+    return size * 2 if getattr(analysis, "_kept_tape", None) is not None else size
 
 
 class AnalysisCache:

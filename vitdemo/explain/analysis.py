@@ -85,10 +85,7 @@ class Analysis:
         self.intermediates = {k: (v[0].detach().cpu() if backprop.is_tape_stage(k) else v[0].detach().float().cpu())
                               for k, v in (output.intermediates or {}).items()}
         self._views: dict[Hashable, Any] = {}
-        # What the backward reads (backprop.Tape), made by the first gradient request. The name is the one the
-        # app's cache looks for to count an analysis twice (it used to be an autograd graph; a replayed tape
-        # is about as heavy).
-        self._graph: backprop.Tape | None = None
+        self._kept_tape: backprop.Tape | None = None  # what the backward reads, made by the first gradient request
         self._graph_lock = threading.Lock()  # the app may ask for relevance from two requests at once
 
     @property
@@ -255,18 +252,18 @@ class Analysis:
         """Forget every computed map, gradient and the backward's tape (memory); the forward's results stay."""
         with self._graph_lock:
             self._views.clear()
-            self._graph = None
+            self._kept_tape = None
 
     def _tape(self) -> backprop.Tape:
         """What the hand-written backward reads: the forward's recorded stages, or each block replayed from its
         stored input (fp32, GPUs); an analysis made without stages gets them from one more forward."""
-        if self._graph is None:
+        if self._kept_tape is None:
             stages = self.intermediates
             if "with_position" not in stages:
                 output = forward_with_everything(self.model, self.inputs, self.patch_size)
                 stages = {k: v[0] for k, v in output.intermediates.items()}
-            self._graph = backprop.tape(self.model, stages, self.attentions)
-        return self._graph
+            self._kept_tape = backprop.tape(self.model, stages, self.attentions)
+        return self._kept_tape
 
     def _class_row(self, matrix: np.ndarray) -> np.ndarray:
         """The class token's row (of a (T, T) matrix, or that row itself) over the patches, as a map."""
