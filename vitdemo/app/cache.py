@@ -1,8 +1,11 @@
 """The forward pass, remembered per (image, model, patch size), so every view control only re-renders.
 
 An `Analysis` keeps every layer's attention, which is what makes a view switch cost milliseconds, and also
-what makes it big: ViT-B at patch 8 holds 12 × 12 × 785² floats (~350 MB). So the cache is bounded by an
-estimate of the bytes it holds as well as by count, and drops the least recently used analysis first.
+what makes it big: ViT-B at patch 8 holds 12 × 12 × 785² floats (~350 MB). So the cache is bounded by the
+bytes its analyses hold (`Analysis.nbytes`, exact) as well as by count, and drops the least recently used
+analysis first. An analysis grows after it is stored (relevance for a class, the backward's tape, each view
+computed on demand), so the sizes are measured again on every `get` and `put`, not only when stored: the
+bound then lags at most what the requests since the last use added.
 """
 
 from __future__ import annotations
@@ -45,18 +48,13 @@ def image_digest(image: Image.Image) -> str:
 
 
 def analysis_nbytes(analysis: Any) -> int:
-    """Bytes held by an analysis' arrays (attentions, stages); doubled once relevance or LeGrad has built the
-    backward's tape (`Analysis._kept_tape`: recorded stages in the model's dtype, or blocks replayed from the stored
-    inputs), a generous bound on what the tape and the gradients add."""
-    attentions = getattr(analysis, "attentions", ())
-    arrays = [attentions] if hasattr(attentions, "nbytes") else list(attentions)  # one stacked array, or a tuple
-    arrays += list(getattr(analysis, "intermediates", {}).values())
-    size = sum(int(a.nbytes) for a in arrays)
-    return size * 2 if getattr(analysis, "_kept_tape", None) is not None else size
+    """Bytes an analysis holds now: its forward's results, the backward's tape, its gradients and computed
+    views (`Analysis.nbytes`)."""
+    return int(analysis.nbytes())
 
 
 class AnalysisCache:
-    """A thread-safe LRU of analyses bounded by count and by `analysis_nbytes`."""
+    """A thread-safe LRU of analyses bounded by count and by `analysis_nbytes`, measured on every use."""
 
     def __init__(self, max_items: int | None = None, max_bytes: int | None = None,
                  sizeof: Callable[[Any], int] = analysis_nbytes):
@@ -72,6 +70,7 @@ class AnalysisCache:
             if key not in self._items:
                 return None
             self._items.move_to_end(key)
+            self._shrink()  # it, or another, may have grown since: the newest (this one) stays
             return self._items[key]
 
     def put(self, key: Hashable, value: Any) -> None:
@@ -93,7 +92,10 @@ class AnalysisCache:
         """Drop the oldest entries until both bounds hold; the newest always stays, however big."""
         while len(self._items) > self.max_items:
             self._items.popitem(last=False)
-        total = sum(self.sizeof(v) for v in self._items.values())
-        while total > self.max_bytes and len(self._items) > 1:
-            _, old = self._items.popitem(last=False)
-            total -= self.sizeof(old)
+        sizes = [self.sizeof(v) for v in self._items.values()]  # oldest first, measured now
+        total = sum(sizes)
+        for size in sizes[:-1]:
+            if total <= self.max_bytes:
+                break
+            self._items.popitem(last=False)
+            total -= size

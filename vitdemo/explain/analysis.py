@@ -22,6 +22,12 @@ them makes every first analysis slower and heavier). They need no second forward
 written out by hand (backprop.py) and runs on the activations the analysis forward kept, so each target
 costs one backward pass, its first request included. Every other view is pure arithmetic on the stored
 attentions, cached per argument.
+
+Memory: what an analysis keeps beyond its forward is bounded and counted (`Analysis.nbytes`, which the app's
+cache evicts by). Computed views live in a store of at most `VIEW_BYTES`, least recently used dropped first;
+the gradients of a class, (layers, heads, T, T) like the attentions (355 MB at patch 8 on ViT-B/16), are
+kept for the last class asked only, which serves every layer and head fusion of that class's views with one
+backward; a class's views themselves are small ((layers, rows, cols) per head setting).
 """
 
 from __future__ import annotations
@@ -42,8 +48,13 @@ from . import backprop
 from . import faithfulness as perturbation
 from .legrad import legrad, legrad_by_layer, legrad_rows
 from .maps import METHODS, Head, as_distribution, fuse_heads, relevance, relevance_by_layer, rollout, rollout_by_layer
+from .memo import Memo, held_bytes
 
 avoid_huge_page_stalls()  # every analysis copies its attentions into fresh arrays (355 MB at patch 8 on ViT-B)
+
+# Computed views kept per analysis. What the explorer asks of one analysis at patch 8 on ViT-B/16 (every layer
+# of every head setting of attention and rollout, relevance and LeGrad for a few classes) is a few MB.
+VIEW_BYTES = 64 * 2**20
 
 
 def patch_at(analysis: Analysis, x: float, y: float, shown_size: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -84,9 +95,11 @@ class Analysis:
         # Stages in float32, but the tape the backward reads (backprop.py) in the model's dtype: it feeds products.
         self.intermediates = {k: (v[0].detach().cpu() if backprop.is_tape_stage(k) else v[0].detach().float().cpu())
                               for k, v in (output.intermediates or {}).items()}
-        self._views: dict[Hashable, Any] = {}
+        self._views = Memo(VIEW_BYTES)
+        self._last_gradients: tuple[int, np.ndarray] | None = None  # (target, `gradients(target)`), the last only
         self._kept_tape: backprop.Tape | None = None  # what the backward reads, made by the first gradient request
         self._graph_lock = threading.Lock()  # the app may ask for relevance from two requests at once
+        self._sized: tuple[int, int] | None = None  # (id of the tape measured with the forward's results, bytes)
 
     @property
     def labels(self) -> list[str]:
@@ -182,21 +195,33 @@ class Analysis:
             as_distribution(row, self.grid) for row in self.attentions[layer][:, 0, self.num_prefix_tokens:]]))
 
     def gradients(self, target: int) -> np.ndarray:
-        """(layers, heads, T, T): ∂ logit[target] / ∂ A for every layer; one backward pass per new target."""
-        key = ("gradients", target)
+        """(layers, heads, T, T): ∂ logit[target] / ∂ A for every layer; one backward pass per new target.
+
+        Kept for the last target only: one class's views (every layer, each head setting) read them several
+        times, but each class's would add as much as the attentions hold.
+        """
         with self._graph_lock:
-            if key not in self._views:
+            if self._last_gradients is None or self._last_gradients[0] != target:
+                self._last_gradients = None  # freed before the next is made: one stack held at a time
                 grads = backprop.attention_gradients(self.model, self._tape(), target)
-                self._views[key] = _stacked([g[None] for g in grads])
-        return self._views[key]
+                self._last_gradients = (target, _stacked([g[None] for g in grads]))
+            return self._last_gradients[1]
 
     def legrad_rows(self, target: int) -> np.ndarray:
         """(layers, heads, T): LeGrad's per-layer, per-head rows for `target`; one short backward per layer."""
-        key = ("legrad-rows", target)
-        with self._graph_lock:
-            if key not in self._views:
-                self._views[key] = legrad_rows(backprop.legrad_gradients(self.model, self._tape(), target))
-        return self._views[key]
+        with self._graph_lock:  # the backward runs once however many requests ask at the same time
+            return self._cached(("legrad-rows", target), lambda: legrad_rows(
+                backprop.legrad_gradients(self.model, self._tape(), target)))
+
+    def nbytes(self) -> int:
+        """Bytes this analysis holds now, exactly: the forward's results (attentions, stages, inputs, logits,
+        the picture), the backward's tape, the last target's gradients and every computed view kept.
+
+        It grows as views are asked for, after the app's cache stored it: the cache measures it again each
+        time it is used. The model is not counted (its pool holds it).
+        """
+        gradients = self._last_gradients
+        return self._fixed_bytes() + self._views.nbytes + (gradients[1].nbytes if gradients is not None else 0)
 
     def faithfulness(self, method: str | None = None, *, map: np.ndarray | None = None, steps: int = 10,
                      mode: str = "tokens", target: int | str | None = None, layer: int = -1, head: Head = None,
@@ -252,6 +277,7 @@ class Analysis:
         """Forget every computed map, gradient and the backward's tape (memory); the forward's results stay."""
         with self._graph_lock:
             self._views.clear()
+            self._last_gradients = None
             self._kept_tape = None
 
     def _tape(self) -> backprop.Tape:
@@ -270,10 +296,17 @@ class Analysis:
         row = matrix if matrix.ndim == 1 else matrix[0]
         return as_distribution(row[self.num_prefix_tokens:], self.grid)
 
-    def _cached(self, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        if key not in self._views:
-            self._views[key] = compute()
-        return self._views[key]
+    def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        return self._views.get(key, compute)
+
+    def _fixed_bytes(self) -> int:
+        """Bytes of the forward's results and the backward's tape, measured together (the tape may reuse the
+        recorded stages) and again only when the tape changes."""
+        tape = self._kept_tape
+        if self._sized is None or self._sized[0] != id(tape):
+            held = held_bytes(self.attentions, self.intermediates, self.inputs, self.logits, self.probabilities, tape)
+            self._sized = (id(tape), held + _picture_bytes(self.view))
+        return self._sized[1]
 
     def _layer_index(self, layer: int) -> int:
         if not -self.depth <= layer < self.depth:
@@ -305,6 +338,11 @@ def _stacked(tensors: tuple[torch.Tensor, ...]) -> np.ndarray:
     for i, tensor in enumerate(tensors):
         torch.from_numpy(out[i]).copy_(tensor[0].detach())
     return out
+
+
+def _picture_bytes(image: Image.Image) -> int:
+    """What PIL holds for a picture's pixels: 4 bytes each for RGB and other multi-byte modes, 1 for L/P/1."""
+    return image.width * image.height * (1 if image.mode in ("1", "L", "P") else 4)
 
 
 Forward = Callable[[torch.Tensor, int], Any]
