@@ -105,9 +105,9 @@ def test_relevance_for_many_classes_leaves_memory_flat():
         tracemalloc.stop()
     classes = SMALL["num_classes"] - 1
     assert stack > 50 * maps, "the test needs a stack much larger than the maps to tell them apart"
-    # The last class's gradients replace the first's, which tracemalloc never saw allocated: one stack shows.
-    # Beyond it, each class's maps and the Python objects that hold them (~2 KB).
-    assert grown <= stack + classes * (maps + 4096), (grown, stack, maps)
+    # Each class's maps and the Python objects that hold them (~2 KB); not its gradients (the last class's are
+    # kept as torch tensors, which tracemalloc does not see: their bytes are checked in the test above).
+    assert grown <= classes * (maps + 4096), (grown, stack, maps)
 
 
 def test_one_backward_serves_every_head_fusion_of_a_class(monkeypatch):
@@ -178,4 +178,5 @@ def test_a_bf16_analysis_counts_its_recorded_tape_once():
     assert a.nbytes() == forward
     a.attention_map("relevance", target=1)
     tokens_in_bf16 = (1 + layers) * tokens * d * 2  # the backward's copy of each block's input; the rest is shared
-    assert a.nbytes() == forward + tokens_in_bf16 + layers * heads * tokens * tokens * 4 + patches * 4
+    gradients = layers * heads * tokens * tokens * 2  # kept in the model's dtype
+    assert a.nbytes() == forward + tokens_in_bf16 + gradients + patches * 4

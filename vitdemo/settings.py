@@ -11,7 +11,7 @@ Only the standard library is imported here: the app reads its settings before to
 | VITDEMO_PRECISION | auto, fp32, bf16, fp16 | auto |
 | VITDEMO_CONCURRENCY | requests served at once | 1 on a CPU, 8 on a GPU |
 | VITDEMO_QUEUE_SIZE | requests waiting at most | 64 |
-| VITDEMO_CACHE_ITEMS / VITDEMO_CACHE_MB | analyses kept (count / estimated MB) | 32 / 1024 |
+| VITDEMO_CACHE_ITEMS / VITDEMO_CACHE_MB | analyses kept (count / MB they hold, views included) | 32 / 1024 |
 | VITDEMO_MAX_MODELS | models kept loaded | 2 |
 | VITDEMO_PICTURE_DIR | where output pictures are written | a fresh folder per app instance |
 | VITDEMO_PICTURE_FILES | output pictures kept on disk | 512 |

@@ -23,17 +23,16 @@ written out by hand (backprop.py) and runs on the activations the analysis forwa
 costs one backward pass, its first request included. Every other view is pure arithmetic on the stored
 attentions, cached per argument.
 
-Memory: what an analysis keeps beyond its forward is bounded and counted (`Analysis.nbytes`, which the app's
-cache evicts by). Computed views live in a store of at most `VIEW_BYTES`, least recently used dropped first;
-the gradients of a class, (layers, heads, T, T) like the attentions (355 MB at patch 8 on ViT-B/16), are
-kept for the last class asked only, which serves every layer and head fusion of that class's views with one
-backward; a class's views themselves are small ((layers, rows, cols) per head setting).
+Memory: all an analysis holds is counted (`Analysis.nbytes`, which the app's cache evicts by), and what it
+adds after its forward is bounded. Views live in a store of at most `VIEW_BYTES`, least recently used dropped
+first (a class's are small: (layers, rows, cols) per head setting); a class's gradients, (layers, heads, T, T)
+like the attentions, are kept for the last class asked only (one backward serves all its views).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,7 +47,7 @@ from . import backprop
 from . import faithfulness as perturbation
 from .legrad import legrad, legrad_by_layer, legrad_rows
 from .maps import METHODS, Head, as_distribution, fuse_heads, relevance, relevance_by_layer, rollout, rollout_by_layer
-from .memo import Memo, held_bytes
+from .memo import Memo, held_bytes, picture_bytes
 
 avoid_huge_page_stalls()  # every analysis copies its attentions into fresh arrays (355 MB at patch 8 on ViT-B)
 
@@ -96,7 +95,7 @@ class Analysis:
         self.intermediates = {k: (v[0].detach().cpu() if backprop.is_tape_stage(k) else v[0].detach().float().cpu())
                               for k, v in (output.intermediates or {}).items()}
         self._views = Memo(VIEW_BYTES)
-        self._last_gradients: tuple[int, np.ndarray] | None = None  # (target, `gradients(target)`), the last only
+        self._last_gradients: tuple[int, list[torch.Tensor], int] | None = None  # (target, `_gradients`, bytes)
         self._kept_tape: backprop.Tape | None = None  # what the backward reads, made by the first gradient request
         self._graph_lock = threading.Lock()  # the app may ask for relevance from two requests at once
         self._sized: tuple[int, int] | None = None  # (id of the tape measured with the forward's results, bytes)
@@ -140,7 +139,7 @@ class Analysis:
             return self._cached(("legrad", layer, head, target), lambda: self._class_row(
                 legrad(self.legrad_rows(target)[:layer + 1], head)))
         return self._cached(("relevance", layer, head, target), lambda: self._class_row(
-            relevance(self.attentions[:layer + 1], self.gradients(target)[:layer + 1], head, query=0)))
+            relevance(self.attentions[:layer + 1], self._gradient_layers(target)[:layer + 1], head, query=0)))
 
     def maps_by_layer(self, method: str = "attention", head: Head = None, target: int | str | None = None,
                       discard_ratio: float = 0.0) -> np.ndarray:
@@ -163,7 +162,7 @@ class Analysis:
             return self._cached(("by-layer", method, head, target), lambda: np.stack([
                 self._class_row(row) for row in legrad_by_layer(self.legrad_rows(target), head)]))
         return self._cached(("by-layer", method, head, target), lambda: np.stack([
-            self._class_row(row) for row in relevance_by_layer(self.attentions, self.gradients(target), head)]))
+            self._class_row(row) for row in relevance_by_layer(self.attentions, self._gradient_layers(target), head)]))
 
     def patch_attention(self, row: int, col: int, layer: int = -1, head: Head = None) -> np.ndarray:
         """(rows, cols): what the token of patch (row, col) attends to at `layer`, over patches only."""
@@ -195,17 +194,27 @@ class Analysis:
             as_distribution(row, self.grid) for row in self.attentions[layer][:, 0, self.num_prefix_tokens:]]))
 
     def gradients(self, target: int) -> np.ndarray:
-        """(layers, heads, T, T): ∂ logit[target] / ∂ A for every layer; one backward pass per new target.
+        """(layers, heads, T, T) float32: ∂ logit[target] / ∂ A for every layer; one backward pass per new
+        target (a new array each call: the analysis keeps them in the model's dtype, see `_gradients`)."""
+        return _stacked([g[None] for g in self._gradients(target)])
+
+    def _gradients(self, target: int) -> list[torch.Tensor]:
+        """Each layer's ∂ logit[target] / ∂ A (heads, T, T), in the model's dtype, on its device.
 
         Kept for the last target only: one class's views (every layer, each head setting) read them several
-        times, but each class's would add as much as the attentions hold.
+        times, but each class's would add as much as the attentions hold. The model's dtype because that is
+        what the backward computes in (converting is exact), at half float32's bytes in bf16.
         """
         with self._graph_lock:
             if self._last_gradients is None or self._last_gradients[0] != target:
-                self._last_gradients = None  # freed before the next is made: one stack held at a time
+                self._last_gradients = None  # freed before the next are made: one target's held at a time
                 grads = backprop.attention_gradients(self.model, self._tape(), target)
-                self._last_gradients = (target, _stacked([g[None] for g in grads]))
+                self._last_gradients = (target, grads, held_bytes(grads))
             return self._last_gradients[1]
+
+    def _gradient_layers(self, target: int) -> Sequence[np.ndarray]:
+        """`gradients(target)` as a sequence of layers, each converted to float32 only when read."""
+        return _Float32Layers(self._gradients(target))
 
     def legrad_rows(self, target: int) -> np.ndarray:
         """(layers, heads, T): LeGrad's per-layer, per-head rows for `target`; one short backward per layer."""
@@ -221,7 +230,7 @@ class Analysis:
         time it is used. The model is not counted (its pool holds it).
         """
         gradients = self._last_gradients
-        return self._fixed_bytes() + self._views.nbytes + (gradients[1].nbytes if gradients is not None else 0)
+        return self._fixed_bytes() + self._views.nbytes + (gradients[2] if gradients is not None else 0)
 
     def faithfulness(self, method: str | None = None, *, map: np.ndarray | None = None, steps: int = 10,
                      mode: str = "tokens", target: int | str | None = None, layer: int = -1, head: Head = None,
@@ -305,7 +314,7 @@ class Analysis:
         tape = self._kept_tape
         if self._sized is None or self._sized[0] != id(tape):
             held = held_bytes(self.attentions, self.intermediates, self.inputs, self.logits, self.probabilities, tape)
-            self._sized = (id(tape), held + _picture_bytes(self.view))
+            self._sized = (id(tape), held + picture_bytes(self.view))
         return self._sized[1]
 
     def _layer_index(self, layer: int) -> int:
@@ -340,9 +349,20 @@ def _stacked(tensors: tuple[torch.Tensor, ...]) -> np.ndarray:
     return out
 
 
-def _picture_bytes(image: Image.Image) -> int:
-    """What PIL holds for a picture's pixels: 4 bytes each for RGB and other multi-byte modes, 1 for L/P/1."""
-    return image.width * image.height * (1 if image.mode in ("1", "L", "P") else 4)
+class _Float32Layers(Sequence):
+    """Tensors read as float32 arrays one at a time, on the CPU. The relevance arithmetic reads the gradients
+    layer by layer; converting them all first would hold another float32 copy (355 MB at patch 8 on ViT-B/16)."""
+
+    def __init__(self, tensors: list[torch.Tensor]):
+        self._tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self._tensors)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return _Float32Layers(self._tensors[index])
+        return self._tensors[index].detach().float().cpu().numpy()
 
 
 Forward = Callable[[torch.Tensor, int], Any]

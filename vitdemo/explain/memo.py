@@ -35,6 +35,11 @@ def held_bytes(*objects: Any) -> int:
     return sum(blocks.values())
 
 
+def picture_bytes(image: Any) -> int:
+    """What PIL holds for a picture's pixels: 4 bytes each for RGB and other multi-byte modes, 1 for L/P/1."""
+    return image.width * image.height * (1 if image.mode in ("1", "L", "P") else 4)
+
+
 def _arrays(objects: tuple[Any, ...]) -> Iterator[np.ndarray | torch.Tensor]:
     pending, seen = list(objects), set()
     while pending:
