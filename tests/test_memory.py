@@ -10,6 +10,7 @@ are worked out from the shapes (float32: 4 bytes a value).
 from __future__ import annotations
 
 import gc
+import threading
 import tracemalloc
 
 import numpy as np
@@ -180,3 +181,25 @@ def test_a_bf16_analysis_counts_its_recorded_tape_once():
     tokens_in_bf16 = (1 + layers) * tokens * d * 2  # the backward's copy of each block's input; the rest is shared
     gradients = layers * heads * tokens * tokens * 2  # kept in the model's dtype
     assert a.nbytes() == forward + tokens_in_bf16 + gradients + patches * 4
+
+
+def test_concurrent_requests_for_different_classes_each_get_their_own_class():
+    # One kept slot of gradients, several requests at once: each must read its own class's, never another's.
+    model = small_model(seed=7)
+    image = photo(40, 32)
+    expected = {t: analyze(model, image).maps_by_layer("relevance", target=t) for t in range(SMALL["num_classes"])}
+    shared = analyze(model, image)
+    start = threading.Barrier(SMALL["num_classes"])
+    got: dict[int, np.ndarray] = {}
+
+    def ask(target: int) -> None:
+        start.wait()
+        got[target] = shared.maps_by_layer("relevance", target=target)
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in range(SMALL["num_classes"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(np.array_equal(got[t], expected[t]) for t in expected)
+    assert not np.allclose(expected[0], expected[1]), "the classes' maps differ, or the test says nothing"
