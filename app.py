@@ -11,6 +11,7 @@ import argparse
 import ctypes
 import os
 import platform
+import signal
 import sys
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
@@ -54,8 +55,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (what `docker stop`, systemd and Spaces send) exit like Ctrl-C does, through `serve`'s
+    cleanup: Python's default for it is to die at once, leaving uploads and pictures on disk for good."""
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    exit_on_sigterm()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (and no wait for it offline)
     # Gradio imports IPython (~0.5 s) only for its notebook magics and carries on without it: a server needs none.
     sys.modules.setdefault("IPython", None)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ Only the standard library is imported here: the app reads its settings before to
 | VITDEMO_PICTURE_DIR | where output pictures are written | a fresh folder per app instance |
 | VITDEMO_PICTURE_FILES | output pictures kept on disk | 512 |
 | VITDEMO_CACHE_SECONDS | Gradio's upload cache: files older than this are deleted, checked as often | 3600 |
+| VITDEMO_UPLOAD_MB | the upload folder's total size; the oldest files go first beyond it (see app/disk.py) | 1024 |
 | VITDEMO_SESSIONS | browser sessions whose state is kept (each holds a copy of the page config) | 64 |
 | HF_HUB_OFFLINE | never ask the Hugging Face Hub | off |
 | SPACES_ZERO_GPU | set by Hugging Face on ZeroGPU Spaces | off |
@@ -53,6 +54,7 @@ class Settings:
     picture_dir: Path | None  # None: a fresh temporary folder per app instance
     picture_files: int
     cache_seconds: int
+    upload_mb: int
     sessions: int
     hub_offline: bool
     zero_gpu: bool
@@ -76,6 +78,7 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
         picture_dir=Path(picture_dir) if picture_dir else None,
         picture_files=_whole(env, "VITDEMO_PICTURE_FILES", 512, low=16),
         cache_seconds=_whole(env, "VITDEMO_CACHE_SECONDS", 3600, low=60),
+        upload_mb=_whole(env, "VITDEMO_UPLOAD_MB", 1024, low=64),
         sessions=_whole(env, "VITDEMO_SESSIONS", 64, low=1),
         hub_offline=env.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUTHY,
         zero_gpu=bool(env.get("SPACES_ZERO_GPU", "").strip()),

@@ -34,8 +34,23 @@ def serve(demo: Any, **launch_kwargs: Any) -> None:
     """Launch `demo` with `launch_options()`, load its default model in the background, block until closed.
 
     The page is served first and torch + the weights load afterwards, so the cold start to a served page
-    does not include them.
+    does not include them. Before the launch, files earlier instances left in the upload folder (older than
+    the cache age) are removed; at the end, however it comes (Ctrl-C, or a SIGTERM that `app.py` turns into
+    `SystemExit`), the server is closed, which deletes the files this instance made, and so is its picture
+    folder (see `disk.py`).
     """
-    demo.launch(prevent_thread_lock=True, **{**launch_options(), **launch_kwargs})
-    demo.vitdemo_engine.warm_up()
-    demo.block_thread()
+    from pathlib import Path
+
+    from gradio.utils import get_upload_folder
+
+    from ..settings import settings
+    from .disk import kept_files, remove_leftovers
+
+    remove_leftovers(Path(get_upload_folder()), settings().cache_seconds, keep=kept_files(demo))
+    try:
+        demo.launch(prevent_thread_lock=True, **{**launch_options(), **launch_kwargs})
+        demo.vitdemo_engine.warm_up()
+        demo.block_thread()
+    finally:
+        demo.close()
+        demo.vitdemo_pictures.remove()

@@ -26,6 +26,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -75,6 +76,7 @@ class PictureStore:
             Path(get_upload_folder()).mkdir(parents=True, exist_ok=True)
             chosen = Path(tempfile.mkdtemp(prefix="vitdemo-pictures-", dir=get_upload_folder()))
         self.folder = Path(chosen)
+        self.owned = folder is None and now.picture_dir is None  # a fresh folder of ours: removed at shutdown
         self._lock = threading.Lock()
         self._written = 0
 
@@ -118,6 +120,12 @@ class PictureStore:
             with contextlib.suppress(OSError):  # not empty: another name of the same picture is still there
                 old.parent.rmdir()
         return max(0, len(pictures) - keep)
+
+    def remove(self) -> None:
+        """At shutdown: delete the folder if this store made it (a folder named by the caller or by
+        VITDEMO_PICTURE_DIR is left as it is)."""
+        if self.owned:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def _count_and_prune(self) -> None:
         with self._lock:

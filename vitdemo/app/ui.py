@@ -19,17 +19,20 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from ..settings import EXAMPLES_DIR, settings
-from . import draw, figure_download, model_info, side_by_side
+from . import draw, figure_download, model_info, sessions, side_by_side
 from . import tour as guided
 from .api import register_endpoints
 from .callbacks import Handlers, compare_default, model_choices, patch_choices, patch_hint
 from .components import upload_image
+from .disk import UploadCap
 from .explorer import explorer, gallery, head_script
 from .i18n import language, t, t_message, translations
 from .models import BUNDLED, HubProbe, choose_startup, settle_pending
 from .outputs import PictureStore, output_gallery, output_image
+from .request_limit import BodyLimit
 from .service import Engine
 from .uploads import ACCEPTED_DESCRIPTION, MAX_FILE_BYTES
 from .zerogpu import gpu_machine
@@ -98,11 +101,15 @@ def concurrency() -> int:
 
 
 def launch_options() -> dict[str, Any]:
-    """Arguments for `demo.launch` that belong to the app (Gradio 6 takes theme, CSS and head here)."""
+    """Arguments for `demo.launch` that belong to the app (Gradio 6 takes theme, CSS and head here), and the
+    server's own limits: request bodies (`request_limit`), the upload folder's size (`disk`) and which
+    sessions keep their state (`sessions`)."""
+    now = settings()
+    middleware = [Middleware(BodyLimit), Middleware(UploadCap, cap_bytes=now.upload_mb * 2**20)]
     return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS + guided.CSS, "head": head_script(),
             "max_file_size": MAX_FILE_BYTES, "allowed_paths": [str(EXAMPLES_DIR)],
-            "footer_links": ["api", "gradio"], "state_session_capacity": settings().sessions,
-            "i18n": translations()}
+            "footer_links": ["api", "gradio"], "state_session_capacity": now.sessions,
+            "i18n": translations(), "app_kwargs": {"middleware": middleware, "lifespan": sessions.lifespan}}
 
 
 def _model_group() -> dict[str, Any]:
