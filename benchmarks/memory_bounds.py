@@ -22,6 +22,7 @@ import argparse
 import gc
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -51,11 +52,13 @@ class Case:
     fmt: str
     orientation: int = 1
     transparency: int | None = None  # a palette index drawn transparent (P images)
+    params: tuple[tuple[str, object], ...] = ()  # more for PIL's save: lossless, progressive, strip_size ...
 
 
-def largest(per_pixel: int, ratio: tuple[int, int] = (4, 3)) -> tuple[int, int]:
-    """The largest `ratio`-shaped size whose decode estimate (`per_pixel` bytes each) fits the budget."""
-    pixels = min(MAX_PIXELS, DECODE_BUDGET // per_pixel)
+def largest(per_pixel: int, ratio: tuple[int, int] = (4, 3), reserve: int = 0) -> tuple[int, int]:
+    """The largest `ratio`-shaped size whose decode estimate (`per_pixel` bytes each, plus `reserve` bytes)
+    fits the budget."""
+    pixels = min(MAX_PIXELS, (DECODE_BUDGET - reserve) // per_pixel)
     unit = int((pixels / (ratio[0] * ratio[1])) ** 0.5)
     return ratio[0] * unit, ratio[1] * unit
 
@@ -81,21 +84,43 @@ CASES = (
     Case("largest float32 grey accepted, TIFF", "F", largest(12), "TIFF"),
     Case("40000×1 strip, PNG (refused)", "L", (40_000, 1), "PNG"),
     Case("3×20000 strip, PNG (refused)", "L", (3, 20_000), "PNG"),
+    # Every other accepted format at the most pixels its estimate lets through (issue 21), and beyond it:
+    Case("49 MP WebP (7000×7000, the attack's file; refused)", "RGB", (7000, 7000), "WEBP"),
+    Case("largest WebP accepted", "RGB", largest(16, reserve=MAX_FILE_BYTES), "WEBP"),
+    Case("largest lossless WebP with alpha accepted", "RGBA", largest(20, reserve=MAX_FILE_BYTES), "WEBP",
+         params=(("lossless", True),)),
+    Case("50 MP GIF", "P", (8160, 6120), "GIF"),
+    Case("largest GIF with transparency accepted", "P", largest(9), "GIF", transparency=0),
+    Case("50 MP BMP, RLE-compressed palette", "P", (8160, 6120), "BMP-RLE8"),
+    Case("largest 24-bit BMP under 20 MB", "RGB", (3040, 2290), "BMP"),
+    Case("largest TIFF in one strip accepted", "RGB", largest(8), "TIFF",
+         params=(("compression", "tiff_adobe_deflate"), ("strip_size", 2**31))),
+    Case("50 MP progressive JPEG, 4:4:4 (refused)", "RGB", (8160, 6120), "JPEG",
+         params=(("progressive", True), ("subsampling", 0))),
+    Case("largest progressive JPEG accepted, 4:4:4", "RGB", largest(7), "JPEG",
+         params=(("progressive", True), ("subsampling", 0))),
+    Case("50 MP progressive JPEG, 4:2:0", "RGB", (8160, 6120), "JPEG", params=(("progressive", True),)),
 )
 # The ones tests/test_resources.py runs: the widest accepted shape, the largest photo both ways, the
-# costliest conversion per pixel, and a refused strip.
+# costliest conversion per pixel, a refused strip, and the costliest case of every other format.
 TESTED = tuple(case for case in CASES if case.name.startswith(("10:1", "50 MP photo", "largest float32", "40000")))
+PER_FORMAT = tuple(case for case in CASES if case.name.startswith((
+    "49 MP WebP", "largest WebP", "largest lossless WebP", "largest GIF", "50 MP BMP", "largest 24-bit BMP",
+    "largest TIFF in one strip", "largest progressive JPEG", "50 MP progressive JPEG, 4:2:0")))
 
 
 def write_case(case: Case, folder: Path) -> Path:
     """The upload as a file in `folder`, padded with zero bytes after the image to 1 KB under the limit."""
     path = folder / f"case_{CASES.index(case)}.{case.fmt.lower()}"
+    if case.fmt == "BMP-RLE8":
+        path.write_bytes(rle8_bmp(case.size))
+        return _padded(path)
     if case.mode == "P":
         image = Image.new("P", case.size, 1)
         image.putpalette([255, 0, 0, 0, 0, 255])
     else:
         image = Image.new(case.mode, case.size, _colour(case.mode))
-    params: dict[str, object] = {}
+    params: dict[str, object] = dict(case.params)
     if case.orientation != 1:
         exif = Image.Exif()
         exif[ORIENTATION] = case.orientation
@@ -108,9 +133,27 @@ def write_case(case: Case, folder: Path) -> Path:
         params["compression"] = "tiff_adobe_deflate"
     image.save(path, case.fmt, **params)
     del image
+    return _padded(path)
+
+
+def _padded(path: Path) -> Path:
     with open(path, "ab") as file:
         file.truncate(max(path.stat().st_size, MAX_FILE_BYTES - 1024))
     return path
+
+
+def rle8_bmp(size: tuple[int, int]) -> bytes:
+    """A palette BMP compressed with RLE8, every row runs of 255 pixels of one colour: a 50 MP picture in a
+    few hundred KB (PIL reads such files but does not write them)."""
+    width, height = size
+    row = bytearray()
+    for start in range(0, width, 255):
+        row += bytes([min(255, width - start), 1])
+    rows = bytes(row + b"\x00\x00") * height + b"\x00\x01"  # end of line each row, end of bitmap
+    palette = bytes([200, 120, 40, 0, 40, 120, 200, 0]) + bytes(4 * 254)
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(rows), 2835, 2835, 256, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + palette + rows
 
 
 def _colour(mode: str) -> object:
@@ -198,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "FILE"), help=argparse.SUPPRESS)
     parser.add_argument("--models", nargs="+", default=["bundled", "vit-b16"], choices=["bundled", "vit-b16"])
-    parser.add_argument("--cases", default="all", help="'all', 'tested', or comma-separated case numbers")
+    parser.add_argument("--cases", default="all", help="'all', 'tested', 'formats', or comma-separated case numbers")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=None,
                         help="VITDEMO_PRECISION for the measured processes (default: the app's, auto)")
     parser.add_argument("--max-growth-mb", type=float, default=300, help="exit 1 above this on bundled")
@@ -236,6 +279,8 @@ def _pick(spec: str) -> list[Case]:
         return list(CASES)
     if spec == "tested":
         return list(TESTED)
+    if spec == "formats":
+        return list(PER_FORMAT)
     return [CASES[int(n)] for n in spec.split(",")]
 
 if __name__ == "__main__":

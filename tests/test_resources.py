@@ -107,6 +107,42 @@ def test_no_upload_raises_peak_memory_by_more_than_300_mb(peak_resettable, tmp_p
         assert result["growth_mb"] <= path.stat().st_size / 2**20 + 10, result
 
 
+# Every other accepted format at the most pixels its estimate lets through (issue 21: a 49 MP WebP of 104 KB
+# cost +749 MB). Sizes worked out by hand from the budget (256 MiB) and the measured bytes per pixel:
+# WebP 16 (4 for the image, 12 for libwebp's two canvases and the frame it hands over) plus the file's copy
+# (20 MiB), so (256 - 20) MiB / 16 = 15.47 MP, 4540×3405 at 4:3; with alpha 20, 12.37 MP, 4060×3045; a
+# transparent GIF 9, 6304×4728; an RLE BMP of 50 MP 5; a TIFF in one strip 8 (4 + a strip buffer of 4 per
+# pixel), 6688×5016; a progressive 4:4:4 JPEG keeps 6 bytes of coefficients per pixel at full size, so at
+# 7148×5361 only a half-size decode (1 byte per full-size pixel more) fits; 4:2:0 keeps 3.
+PER_FORMAT_OUTCOME = {
+    "49 MP WebP (7000×7000, the attack's file; refused)": "refused: This image is too large: 7000×7000 pixels "
+                                                          "as WebP is 49.0 megapixels",
+    "largest WebP accepted": "decoded at 4540×3405",
+    "largest lossless WebP with alpha accepted": "decoded at 4060×3045",
+    "largest GIF with transparency accepted": "decoded at 6304×4728",
+    "50 MP BMP, RLE-compressed palette": "decoded at 8160×6120",
+    "largest 24-bit BMP under 20 MB": "decoded at 3040×2290",
+    "largest TIFF in one strip accepted": "decoded at 6688×5016",
+    "largest progressive JPEG accepted, 4:4:4": "decoded at 3574×2681",
+    "50 MP progressive JPEG, 4:2:0": "decoded at 4080×3060",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", memory_bounds.PER_FORMAT, ids=lambda case: case.name)
+def test_no_upload_of_any_format_raises_peak_memory_by_more_than_300_mb(peak_resettable, tmp_path, case):
+    path = memory_bounds.write_case(case, tmp_path)
+    result = memory_bounds.measure("bundled", path)
+    assert result["outcome"].startswith(PER_FORMAT_OUTCOME[case.name]), result
+    assert result["growth_mb"] <= PEAK_LIMIT_MB, result
+
+
+def test_every_accepted_format_has_a_per_format_case():
+    formats = {case.fmt.split("-")[0] for case in (*memory_bounds.TESTED, *memory_bounds.PER_FORMAT)}
+    assert formats == set(uploads.ACCEPTED_FORMATS)
+    assert set(PER_FORMAT_OUTCOME) == {case.name for case in memory_bounds.PER_FORMAT}
+
+
 def test_the_tested_cases_are_the_worst_ones():
     """The test runs five of the benchmark's cases; these are the largest shapes and the costliest mode."""
     names = {case.name for case in memory_bounds.TESTED}
@@ -196,6 +232,41 @@ def test_other_formats_over_the_budget_are_refused_with_the_limit_for_their_kind
     assert "accepted up to 0.5 megapixels" in message  # 4 MB / 8 bytes a pixel
     assert len(message) < 300
     assert decode_image(encode(Image.new("RGB", (800, 700), RED), "PNG")).size == (800, 700)  # 4 bytes: fits
+
+
+def test_a_webp_over_its_budget_is_refused_naming_the_format(monkeypatch):
+    """16 bytes a pixel (see PER_FORMAT_OUTCOME) plus the file's own copy."""
+    data = encode(Image.new("RGB", (400, 300), RED), "WEBP")
+    monkeypatch.setattr(uploads, "DECODE_BUDGET", 400 * 300 * 16 + len(data) - 1)
+    with pytest.raises(ImageInputError, match=r"400×300 pixels as WebP is 0\.1 megapixels"):
+        decode_image(data)
+    monkeypatch.setattr(uploads, "DECODE_BUDGET", 400 * 300 * 16 + len(data))
+    assert decode_image(data).size == (400, 300)
+
+
+def test_a_progressive_jpeg_scales_next_to_its_full_size_coefficients(monkeypatch):
+    """4:4:4: 6 bytes of coefficients for every full-size pixel whatever the scale, plus 4 per decoded pixel."""
+    data = encode(halves("RGB", (400, 300), RED, BLUE), "JPEG", progressive=True, subsampling=0, quality=95)
+    coefficients = 400 * 300 * 6
+    monkeypatch.setattr(uploads, "DECODE_BUDGET", coefficients + 200 * 150 * 4)
+    image = decode_image(data)
+    assert image.size == (200, 150)
+    assert np.abs(np.subtract(image.getpixel((20, 75)), RED)).max() <= 12
+    monkeypatch.setattr(uploads, "DECODE_BUDGET", coefficients + 200 * 150 * 4 - 1)
+    assert decode_image(data).size == (100, 75)
+    monkeypatch.setattr(uploads, "DECODE_BUDGET", coefficients)
+    with pytest.raises(ImageInputError, match="as a progressive JPEG"):
+        decode_image(data)
+
+
+def test_a_tiff_in_one_strip_counts_its_strip_buffer(monkeypatch):
+    """One strip holds the whole image again (4 bytes a pixel, at least); Pillow's usual 64 KB strips do not."""
+    whole = encode(Image.new("RGB", (400, 300), RED), "TIFF", compression="tiff_adobe_deflate", strip_size=2**31)
+    strips = encode(Image.new("RGB", (400, 300), RED), "TIFF", compression="tiff_adobe_deflate")
+    monkeypatch.setattr(uploads, "DECODE_BUDGET", 400 * 300 * 8 - 1)
+    with pytest.raises(ImageInputError, match="as a TIFF in large strips"):
+        decode_image(whole)
+    assert decode_image(strips).size == (400, 300)
 
 
 @pytest.mark.parametrize(("mode", "expected"), [

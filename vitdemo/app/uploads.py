@@ -9,8 +9,10 @@ Four rules keep this safe:
   (EPS, for one, runs Ghostscript);
 - sizes are checked before any pixels are decoded: bytes first, then width × height and the shape (at most
   10:1, see `vitdemo.preprocessing.MAX_ASPECT_RATIO`) from the header;
-- the memory a decode will take is estimated from the header too, and kept under `DECODE_BUDGET`: a JPEG
-  that would exceed it is decoded at a half or a quarter of its size, anything else is refused;
+- the memory a decode will take is estimated from the header too, per format, and kept under
+  `DECODE_BUDGET`: a JPEG that would exceed it is decoded at a half or a quarter of its size, anything else
+  is refused with a sentence that says why it costs more ("as WebP", "with transparency") and up to how
+  many megapixels such images are accepted;
 - every exception from PIL becomes an `ImageInputError`, so a user never sees a traceback.
 
 Global PIL settings are left alone. `Image.MAX_IMAGE_PIXELS` keeps its default, and our stricter
@@ -41,8 +43,11 @@ MAX_PIXELS = 50_000_000
 # sideways-stored one (many phone photos) or one with transparency needs twice that. Such a JPEG is decoded
 # at half size by libjpeg: the model sees at most 768×256 px of it anyway, and on the example photos its
 # model view is within 2 grey levels (0.1 on average) of the full decode's. Other formats are refused above
-# the budget: 33 megapixels with transparency, 22 for grey with alpha (the message says which limit).
+# the budget: 33 megapixels with transparency, 22 for grey with alpha, 15 for WebP, whose decoder holds 12
+# bytes a pixel more (the message says which limit). Every format's worst case is measured in
+# benchmarks/memory_bounds.py (`--cases formats`) and tested in tests/test_resources.py.
 DECODE_BUDGET = 256 * 2**20
+WEBP_DECODER_BYTES = 12  # per pixel, beyond the image: see `_decoder_bytes_per_pixel`
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")  # PIL's plugin names, tried in this order
 # What every refusal ends with (a `Message`: English as a str, and in the reader's language on the page).
 ACCEPTED_DESCRIPTION = Message("errors.formats", mb=MAX_FILE_BYTES // 2**20, megapixels=f"{MAX_PIXELS / 1e6:g}",
@@ -118,22 +123,22 @@ def _from_bytes(data: bytes) -> Image.Image:
         logger.info("upload not identified: %r", exc)
         raise _unreadable(data) from exc
     with image:
-        return _finish(image, owned=True)
+        return _finish(image, owned=True, file_bytes=len(data))
 
 
-def _finish(image: Image.Image, owned: bool) -> Image.Image:
+def _finish(image: Image.Image, owned: bool, file_bytes: int = 0) -> Image.Image:
     """Check the size and shape from the header, then decode the first frame, turn it upright and make it RGB.
 
     PIL opens files lazily: `open` reads only the header, and `load` decodes the pixels. That is why the
     limits can be checked here, before any memory is spent on pixels. `owned` is True for an image we opened
-    ourselves from a file: its pixels can be handed back without a copy.
+    ourselves from a file (`file_bytes` long): its pixels can be handed back without a copy.
     """
     if image.format is not None and image.format not in _DECODED_FORMATS:
         raise _error(Message("errors.format_refused", format=image.format))
     _check_pixels(image.size)
     what = Message("errors.image_of_format", format=_FRIENDLY_NAMES.get(image.format, image.format)) \
         if image.format else Message("errors.image")
-    _fit_budget(image, owned)
+    _fit_budget(image, owned, file_bytes)
     try:
         image.load()
     except MemoryError as exc:
@@ -164,33 +169,39 @@ def _check_pixels(size: tuple[int, int]) -> None:
         raise _error(Message(key, width=width, height=height, ratio=f"{MAX_ASPECT_RATIO:g}"))
 
 
-def _fit_budget(image: Image.Image, owned: bool) -> None:
+def _fit_budget(image: Image.Image, owned: bool, file_bytes: int = 0) -> None:
     """Keep the decode within `DECODE_BUDGET`: shrink a JPEG's decode (libjpeg scales by 1/2, 1/4 or 1/8
     as it decodes, which costs nothing extra), refuse anything else that would not fit.
 
-    Only files we opened are shrunk: a caller's image is used at the size it has.
+    Only files we opened are shrunk: a caller's image is used at the size it has. A progressive JPEG keeps
+    its coefficients at full size whatever the scale (`_unscaled_bytes_per_pixel`), so its scale must fit
+    the budget next to them. Pillow's WebP decoder also reads its own copy of the file (`file_bytes`).
     """
     width, height = image.size
     per_pixel = _peak_bytes_per_pixel(image)
-    if width * height * per_pixel <= DECODE_BUDGET:
+    unscaled = width * height * _unscaled_bytes_per_pixel(image)
+    fixed = file_bytes if image.format == "WEBP" else 0
+    if width * height * per_pixel + unscaled + fixed <= DECODE_BUDGET:
         return
     if owned and image.format in ("JPEG", "MPO"):
-        scale = next((s for s in (2, 4, 8) if -(-width // s) * -(-height // s) * per_pixel <= DECODE_BUDGET), 0)
+        scale = next((s for s in (2, 4, 8)
+                      if -(-width // s) * -(-height // s) * per_pixel + unscaled <= DECODE_BUDGET), 0)
         if scale and image.draft(image.mode, (width // scale, height // scale)) is not None:
             return  # draft() is None for the rare JPEG libjpeg cannot scale: refused below
-    fits = DECODE_BUDGET / per_pixel / 1e6
+    fits = (DECODE_BUDGET - fixed) / (per_pixel + _unscaled_bytes_per_pixel(image)) / 1e6
     raise _error(Message("errors.over_budget", width=width, height=height, because=_costly_because(image),
                          megapixels=f"{width * height / 1e6:.1f}", fits=f"{fits:.1f}"))
 
 
-def _peak_bytes_per_pixel(image: Image.Image) -> int:
+def _peak_bytes_per_pixel(image: Image.Image) -> float:
     """Bytes per pixel that decoding, turning upright and converting to RGB hold at once, at most.
 
     From the header: PIL keeps 1 byte per pixel for 1-bit, grey and palette images, 2 for 16-bit grey and 4
     for everything else (RGB included). Turning a sideways image upright makes a copy. Every mode but RGB
     gets an RGB copy (4), after an RGBA one (4) when transparent; deeper than 8 bits, the costliest moment
     is numpy's copy of the pixels next to their float32 version (source + 4), or that version with two
-    masks (4 + 2). benchmarks/memory_bounds.py measures every kind: these are exact to within a few MB.
+    masks (4 + 2). On top comes what the format's decoder holds while it works (`_decoder_bytes_per_pixel`).
+    benchmarks/memory_bounds.py measures every kind: these are exact to within a few MB.
     """
     source = _CORE_BYTES.get(image.mode, 4)
     rotated = source if _orientation(image) not in (None, 1) else 0
@@ -202,11 +213,57 @@ def _peak_bytes_per_pixel(image: Image.Image) -> int:
         conversion = 8
     else:
         conversion = 4
-    return source + rotated + conversion
+    return source + rotated + conversion + _decoder_bytes_per_pixel(image)
+
+
+def _decoder_bytes_per_pixel(image: Image.Image) -> float:
+    """What a format's decoder holds beyond the image, per pixel of the image (measured: BENCHMARKS.md §7).
+
+    WebP: Pillow decodes through libwebp's animation decoder, which holds two canvases and hands over a copy
+    of the frame, 4 bytes a pixel each, whatever the file's mode (a 49 MP WebP of 104 KB cost +749 MB).
+    TIFF: libtiff decodes a strip (or tile) at a time into a buffer of its own, and a file may keep the
+    whole image in one strip (the default when it names no RowsPerStrip).
+    """
+    if image.format == "WEBP":
+        return WEBP_DECODER_BYTES
+    if image.format == "TIFF":
+        return _tiff_buffer_bytes(image) / max(1, image.width * image.height)
+    return 0.0
+
+
+def _tiff_buffer_bytes(image: Image.Image) -> int:
+    """Bytes of the buffer libtiff decodes one strip or tile into, from the file's tags (at least 4 bytes a
+    sample row pixel: Pillow decodes some kinds, such as YCbCr, through RGBA)."""
+    tags = getattr(image, "tag_v2", {})
+    samples = int(tags.get(277, 1) or 1)  # SamplesPerPixel
+    bits = tags.get(258, (8,))  # BitsPerSample, one per sample
+    depth = max(4, samples * -(-int(max(bits) if isinstance(bits, tuple) else bits) // 8))
+    if 322 in tags and 323 in tags:  # TileWidth, TileLength
+        return int(tags[322]) * int(tags[323]) * depth
+    rows = min(int(tags.get(278, image.height) or image.height), image.height)  # RowsPerStrip
+    return rows * image.width * depth
+
+
+def _unscaled_bytes_per_pixel(image: Image.Image) -> float:
+    """Bytes per pixel a decode holds at full size even when libjpeg scales it down: a progressive JPEG's
+    coefficients (2 bytes each, one per sample of every component at its own sampling), kept whole until
+    the last scan. 6 bytes a pixel for 4:4:4 colour, 3 for 4:2:0."""
+    if image.format not in ("JPEG", "MPO") or not image.info.get("progressive"):
+        return 0.0
+    layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * len(image.getbands())
+    h_max = max(layer[1] for layer in layers)
+    v_max = max(layer[2] for layer in layers)
+    return 2.0 * sum(layer[1] * layer[2] / (h_max * v_max) for layer in layers)
 
 
 def _costly_because(image: Image.Image) -> Message:
     """Why this image costs more than a plain photo, as words for the message."""
+    if image.format == "WEBP":
+        return Message("limits.because_format", format="WebP")
+    if _unscaled_bytes_per_pixel(image):
+        return Message("limits.because_progressive")
+    if image.format == "TIFF" and _decoder_bytes_per_pixel(image) >= 1:
+        return Message("limits.because_strips")
     if image.has_transparency_data:
         return Message("errors.because_transparency")
     if image.mode in _DEEP_MODES:
