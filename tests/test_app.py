@@ -120,7 +120,7 @@ def test_the_cache_and_the_sessions_are_bounded_by_the_settings(app, monkeypatch
     from vitdemo.app import launch_options
 
     assert app.delete_cache == (3600, 3600)
-    assert launch_options()["state_session_capacity"] == 64
+    assert launch_options()["state_session_capacity"] == 1024
     monkeypatch.setenv("VITDEMO_SESSIONS", "32")
     assert launch_options()["state_session_capacity"] == 32
 

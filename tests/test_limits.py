@@ -171,7 +171,7 @@ def test_made_up_sessions_do_not_evict_a_visitors_state(served):
             assert answer.status_code == 404
     assert visitor in holder.session_data
     assert holder[visitor].state_data[tab_state._id] == "recipe"
-    assert len(holder.session_data) + len(getattr(holder, "newcomers", ())) <= SESSIONS + 128  # still bounded
+    assert len(holder.session_data) + len(getattr(holder, "newcomers", ())) <= SESSIONS + 64  # still bounded
 
 
 def run_event(demo: Any, session: str, fn_index: int) -> None:

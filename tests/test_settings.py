@@ -15,7 +15,7 @@ def test_defaults_without_any_variable() -> None:
     now = settings({})
     assert (now.model, now.device, now.precision, now.concurrency) == (None, None, "auto", None)
     assert (now.queue_size, now.cache_items, now.cache_mb, now.max_models) == (64, 32, 1024.0, 2)
-    assert (now.picture_dir, now.picture_files, now.sessions) == (None, 512, 64)
+    assert (now.picture_dir, now.picture_files, now.sessions, now.upload_mb) == (None, 512, 1024, 1024)
     assert (now.hub_offline, now.zero_gpu, now.host, now.port) == (False, False, "127.0.0.1", 7860)
 
 

@@ -17,7 +17,7 @@ Only the standard library is imported here: the app reads its settings before to
 | VITDEMO_PICTURE_FILES | output pictures kept on disk | 512 |
 | VITDEMO_CACHE_SECONDS | Gradio's upload cache: files older than this are deleted, checked as often | 3600 |
 | VITDEMO_UPLOAD_MB | the upload folder's total size; the oldest files go first beyond it (see app/disk.py) | 1024 |
-| VITDEMO_SESSIONS | browser sessions whose state is kept (each holds a copy of the page config) | 64 |
+| VITDEMO_SESSIONS | visitors' sessions whose state is kept (~144 KB each; see app/sessions.py) | 1024 |
 | HF_HUB_OFFLINE | never ask the Hugging Face Hub | off |
 | SPACES_ZERO_GPU | set by Hugging Face on ZeroGPU Spaces | off |
 | GRADIO_SERVER_NAME / GRADIO_SERVER_PORT | address and port to bind (Spaces sets them) | 127.0.0.1 / 7860 |
@@ -79,7 +79,7 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
         picture_files=_whole(env, "VITDEMO_PICTURE_FILES", 512, low=16),
         cache_seconds=_whole(env, "VITDEMO_CACHE_SECONDS", 3600, low=60),
         upload_mb=_whole(env, "VITDEMO_UPLOAD_MB", 1024, low=64),
-        sessions=_whole(env, "VITDEMO_SESSIONS", 64, low=1),
+        sessions=_whole(env, "VITDEMO_SESSIONS", 1024, low=1),
         hub_offline=env.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUTHY,
         zero_gpu=bool(env.get("SPACES_ZERO_GPU", "").strip()),
         host=env.get("GRADIO_SERVER_NAME", "").strip() or "127.0.0.1",

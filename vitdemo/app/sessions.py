@@ -29,7 +29,7 @@ from typing import Any
 from gradio.components import State
 from gradio.state_holder import SessionState, StateHolder
 
-NEWCOMERS = 128  # sessions without state kept at once: a page being opened is one of them for a moment
+NEWCOMERS = 64  # sessions without state kept at once (the old capacity: issue 10 sized it by memory)
 
 
 class SessionHolder(StateHolder):

@@ -1,0 +1,258 @@
+"""Replay issue 21's request-level attacks on the served app, on loopback, in bounded loops; print a table.
+
+    python benchmarks/attack_requests.py [--before] [--flood-seconds 60] [--sessions 1000] [--formats]
+
+The app (bundled model, its own upload folder) is launched in this process on 127.0.0.1 with the app's
+launch options, or with `--before` without the app's server limits (Gradio's own holder, no body limit, no
+folder cap), to show what the limits change side by side. Rows:
+- a 60 MB body to component_server, queue/join and upload, declared (Content-Length) or chunked: the status
+  and this process's peak resident memory growth while the server handled it (VmHWM, reset through
+  /proc/self/clear_refs; the body is built before the reset and sent from it without a copy);
+- `--sessions` requests with made-up session ids after a visitor's event: is the visitor's state still
+  kept? Once for requests that create nothing but a session (component_server), once for requests that
+  each run the page's cheapest state-writing event (a tab's select); and the memory one kept session costs
+  (tracemalloc over 200 sessions holding a visitor's state);
+- an upload flood: two threads upload distinct 20 MB files as fast as loopback allows for
+  `--flood-seconds` (the issue asks for 5 minutes; 60 s is the default here), while the folder's size is
+  sampled every 0.25 s: its largest size against the cap;
+- `--formats`: memory_bounds' per-format cases (each upload in a fresh process), the decoding budgets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+MB = 2**20
+BODY_MB = 60
+
+
+def status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field + ":"))
+
+
+def reset_peak() -> float:
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as file:
+        file.write("5")
+    return status_mb("VmRSS")
+
+
+def launch(folder: Path, before: bool) -> Any:
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    from vitdemo.app import build_app, launch_options
+
+    demo = build_app("bundled")
+    options = launch_options()
+    if before:
+        options.pop("app_kwargs")
+    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **options)
+    return demo
+
+
+def send_raw(demo: Any, path: str, body: memoryview, chunked: bool, timeout: float = 120.0) -> int | str:
+    """POST `body` to `path`; → the status, or what went wrong."""
+    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
+    head.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}")
+    with socket.create_connection((demo.server_name, demo.server_port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        try:
+            step = MB
+            for start in range(0, len(body), step):
+                part = body[start:start + step]
+                if chunked:
+                    sock.sendall(b"%x\r\n" % len(part))
+                sock.sendall(part)
+                if chunked:
+                    sock.sendall(b"\r\n")
+            if chunked:
+                sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # answered and closed before the whole body was sent
+        try:
+            answer = sock.recv(4096)
+        except OSError as error:
+            return type(error).__name__
+    return int(answer.split()[1]) if answer.startswith(b"HTTP/") else "no answer"
+
+
+def body_rows(demo: Any) -> list[tuple[str, str, str]]:
+    body = memoryview(b'{"data": "' + b"A" * (BODY_MB * MB - 12) + b'"}')
+    rows = []
+    for path, chunked in (("/gradio_api/component_server", False), ("/gradio_api/component_server", True),
+                          ("/gradio_api/queue/join", False), ("/gradio_api/upload", False)):
+        before = reset_peak()
+        status = send_raw(demo, path, body, chunked)
+        time.sleep(0.5)  # let the server finish whatever it does with the body after answering
+        growth = status_mb("VmHWM") - before
+        kind = "chunked" if chunked else "Content-Length"
+        rows.append((f"{BODY_MB} MB body to {path} ({kind})", str(status), f"+{growth:.0f} MB peak"))
+    return rows
+
+
+def tab_event(demo: Any, name: str) -> tuple[int, int]:
+    """(fn_index, State id) of the page's event that opens tab `name`: no inputs, writes the `tab` State."""
+    tab = next(c for c in demo.blocks.values() if type(c).__name__ == "State" and c.value == "heads")
+    index = next(i for i, fn in demo.fns.items() if fn.fn is not None and not fn.inputs
+                 and [b._id for b in fn.outputs] == [tab._id] and fn.fn() == name)
+    return index, tab._id
+
+
+def run_event(client: httpx.Client, session: str, fn_index: int) -> None:
+    joined = client.post("gradio_api/queue/join", json={"data": [], "fn_index": fn_index, "session_hash": session,
+                                                       "event_data": None, "trigger_id": None})
+    joined.raise_for_status()
+    with client.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            if '"process_completed"' in line:
+                return
+
+
+def visitor_kept(demo: Any, visitor: str, state_id: int) -> bool:
+    holder = demo.app.state_holder
+    return visitor in holder.session_data and holder.session_data[visitor].state_data.get(state_id) == "recipe"
+
+
+def session_rows(demo: Any, count: int) -> list[tuple[str, str, str]]:
+    opens_recipe, state_id = tab_event(demo, "recipe")
+    rows = []
+    with httpx.Client(base_url=demo.local_url, timeout=60) as client:
+        for what in ("nothing but a session (component_server)", "the cheapest state-writing event (a tab)"):
+            visitor = "visitor-" + uuid.uuid4().hex
+            run_event(client, visitor, opens_recipe)
+            start = time.perf_counter()
+            for _ in range(count):
+                session = uuid.uuid4().hex
+                if what.startswith("nothing"):
+                    client.post("gradio_api/component_server", json={"session_hash": session, "fn_name": "x",
+                                                                     "component_id": state_id, "data": None})
+                else:
+                    run_event(client, session, opens_recipe)
+            seconds = time.perf_counter() - start
+            kept = "kept" if visitor_kept(demo, visitor, state_id) else "EVICTED"
+            rows.append((f"{count} made-up sessions making {what}, then the visitor", kept,
+                         f"{seconds:.1f} s; capacity {demo.state_session_capacity}"))
+    rows.append(("memory per kept session (visitor's state, tracemalloc over 200)", "",
+                 f"{session_kb(demo, state_id):.0f} KB"))
+    return rows
+
+
+def session_kb(demo: Any, state_id: int, count: int = 200) -> float:
+    holder = demo.app.state_holder
+    tracemalloc.start()
+    start = tracemalloc.take_snapshot()
+    made = []
+    for n in range(count):
+        session = holder[f"measure-{n}-{uuid.uuid4().hex}"]
+        session[state_id] = "recipe"
+        made.append(session)
+    grown = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(start, "filename"))
+    tracemalloc.stop()
+    return grown / count / 1024
+
+
+def flood_row(demo: Any, folder: Path, seconds: float, cap_mb: float) -> tuple[str, str, str]:
+    stop = threading.Event()
+    largest, uploads, failures = [0], [0], [0]
+
+    def sample() -> None:
+        while not stop.is_set():
+            largest[0] = max(largest[0], folder_bytes(folder))
+            stop.wait(0.25)
+
+    def upload(seed: int) -> None:
+        data = bytearray(os.urandom(20 * MB - 4096))
+        with httpx.Client(base_url=demo.local_url, timeout=60) as client:
+            n = 0
+            while not stop.is_set():
+                data[:16] = f"{seed}-{n}".encode().ljust(16)
+                n += 1
+                answer = client.post("gradio_api/upload", files={"files": (f"f{seed}-{n}.png", bytes(data))})
+                uploads[0] += answer.status_code == 200
+                failures[0] += answer.status_code != 200
+
+    threads = [threading.Thread(target=sample), *(threading.Thread(target=upload, args=(s,)) for s in range(2))]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    rate = uploads[0] * 20 / seconds
+    return (f"upload flood, 2 threads × 20 MB files for {seconds:.0f} s ({uploads[0]} uploads, {rate:.0f} MB/s, "
+            f"{failures[0]} refused)", f"largest {largest[0] / MB:.0f} MB", f"cap {cap_mb:.0f} MB")
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):  # removed meanwhile
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def format_rows() -> list[tuple[str, str, str]]:
+    import memory_bounds
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="vitdemo-formats-") as tmp:
+        for case in memory_bounds.PER_FORMAT:
+            path = memory_bounds.write_case(case, Path(tmp))
+            result = memory_bounds.measure("bundled", path)
+            path.unlink()
+            rows.append((f"upload: {case.name}", result["outcome"].split(":")[0] + ":" +
+                         result["outcome"].split(":", 1)[1][:40], f"+{result['growth_mb']:.0f} MB peak"))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", action="store_true", help="launch without the app's server limits")
+    parser.add_argument("--flood-seconds", type=float, default=60.0)
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--formats", action="store_true", help="also the per-format decode peaks (fresh processes)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from vitdemo.settings import settings
+
+    with tempfile.TemporaryDirectory(prefix="vitdemo-attack-") as tmp:
+        demo = launch(Path(tmp), args.before)
+        try:
+            rows = body_rows(demo)
+            rows += session_rows(demo, args.sessions)
+            rows.append(flood_row(demo, Path(tmp), args.flood_seconds,
+                                  float("inf") if args.before else settings().upload_mb))
+        finally:
+            demo.close()
+    if args.formats:
+        rows += format_rows()
+    command = " ".join(["python", "benchmarks/attack_requests.py", *(sys.argv[1:] if argv is None else argv)])
+    print(f"`{command}`\n\n| attack | outcome | cost |\n|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(cell.replace("|", "/") for cell in row) + " |")
+    print(json.dumps({"rows": rows}), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
