@@ -220,8 +220,8 @@ def format_rows() -> list[tuple[str, str, str]]:
             path = memory_bounds.write_case(case, Path(tmp))
             result = memory_bounds.measure("bundled", path)
             path.unlink()
-            rows.append((f"upload: {case.name}", result["outcome"].split(":")[0] + ":" +
-                         result["outcome"].split(":", 1)[1][:40], f"+{result['growth_mb']:.0f} MB peak"))
+            outcome = result["outcome"] if len(result["outcome"]) < 60 else result["outcome"][:57] + "…"
+            rows.append((f"upload: {case.name}", outcome, f"+{result['growth_mb']:.0f} MB peak"))
     return rows
 
 
