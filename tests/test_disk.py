@@ -45,12 +45,27 @@ def test_make_room_keeps_the_folder_plus_whats_coming_under_the_cap(tmp_path):
         put(tmp_path, f"sha{n}/u.png", 1000, age_s=100 - n)
     folder = UploadFolder(tmp_path, cap_bytes=5000)
     counted = folder.make_room(2500)
-    on_disk = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
-    assert on_disk <= 2500 and counted == on_disk + 2500
-    # Between listings every body counts as saved whole: the next one must make room again.
+    assert on_disk(tmp_path) <= 2500 and counted == on_disk(tmp_path) + 2500
     put(tmp_path, "sha-new/u.png", 2500, age_s=0.5)  # what that request saved
+    folder.done(2500)
+    # Within the second the folder is not listed again: every body counts as saved whole, so the next one
+    # must make room again all the same.
     folder.make_room(2500)
-    assert sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()) <= 2500
+    assert on_disk(tmp_path) <= 2500
+    folder.done(2500)
+
+
+def test_make_room_keeps_room_for_every_request_in_flight(tmp_path):
+    for n in range(8):
+        put(tmp_path, f"sha{n}/u.png", 1000, age_s=100 - n)
+    folder = UploadFolder(tmp_path, cap_bytes=6000)
+    folder.make_room(2000)  # one upload arriving ...
+    folder.make_room(2000)  # ... and another, before the first is done: both must fit
+    assert on_disk(tmp_path) <= 6000 - 2 * 2000
+
+
+def on_disk(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def test_leftovers_older_than_the_cache_age_go_at_start_up(tmp_path):

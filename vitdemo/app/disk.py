@@ -7,13 +7,16 @@ and files of an instance that was stopped or killed were never removed at all (i
 
 - `UploadFolder.make_room(incoming)` runs before every request with a body is handed on (`UploadCap`, an
   ASGI middleware): the least recently modified files go until the folder, plus what may come, fits
-  `VITDEMO_UPLOAD_MB`. Listing the folder costs a stat per file, so it is listed at most once a second; in
-  between, every body is counted as if it were saved whole (an over-count: most bodies save nothing), so the
-  cap holds between listings too. Files Gradio was told to keep (the page's examples and default picture)
-  are never taken, nor files that may still be being written (an upload arriving, a picture being staged)
-  while they were written to in the last few seconds.
+  `VITDEMO_UPLOAD_MB`, with room kept for every request still in flight. Listing the folder costs a stat
+  per file, so it is listed at most once a second; in between, every body is counted as if it were saved
+  whole (an over-count: most bodies save nothing), so the cap holds between listings too. Files Gradio was
+  told to keep (the page's examples and default picture) are never taken, nor files that may still be
+  being written (an upload arriving, a picture being staged) while they were written to in the last few
+  seconds.
 - `remove_leftovers(folder, age_s, keep)` runs once at start-up (`vitdemo.app.serve`): files older than the
   cache age are what an earlier instance left; this one's `delete_cache` would have removed them by now.
+  (Gradio's folder is one per machine: where several apps share it, another app's files older than the
+  age go too, except this app's kept ones. On a Space the app is alone.)
 - At shutdown (a SIGTERM included: `app.py` turns it into an exit), Gradio deletes the files this instance
   made and `PictureStore.remove` the picture folder.
 A visitor whose upload was taken to make room gets the usual "file not found" sentence on the next
@@ -105,17 +108,26 @@ class UploadFolder:
         self.keep = keep
         self._lock = threading.Lock()
         self._counted = 0
+        self._in_flight = 0
         self._listed_at = -float("inf")
 
     def make_room(self, incoming: int) -> int:
-        """Make the folder fit `incoming` more bytes under the cap; → the bytes now counted in it."""
+        """Make the folder fit `incoming` more bytes under the cap, next to every request still in flight
+        (each may save its whole body), until `done(incoming)`; → the bytes now counted in it."""
         with self._lock:
+            self._in_flight += incoming
             now = time.monotonic()
             if self._counted + incoming > self.cap_bytes or now - self._listed_at > RELIST_S:
-                self._counted = self.prune(self.cap_bytes - incoming)
+                self._counted = self.prune(self.cap_bytes - self._in_flight) + self._in_flight
                 self._listed_at = now
-            self._counted += incoming
+            else:
+                self._counted += incoming
             return self._counted
+
+    def done(self, incoming: int) -> None:
+        """A request that `make_room` was made for has finished: what it saved is on disk now."""
+        with self._lock:
+            self._in_flight -= incoming
 
     def prune(self, target: int) -> int:
         """Take the oldest files until the folder holds at most `target` bytes (or only untakeable files
@@ -149,11 +161,16 @@ class UploadCap:
         self.uploads: UploadFolder | None = None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            incoming = _incoming(scope)
-            if incoming:
-                await anyio.to_thread.run_sync(self._folder(scope).make_room, incoming)
-        await self.app(scope, receive, send)
+        incoming = _incoming(scope) if scope["type"] == "http" else 0
+        if not incoming:
+            await self.app(scope, receive, send)
+            return
+        folder = self._folder(scope)
+        await anyio.to_thread.run_sync(folder.make_room, incoming)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            folder.done(incoming)
 
     def _folder(self, scope: Scope) -> UploadFolder:
         """The folder Gradio saves this app's uploads in (`App.uploaded_file_dir`, fixed when the app was
