@@ -203,12 +203,15 @@ def flood_row(demo: Any, folder: Path, seconds: float, cap_mb: float) -> tuple[s
 
 
 def folder_bytes(folder: Path) -> int:
-    total = 0
+    """The folder's size, each file once: a file renamed while the folder is walked (Gradio moves every
+    upload from the folder's top into a folder named by its hash) would otherwise be counted twice."""
+    sizes = {}
     for root, _, names in os.walk(folder):
         for name in names:
             with contextlib.suppress(OSError):  # removed meanwhile
-                total += os.lstat(os.path.join(root, name)).st_size
-    return total
+                stat = os.lstat(os.path.join(root, name))
+                sizes[stat.st_ino] = stat.st_size
+    return sum(sizes.values())
 
 
 def format_rows() -> list[tuple[str, str, str]]:
