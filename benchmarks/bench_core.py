@@ -13,9 +13,8 @@ contender returns every layer's attention (transformers: eager attention, `outpu
   if everything outside the matrix products were free; its FLOPs divided by it is the measured GEMM rate.
 * Every contender and the limit run **interleaved** (round-robin, median kept), so background load hits all
   alike: the ratios are what to read, the milliseconds move with the machine's load (printed).
-* **Where the time goes**: torch.profiler over vitdemo's forward, the plain recipe (`vitdemo.fast` off) and
-  the fast path side by side, self time per kind of operation; "Python and dispatch" is the wall time the
-  operations do not account for.
+* **Where the time goes**: torch.profiler over vitdemo's bf16 forward, self time per kind of operation;
+  "Python and dispatch" is the wall time the operations do not account for.
 * **Explanations**: relevance and LeGrad, first request (the hand-written backward of
   `vitdemo/explain/backprop.py` on the activations the analysis forward kept, then the map), against the
   analysis forward, and a first analysis at patch 8 (785 tokens) as the app serves it: forward, stored
@@ -29,7 +28,6 @@ fresh process: peak RSS of a loaded ViT-B/16 answering single images, and the im
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import statistics
@@ -124,15 +122,14 @@ class GemmLimit:
 def speed_table(weights_dir: str, hf16, rounds: int, quick: bool) -> tuple[list[str], dict[str, float]]:
     """The ViT-B cases; returns the markdown rows and the batch-1 patch-16 medians (for the targets)."""
     import vitdemo
-    from vitdemo import fast
 
     ours32 = vitdemo.load(weights_dir, device="cpu", precision="fp32")
     auto = vitdemo.load(weights_dir, device="cpu", precision="auto")
     auto_name = str(auto.dtype).removeprefix("torch.")
-    rows = ["| batch | patch | tokens | bf16 GEMM limit (ms) | vitdemo auto (ms) | vitdemo bf16, plain recipe (ms) "
+    rows = ["| batch | patch | tokens | bf16 GEMM limit (ms) | vitdemo auto (ms) "
             "| transformers bf16 autocast (ms) | transformers fp32 eager (ms) | vitdemo fp32 (ms) "
             "| auto ÷ limit | auto ÷ tf bf16 | auto ÷ tf fp32 | GEMM rate (GFLOP/s) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     cases = [(1, 16)] + ([] if quick else [(8, 16), (1, 8)])
     first: dict[str, float] = {}
     for batch, patch in cases:
@@ -141,15 +138,11 @@ def speed_table(weights_dir: str, hf16, rounds: int, quick: bool) -> tuple[list[
         patches = (224 // patch) ** 2
         limit = GemmLimit(batch, patches + 1, patches, patch_pixels=3 * patch * patch)
 
-        def plain(x=x, p=patch):
-            with fast.disabled():
-                auto(x, patch_size=p)
-
         def tf16(hf=hf, x=x):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 hf(pixel_values=x, output_attentions=True)
 
-        fns = {"limit": limit, "auto": lambda x=x, p=patch: auto(x, patch_size=p), "plain": plain, "tf16": tf16,
+        fns = {"limit": limit, "auto": lambda x=x, p=patch: auto(x, patch_size=p), "tf16": tf16,
                "tf32": lambda hf=hf, x=x: hf(pixel_values=x, output_attentions=True),
                "ours32": lambda x=x, p=patch: ours32(x, patch_size=p)}
         with torch.inference_mode():
@@ -157,7 +150,7 @@ def speed_table(weights_dir: str, hf16, rounds: int, quick: bool) -> tuple[list[
         ms["rate"] = limit.flops / ms["limit"] / 1e6
         first = first or ms
         rows.append(f"| {batch} | {patch} | {patches + 1} | {ms['limit']:.1f} | {ms['auto']:.1f} ({auto_name}) "
-                    f"| {ms['plain']:.1f} | {ms['tf16']:.1f} | {ms['tf32']:.1f} | {ms['ours32']:.1f} "
+                    f"| {ms['tf16']:.1f} | {ms['tf32']:.1f} | {ms['ours32']:.1f} "
                     f"| {ms['auto'] / ms['limit']:.2f}× | {ms['auto'] / ms['tf16']:.2f}× "
                     f"| {ms['auto'] / ms['tf32']:.2f}× | {ms['rate']:.0f} |")
         print(rows[-1], flush=True)
@@ -165,8 +158,8 @@ def speed_table(weights_dir: str, hf16, rounds: int, quick: bool) -> tuple[list[
 
 
 CATEGORIES = {  # profiler op name → the kind of work it is
-    "matrix products": ("aten::addmm", "aten::mm", "aten::bmm", "aten::baddbmm", "mkldnn::_linear_pointwise",
-                        "aten::mkldnn_convolution", "aten::_scaled_dot_product_flash_attention_for_cpu"),
+    "matrix products": ("aten::addmm", "aten::mm", "aten::bmm", "aten::mkldnn_convolution",
+                        "aten::_scaled_dot_product_flash_attention_for_cpu"),
     "softmax": ("aten::_softmax",),
     "LayerNorm": ("aten::native_layer_norm",),
     "GELU": ("aten::gelu",),
@@ -176,33 +169,28 @@ CATEGORIES = {  # profiler op name → the kind of work it is
 
 
 def breakdown_rows(weights_dir: str, forwards: int) -> list[str]:
-    """Self time per kind of operation, ms per forward, for the plain recipe and the fast path (bf16)."""
+    """Self time per kind of operation, ms per forward, of vitdemo's forward at `precision="auto"`."""
     import vitdemo
-    from vitdemo import fast
 
     model = vitdemo.load(weights_dir, device="cpu", precision="auto")
     x = torch.randn(1, 3, 224, 224)
-    columns = {}
-    for name, context in (("plain recipe", fast.disabled), ("fast path", contextlib.nullcontext)):
-        with torch.inference_mode(), context():
-            for _ in range(3):
+    with torch.inference_mode():
+        for _ in range(3):
+            model(x)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            start = time.perf_counter()
+            for _ in range(forwards):
                 model(x)
-            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-                start = time.perf_counter()
-                for _ in range(forwards):
-                    model(x)
-                wall = (time.perf_counter() - start) * 1000 / forwards
-        totals = {kind: 0.0 for kind in (*CATEGORIES, "other operations")}
-        for event in prof.key_averages():
-            kind = next((k for k, ops in CATEGORIES.items() if event.key in ops), "other operations")
-            totals[kind] += event.self_cpu_time_total / 1000 / forwards
-        totals["Python and dispatch"] = max(0.0, wall - sum(totals.values()))
-        totals["total (profiled wall)"] = wall
-        columns[name] = totals
+            wall = (time.perf_counter() - start) * 1000 / forwards
+    totals = {kind: 0.0 for kind in (*CATEGORIES, "other operations")}
+    for event in prof.key_averages():
+        kind = next((k for k, ops in CATEGORIES.items() if event.key in ops), "other operations")
+        totals[kind] += event.self_cpu_time_total / 1000 / forwards
+    totals["Python and dispatch"] = max(0.0, wall - sum(totals.values()))
+    totals["total (profiled wall)"] = wall
     rows = [f"| where the time goes (ViT-B/16, batch 1, {str(model.dtype).removeprefix('torch.')}, profiled) "
-            "| plain recipe (ms) | fast path (ms) |", "|---|---|---|"]
-    for kind in columns["plain recipe"]:
-        rows.append(f"| {kind} | {columns['plain recipe'][kind]:.1f} | {columns['fast path'][kind]:.1f} |")
+            "| vitdemo auto (ms) |", "|---|---|"]
+    rows += [f"| {kind} | {ms:.1f} |" for kind, ms in totals.items()]
     return rows
 
 
@@ -237,7 +225,7 @@ def explanation_rows(weights_dir: str, rounds: int) -> tuple[list[str], dict[str
     ms = interleaved({"forward": forward, "relevance": relevance, "bundle": relevance_bundle, "legrad": legrad},
                      rounds)
     rows = ["| explanation (ViT-B/16, bf16) | median ms | ÷ forward | target |", "|---|---|---|---|",
-            f"| analysis forward (inference, every attention and stage, the backward's tape), patch 16 "
+            f"| analysis forward (inference, every attention and stage, the blocks' records), patch 16 "
             f"| {ms['forward']:.0f} | 1.00× | |",
             f"| relevance, first request: backward on the kept activations + map | {ms['relevance']:.0f} "
             f"| {ms['relevance'] / ms['forward']:.2f}× | ≤ {RELEVANCE_TARGET}× |",

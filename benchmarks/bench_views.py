@@ -22,7 +22,7 @@ from PIL import Image
 from vitdemo.config import ViTConfig
 from vitdemo.device import inference_dtype, pick_device
 from vitdemo.explain import Analysis, analyze, patch_at, render
-from vitdemo.model import ViT
+from vitdemo.model import ViT, ViTOutput
 from vitdemo.preprocessing import preprocess
 
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "textures" / "brick.png"
@@ -102,13 +102,11 @@ def main() -> None:
     print(f"\nrender all default views / forward pass = {ratio:.2f} (target ≤ 0.5)")
 
 
-def _stored_output(a: Analysis) -> object:
-    """An output-like record of `a`'s forward, so a fresh Analysis (empty cache) needs no new forward."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(grid=a.grid, patch_size=a.patch_size, logits=a.logits[None],
-                           attentions=tuple(torch.from_numpy(t)[None] for t in a.attentions),
-                           intermediates={k: v[None] for k, v in a.intermediates.items()})
+def _stored_output(a: Analysis) -> ViTOutput:
+    """`a`'s forward output again (no block records: rendering needs none), so a fresh Analysis (empty cache)
+    needs no new forward."""
+    return ViTOutput(a.logits[None], tuple(torch.from_numpy(t)[None] for t in a.attentions), a.grid, a.patch_size,
+                     {k: v[None] for k, v in a.intermediates.items()})
 
 
 if __name__ == "__main__":

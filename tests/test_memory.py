@@ -14,11 +14,9 @@ import threading
 import tracemalloc
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
-from vitdemo import fast
 from vitdemo.app.cache import AnalysisCache, AnalysisKey, analysis_nbytes
 from vitdemo.config import ViTConfig
 from vitdemo.explain import analyze, backprop, payload
@@ -162,25 +160,27 @@ def test_an_analysis_counts_its_forward_exactly():
     stages = (patches * 3 * p * p + patches * d + (3 + layers) * tokens * d) * 4
     inputs, logits = 3 * 32 * 32 * 4, 2 * SMALL["num_classes"] * 4  # the input; logits and probabilities
     picture = 32 * 32 * 4  # PIL keeps RGB in 4 bytes a pixel
-    assert a.nbytes() == attentions + stages + inputs + logits + picture
+    # The backward's block records: qkv, mid and fc1's output per block; their inputs, outputs and attentions
+    # are the stages and attentions above (float32 needs no copy).
+    records = layers * tokens * (3 * d + d + SMALL["mlp_dim"]) * 4
+    assert a.nbytes() == attentions + stages + records + inputs + logits + picture
 
 
-@pytest.mark.skipif(fast._POINTWISE is None, reason="this PyTorch has no oneDNN fused linear")
-def test_a_bf16_analysis_counts_its_recorded_tape_once():
+def test_a_bf16_analysis_counts_its_block_records_once():
     a = analyze(small_model(seed=6).to(torch.bfloat16), photo(32, 32))
     layers, heads, tokens, patches = shapes(a)
     d, p, mlp, classes = SMALL["dim"], SMALL["patch_size"], SMALL["mlp_dim"], SMALL["num_classes"]
     attentions = layers * heads * tokens * tokens * 4
-    # float32 copies of every stage (the views of "encoded" become their own), and the tape in bf16
+    # float32 copies of every stage (the views of "encoded" become their own), and the records in bf16
     stages = (patches * 3 * p * p + patches * d + (3 + layers) * tokens * d + 2 * d + classes) * 4
-    tape = layers * tokens * (3 * d + d + mlp) * 2  # qkv, mid, hidden per block
+    records = layers * tokens * (3 * d + d + mlp) * 2  # qkv, mid, hidden per block
+    tokens_in_bf16 = (1 + layers) * tokens * d * 2  # block 0's input, then each block's output (the next's input)
     inputs, logits, picture = 3 * 32 * 32 * 4, 2 * classes * 4, 32 * 32 * 4
-    forward = attentions + stages + tape + inputs + logits + picture
+    forward = attentions + stages + records + tokens_in_bf16 + inputs + logits + picture
     assert a.nbytes() == forward
     a.attention_map("relevance", target=1)
-    tokens_in_bf16 = (1 + layers) * tokens * d * 2  # the backward's copy of each block's input; the rest is shared
     gradients = layers * heads * tokens * tokens * 2  # kept in the model's dtype
-    assert a.nbytes() == forward + tokens_in_bf16 + gradients + patches * 4
+    assert a.nbytes() == forward + gradients + patches * 4
 
 
 def test_concurrent_requests_for_different_classes_each_get_their_own_class():

@@ -5,8 +5,8 @@
 
 Two things go beyond the paper, both because the demo is about *seeing* the model at any patch size:
 
-* The forward returns every layer's post-softmax attention next to the logits (big_vision style), so the
-  explanation code needs no hooks.
+* The forward returns every layer's post-softmax attention next to the logits (big_vision style), and on
+  request each block's steps by name (`BlockRecord`), so the explanation code needs no hooks and no autograd.
 * The patch size is chosen per call. The patch-embedding kernel is resized with FlexiViT's pseudo-inverse
   resize (PI-resize, Beyer et al. 2022) and the position embeddings are resampled to the new grid.
 
@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import fast
 from .config import ViTConfig
 
 # --------------------------------------------------------------------------------------------------------
@@ -62,8 +62,8 @@ def pi_resize_matrix(old: int, new: int) -> torch.Tensor:
     basis = torch.eye(old * old, dtype=torch.float64).reshape(old * old, 1, old, old)
     resized = F.interpolate(basis, size=(new, new), mode="bilinear", align_corners=False)
     a = resized.reshape(old * old, new * new)  # row i = B·e_i, so this is Bᵀ
-    # pinv through the small Gram matrix: the same result as torch.linalg.pinv (to 1e-15), ~50× faster
-    # because the SVD of a (16², 48²) matrix costs seconds on a CPU.
+    # pinv through the small Gram matrix: the same result as torch.linalg.pinv (to 1e-15) without pinv's SVD of
+    # the whole matrix, the slow part at these sizes (BENCHMARKS.md §1 times both).
     if new >= old:  # a has full row rank
         return (a.T @ torch.linalg.solve(a @ a.T, torch.eye(old * old, dtype=a.dtype))).to(torch.float32)
     return torch.linalg.solve(a.T @ a, a.T).to(torch.float32)  # full column rank
@@ -135,7 +135,10 @@ def resample_grid(pos: torch.Tensor, new_grid: tuple[int, int], mode: str, antia
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with fused [q; k; v] rows (timm's layout) that can return its weights."""
+    """Multi-head self-attention with fused [q; k; v] rows (timm's layout) that can return its weights.
+
+    The block calls its three steps itself (qkv, `attend`, proj) so that it can keep qkv by name.
+    """
 
     def __init__(self, config: ViTConfig):
         super().__init__()
@@ -143,25 +146,26 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(config.dim, 3 * config.dim, bias=config.qkv_bias)
         self.proj = nn.Linear(config.dim, config.dim)
 
-    def forward(self, x: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        b, t, d = x.shape
-        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+    def attend(self, qkv: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T, 3D) [q; k; v] → (softmax(q·kᵀ/√d)·v of every head side by side (B, T, D), weights or None)."""
+        b, t, three_d = qkv.shape
+        d = three_d // 3
+        q, k, v = qkv.reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         if need_weights:
             weights = ((q * (q.shape[-1] ** -0.5)) @ k.transpose(-2, -1)).softmax(dim=-1)
             out = weights @ v
         else:  # training and plain classification: the fused kernel is faster and leaner
             weights, out = None, F.scaled_dot_product_attention(q, k, v)
-        return self.proj(out.transpose(1, 2).reshape(b, t, d)), weights
+        return out.transpose(1, 2).reshape(b, t, d), weights
 
 
 class MLP(nn.Module):
+    """fc2(GELU(fc1(x))), applied by the block step by step (it keeps fc1's output by name)."""
+
     def __init__(self, config: ViTConfig):
         super().__init__()
         self.fc1 = nn.Linear(config.dim, config.mlp_dim)
         self.fc2 = nn.Linear(config.mlp_dim, config.dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class LayerScale(nn.Module):
@@ -179,6 +183,27 @@ class LayerScale(nn.Module):
         return x * self.gamma
 
 
+@dataclass
+class BlockRecord:
+    """One encoder block's steps, by name: its input, what it computed on the way, its output.
+
+    Relevance and LeGrad differentiate the blocks by hand from these (`explain/backprop.py`) rather than record
+    an autograd graph: the forward computes every one of them anyway, so keeping them costs memory, not time.
+    """
+
+    inputs: torch.Tensor  # x, (B, T, D)
+    qkv: torch.Tensor  # [q; k; v] of LN1(x), (B, T, 3D)
+    attention: torch.Tensor | None  # softmax(q·kᵀ/√d) per head, (B, heads, T, T); None when not asked for
+    mid: torch.Tensor  # the residual stream after the attention branch, (B, T, D)
+    hidden: torch.Tensor  # fc1's output before GELU, (B, T, mlp)
+    output: torch.Tensor  # (B, T, D)
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> BlockRecord:
+        """The same record with `fn` applied to each tensor (one image sliced out, moved to the CPU, ...)."""
+        return BlockRecord(**{f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name))
+                              for f in fields(self)})
+
+
 class Block(nn.Module):
     """Pre-norm encoder block: x + Attention(LN(x)), then x + MLP(LN(x)); each branch LayerScaled if asked."""
 
@@ -191,12 +216,13 @@ class Block(nn.Module):
         self.mlp = MLP(config)
         self.ls2 = LayerScale(config) if config.layer_scale else nn.Identity()
 
-    def forward(self, x: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if fast.applies(x):  # inference in bf16 on a CPU: the same steps, fused (vitdemo/fast.py)
-            return fast.block_forward(self, x, need_weights)
-        attended, weights = self.attn(self.norm1(x), need_weights)
-        x = x + self.ls1(attended)
-        return x + self.ls2(self.mlp(self.norm2(x))), weights
+    def forward(self, x: torch.Tensor, need_weights: bool) -> BlockRecord:
+        """Every step by name: the next block reads `output`, relevance's backward reads the others."""
+        qkv = self.attn.qkv(self.norm1(x))
+        attended, weights = self.attn.attend(qkv, need_weights)
+        mid = x + self.ls1(self.attn.proj(attended))
+        hidden = self.mlp.fc1(self.norm2(mid))
+        return BlockRecord(x, qkv, weights, mid, hidden, output=mid + self.ls2(self.mlp.fc2(F.gelu(hidden))))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -212,6 +238,7 @@ class ViTOutput:
     grid: tuple[int, int]  # (rows, cols) of patches
     patch_size: int
     intermediates: dict[str, torch.Tensor] | None = None  # stage name → tensor, when asked for
+    records: tuple[BlockRecord, ...] = ()  # one per block, when asked for
 
 
 class ViT(nn.Module):
@@ -227,7 +254,7 @@ class ViT(nn.Module):
         self.dist_token = nn.Parameter(torch.zeros(1, 1, d)) if config.distilled else None
         self.reg_token = nn.Parameter(torch.zeros(1, config.num_registers, d)) if config.num_registers else None
         self.pos_embed = nn.Parameter(torch.empty(1, config.num_positioned_prefix_tokens + side * side, d))
-        if not self.pos_embed.is_meta:  # (randn on "meta" imports torch's symbolic shapes: 0.4 s at load)
+        if not self.pos_embed.is_meta:  # randn on "meta" would import torch's symbolic shapes (BENCHMARKS.md §12)
             nn.init.normal_(self.pos_embed, std=0.02)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d, eps=config.layer_norm_eps)
@@ -281,12 +308,13 @@ class ViT(nn.Module):
 
     def forward(self, images: torch.Tensor, patch_size: int | None = None, output_attentions: bool = True,
                 output_intermediates: bool = False, patch_method: str = "conv",
-                keep: torch.Tensor | None = None) -> ViTOutput:
+                keep: torch.Tensor | None = None, output_records: bool = False) -> ViTOutput:
         """Classify `images` (B, C, H, W) at `patch_size` (default: the native one), any H and W ≥ p.
 
         `keep` (K,) or (B', K) patch indices (row-major) runs the encoder on those patch tokens only, each with
         its own position embedding, after the prefix tokens: see `keep_patch_tokens`. Attentions then cover
         prefix + K tokens; `grid` stays the full one, and recipe stages before the encoder are the full image's.
+        `output_records` keeps each block's `BlockRecord` (what the hand-written backward of relevance reads).
         """
         p = patch_size or self.config.patch_size
         if images.shape[-1] < p or images.shape[-2] < p:
@@ -295,19 +323,22 @@ class ViT(nn.Module):
         x = self.embed(images.to(self.dtype), p, patch_method, stages)
         if keep is not None:
             x = keep_patch_tokens(x, keep, self.config.num_prefix_tokens)
-        attentions = []
+        attentions, records = [], []
         for i, block in enumerate(self.blocks):
-            x, weights = block(x, output_attentions)
-            if weights is not None:
-                attentions.append(weights)
+            record = block(x, output_attentions)
+            x = record.output
+            if record.attention is not None:
+                attentions.append(record.attention)
             if stages is not None:
                 stages[f"block{i}"] = x
+            if output_records:
+                records.append(record)
         x = self.norm(x)
         logits = self.classify(x)
         if stages is not None:
             stages.update(encoded=x, class_token_output=x[:, 0], head_input=self.head_input(x), logits=logits)
         grid = (images.shape[-2] // p, images.shape[-1] // p)
-        return ViTOutput(logits.float(), tuple(attentions), grid, p, stages)
+        return ViTOutput(logits.float(), tuple(attentions), grid, p, stages, tuple(records))
 
     def classify(self, encoded: torch.Tensor) -> torch.Tensor:
         """Logits from final-normed tokens (B, T, D): the class token's head; DeiT averages its two heads.

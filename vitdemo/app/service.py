@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from PIL import Image
@@ -52,9 +53,11 @@ def _forward(pool_id: int, model_key: str, inputs: Any, patch_size: int) -> list
     out = forward_with_everything(model, inputs.to(model.device), patch_size)
     stages = {k: v.cpu() for k, v in (out.intermediates or {}).items()}
     attentions = tuple(a.cpu() for a in out.attentions)
+    records = [replace(r, attention=None).map(lambda t: t.cpu()) for r in out.records]  # attentions: above
     logits = out.logits.cpu()
     return [ViTOutput(logits[i:i + 1], tuple(a[i:i + 1] for a in attentions), out.grid, out.patch_size,
-                      {k: v[i:i + 1] for k, v in stages.items()}) for i in range(inputs.shape[0])]
+                      {k: v[i:i + 1] for k, v in stages.items()},
+                      tuple(r.map(lambda t, i=i: t[i:i + 1]) for r in records)) for i in range(inputs.shape[0])]
 
 
 def prepare(model: Any) -> None:

@@ -39,9 +39,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import fast
 from ..device import avoid_huge_page_stalls
-from ..model import ViT
+from ..model import BlockRecord, ViT, ViTOutput
 from ..preprocessing import model_view, to_tensor
 from . import backprop
 from . import faithfulness as perturbation
@@ -81,7 +80,7 @@ class Analysis:
     and dtype (bf16 attentions would make rollout products drift): `attentions` is (layers, heads, T, T).
     """
 
-    def __init__(self, model: ViT, view: Image.Image, inputs: torch.Tensor, output: Any):
+    def __init__(self, model: ViT, view: Image.Image, inputs: torch.Tensor, output: ViTOutput):
         self.model = model
         self.view = view
         self.inputs = inputs
@@ -91,13 +90,13 @@ class Analysis:
         self.logits = output.logits[0].detach().float().cpu()
         self.probabilities = self.logits.softmax(-1)
         self.attentions = _stacked(output.attentions)
-        # Stages in float32, but the tape the backward reads (backprop.py) in the model's dtype: it feeds products.
-        self.intermediates = {k: (v[0].detach().cpu() if backprop.is_tape_stage(k) else v[0].detach().float().cpu())
-                              for k, v in (output.intermediates or {}).items()}
+        self.intermediates = {k: v[0].detach().float().cpu() for k, v in (output.intermediates or {}).items()}
         self._views = Memo(VIEW_BYTES)
         self._last_gradients: tuple[int, list[torch.Tensor], int] | None = None  # (target, `_gradients`, bytes)
-        self._kept_tape: backprop.Tape | None = None  # what the backward reads, made by the first gradient request
-        self._graph_lock = threading.Lock()  # the app may ask for relevance from two requests at once
+        # What the backward reads (backprop.py): each block's record, in the model's dtype since it feeds products.
+        self._kept_tape: list[BlockRecord] | None = (backprop.one_image(output.records, self.attentions)
+                                                     if output.records else None)
+        self._backward_lock = threading.Lock()  # the app may ask for relevance from two requests at once
         self._sized: tuple[int, int] | None = None  # (id of the tape measured with the forward's results, bytes)
 
     @property
@@ -205,7 +204,7 @@ class Analysis:
         times, but each class's would add as much as the attentions hold. The model's dtype because that is
         what the backward computes in (converting is exact), at half float32's bytes in bf16.
         """
-        with self._graph_lock:
+        with self._backward_lock:
             if self._last_gradients is None or self._last_gradients[0] != target:
                 self._last_gradients = None  # freed before the next are made: one target's held at a time
                 grads = backprop.attention_gradients(self.model, self._tape(), target)
@@ -218,7 +217,7 @@ class Analysis:
 
     def legrad_rows(self, target: int) -> np.ndarray:
         """(layers, heads, T): LeGrad's per-layer, per-head rows for `target`; one short backward per layer."""
-        with self._graph_lock:  # the backward runs once however many requests ask at the same time
+        with self._backward_lock:  # the backward runs once however many requests ask at the same time
             return self._cached(("legrad-rows", target), lambda: legrad_rows(
                 backprop.legrad_gradients(self.model, self._tape(), target)))
 
@@ -283,21 +282,17 @@ class Analysis:
         return [(self.labels[i], float(p)) for p, i in zip(values.tolist(), order.tolist())]
 
     def clear_cache(self) -> None:
-        """Forget every computed map, gradient and the backward's tape (memory); the forward's results stay."""
-        with self._graph_lock:
+        """Forget every computed map and gradient (memory); the forward's results, block records included, stay."""
+        with self._backward_lock:
             self._views.clear()
             self._last_gradients = None
-            self._kept_tape = None
 
-    def _tape(self) -> backprop.Tape:
-        """What the hand-written backward reads: the forward's recorded stages, or each block replayed from its
-        stored input (fp32, GPUs); an analysis made without stages gets them from one more forward."""
+    def _tape(self) -> list[BlockRecord]:
+        """What the hand-written backward reads: the analysis forward's block records; an analysis made from a
+        forward that kept none (a plain `model(...)` call) gets them from one more forward."""
         if self._kept_tape is None:
-            stages = self.intermediates
-            if "with_position" not in stages:
-                output = forward_with_everything(self.model, self.inputs, self.patch_size)
-                stages = {k: v[0] for k, v in output.intermediates.items()}
-            self._kept_tape = backprop.tape(self.model, stages, self.attentions)
+            output = forward_with_everything(self.model, self.inputs, self.patch_size)
+            self._kept_tape = backprop.one_image(output.records, self.attentions)
         return self._kept_tape
 
     def _class_row(self, matrix: np.ndarray) -> np.ndarray:
@@ -309,8 +304,9 @@ class Analysis:
         return self._views.get(key, compute)
 
     def _fixed_bytes(self) -> int:
-        """Bytes of the forward's results and the backward's tape, measured together (the tape may reuse the
-        recorded stages) and again only when the tape changes."""
+        """Bytes of the forward's results and the backward's block records, measured together (the records'
+        attentions are the stored ones, and in fp32 their block inputs and outputs are the stored stages) and
+        again only when the records change."""
         tape = self._kept_tape
         if self._sized is None or self._sized[0] != id(tape):
             held = held_bytes(self.attentions, self.intermediates, self.inputs, self.logits, self.probabilities, tape)
@@ -365,7 +361,7 @@ class _Float32Layers(Sequence):
         return self._tensors[index].detach().float().cpu().numpy()
 
 
-Forward = Callable[[torch.Tensor, int], Any]
+Forward = Callable[[torch.Tensor, int], ViTOutput]
 
 
 def model_inputs(model: ViT, image: Image.Image, patch_size: int | None = None,
@@ -375,15 +371,11 @@ def model_inputs(model: ViT, image: Image.Image, patch_size: int | None = None,
     return view, to_tensor(view, model.config).to(model.device)
 
 
-def forward_with_everything(model: ViT, inputs: torch.Tensor, patch_size: int | None) -> Any:
-    """The inference-mode forward an analysis keeps: every layer's attention and every recipe stage, and on
-    the CPU fast path each block's tape for the backward of relevance and LeGrad (backprop.py)."""
-    with torch.inference_mode(), fast.recording() as tape:
-        output = model(inputs, patch_size, output_attentions=True, output_intermediates=True)
-    if len(tape) == len(model.blocks):  # every block ran the fast path (bf16 on a CPU)
-        for block, kept in enumerate(tape):
-            output.intermediates.update({backprop.stage_key(block, name): kept[name] for name in backprop.TAPE_STAGES})
-    return output
+def forward_with_everything(model: ViT, inputs: torch.Tensor, patch_size: int | None) -> ViTOutput:
+    """The inference-mode forward an analysis keeps: every layer's attention, every recipe stage, and each
+    block's record for the backward of relevance and LeGrad (backprop.py)."""
+    with torch.inference_mode():
+        return model(inputs, patch_size, output_attentions=True, output_intermediates=True, output_records=True)
 
 
 def analyze(model: ViT, image: Image.Image, patch_size: int | None = None, keep_aspect: bool = False, *,
