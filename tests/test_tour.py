@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import textwrap
 from pathlib import Path
 
@@ -125,6 +126,17 @@ def test_the_encoder_step_opens_the_picked_block(star, block):
     assert (shown.facts["row"], shown.facts["col"]) == (r + 1, c + 1)
     with pytest.raises(ValueError, match="block"):
         step(star, "encoder", block=star.depth)
+
+
+def test_the_encoder_step_shows_the_plain_recipe_that_ran(star):
+    # "The code that ran": the blocks of the model the tour analysed (bf16 on a CPU that computes it natively,
+    # the precision the app runs) are the recipe's own class, and the recipe has no hook into another path.
+    assert all(type(block) is model_py.Block for block in star.model.blocks)
+    shown = step(star, "encoder").code
+    assert re.search(r"\bfast\b", shown) is None
+    assert re.search(r"\bfast\b", inspect.getsource(model_py)) is None
+    steps = ["self.norm1(x)", "self.attn.attend(", "x + self.ls1(", "self.norm2(mid)", "F.gelu(hidden)"]
+    assert [shown.index(s) for s in steps] == sorted(shown.index(s) for s in steps), "the block's steps in order"
 
 
 def test_position_similarity_facts_on_a_grid_by_hand():
