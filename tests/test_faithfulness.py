@@ -165,7 +165,7 @@ def probability_on_patches(model: ViT, x: torch.Tensor, p: int, present: list[in
         tokens = model.embed(x, p)
         tokens = torch.cat([tokens[:, :prefix], tokens[:, [prefix + j for j in present]]], dim=1)
         for block in model.blocks:
-            tokens, _ = block(tokens, False)
+            tokens = block(tokens, False).output
         tokens = model.norm(tokens)
         head_input = tokens[:, 0]
         if model.config.head_input == "class+mean":  # DINOv2: [class; mean of the patches present, 0 if none]
