@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .config import HALF, IMAGENET_MEAN, IMAGENET_STD, Preprocessing, ViTConfig
+from .constants import FLEXIVIT_PATCH_SIZES
 from .labels import IMAGENET_CLASSES, generic_labels, imagenet_labels
 from .model import ViT
 from .timm_registry import TIMM_NAME, TIMM_SIZES
@@ -291,7 +292,6 @@ TIMM_TO_VITDEMO: Rules = [  # timm already fuses [q; k; v]; only the patch embed
     (r"^(blocks\.\d+\.(?:norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.(?:weight|bias))$", r"\1"),
     (r"^((?:norm|head|head_dist)\.(?:weight|bias))$", r"\1"),
 ]
-FLEXIVIT_PATCH_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)  # big_vision's training sizes (240 px)
 TIMM_ALLOWED = {  # model_args that change the network: the values vitdemo's ViT reproduces
     "class_token": (True,), "global_pool": ("token", ""), "reg_tokens": (0,), "init_values": (None,),
     "pre_norm": (False,), "final_norm": (True,), "fc_norm": (None, False), "qk_norm": (False,),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ViTConfig
+from ..constants import FLEXIVIT_PATCH_SIZES
 from ..settings import BUNDLED_DIR, settings
 from .i18n import ENGLISH, Message, catalogue, text
 
@@ -50,7 +51,6 @@ class Facts:
 
 CLASS_ONLY = ("class",)
 WITH_REGISTERS = ("class",) + ("register",) * REGISTERS
-FLEXIVIT_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)  # = layouts.FLEXIVIT_PATCH_SIZES (without importing torch)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ REGISTRY: dict[str, ModelEntry] = {e.key: e for e in (
                Facts("ViT (vitdemo)", (8, 12, 16, 24, 32), CLASS_ONLY, 11, "shapes")),
     ModelEntry("flexivit-b", "timm/flexivit_base.1200ep_in1k", "FlexiViT-B (ImageNet)",
                "Trained for every patch size from 8 to 48: the model this demo is about.",
-               Facts("FlexiViT", FLEXIVIT_SIZES, CLASS_ONLY, 1000, IMAGENET_1K, download_mb=346.4)),
+               Facts("FlexiViT", FLEXIVIT_PATCH_SIZES, CLASS_ONLY, 1000, IMAGENET_1K, download_mb=346.4)),
     ModelEntry("vit-b16", "google/vit-base-patch16-224", "ViT-B/16 (ImageNet)",
                "The original ViT-Base at patch 16; other patch sizes go through PI-resize.",
                Facts("ViT", (16,), CLASS_ONLY, 1000, IMAGENET_1K, download_mb=346.3)),

@@ -14,11 +14,10 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..constants import COLORMAPS, DEFAULT_COLORMAP
 from .analysis import Analysis
 from .maps import patch_boundaries
 
-COLORMAPS = ("inferno", "viridis", "magma", "plasma", "turbo", "jet", "gray")
-DEFAULT_COLORMAP = "inferno"
 MIN_SIDE = 384  # display pictures are at least this many pixels on the short side
 GALLERY_SIDE = 160
 GRID_COLOR = (255, 255, 255)
