@@ -48,10 +48,11 @@ def example_images(out_dir: Path) -> list[Path]:
 def model_choices(model: str) -> Choices:
     """The patch sizes, layers and heads that `model` (a key the app knows, or a folder) offers."""
     import vitdemo
-    from vitdemo.explain import HEAD_FUSIONS, METHODS
+    from vitdemo import methods
+    from vitdemo.constants import HEAD_FUSIONS
 
     config = vitdemo.load(model, device="cpu", precision="fp32").config
-    return Choices(patch_sizes=list(config.offered_patch_sizes()), methods=list(METHODS),
+    return Choices(patch_sizes=list(config.offered_patch_sizes()), methods=list(methods.names()),
                    layers=list(range(1, config.depth + 1)),
                    heads=[*HEAD_FUSIONS, *map(str, range(config.heads))])
 

@@ -34,8 +34,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vitdemo import methods
 from vitdemo.config import ViTConfig
-from vitdemo.explain import METHODS, Analysis, analyze
+from vitdemo.explain import Analysis, analyze
 from vitdemo.model import ViT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def readout_seconds(model: ViT, image: Image.Image, patch_size: int | None, step
         begin = time.perf_counter()
         a: Analysis = analyze(model, image, patch_size)
         start, cpu = time.perf_counter(), time.process_time()
-        maps = {m: a.attention_map(m) for m in METHODS}
+        maps = {m: a.attention_map(m) for m in methods.names()}
         middle = time.perf_counter()
         a.faithfulness_comparison(maps, random_seed=0, steps=steps, mode=mode)
         end = time.perf_counter()

@@ -302,15 +302,6 @@ def test_registry_offers_the_issue_models():
         "timm/deit_tiny_patch16_224.fb_in1k", "timm/deit_small_patch16_224.fb_in1k"}
 
 
-def test_control_vocabulary_matches_the_library():
-    from vitdemo import explain
-    from vitdemo.app import choices
-    from vitdemo.explain import render
-
-    assert choices.METHODS == explain.METHODS and choices.HEAD_FUSIONS == explain.HEAD_FUSIONS
-    assert choices.COLORMAPS == render.COLORMAPS and choices.DEFAULT_COLORMAP == render.DEFAULT_COLORMAP
-
-
 # -- entry point and Space metadata -----------------------------------------------------------------------
 
 

@@ -12,8 +12,9 @@ import torch
 from PIL import Image
 
 from tests.counting import count_forwards
+from vitdemo import methods
 from vitdemo.config import ViTConfig
-from vitdemo.explain import METHODS, analyze, mass_mask, patch_at, patch_boundaries, relevance, rollout
+from vitdemo.explain import analyze, mass_mask, patch_at, patch_boundaries, relevance, rollout
 from vitdemo.explain.maps import relevance_by_layer
 from vitdemo.model import ViT
 
@@ -139,7 +140,7 @@ def test_analysis_relevance_uses_the_targets_gradient_without_another_forward():
 def test_every_map_is_a_distribution_over_the_patch_grid(distilled, size, patch_size, grid):
     a = analyze(small_model(distilled=distilled), photo(*size), patch_size=patch_size, keep_aspect=True)
     assert a.grid == grid and a.view.size == (grid[1] * a.patch_size, grid[0] * a.patch_size)
-    maps = [a.attention_map(m, layer=layer, head=head) for m in METHODS for layer in (0, -1)
+    maps = [a.attention_map(m, layer=layer, head=head) for m in methods.names() for layer in (0, -1)
             for head in (None, "max", "min", 1)]
     maps += [a.attention_map("rollout", discard_ratio=0.5), a.patch_attention(grid[0] - 1, 0)]
     maps += list(a.head_maps(0))

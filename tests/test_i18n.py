@@ -101,16 +101,16 @@ def test_every_key_the_code_asks_for_exists():
 def test_keys_the_code_composes_exist():
     """Keys made from a name at run time: every method, head fusion and token kind the explorer may show, and
     the status line of every registered model (whose English is the registry's own blurb, word for word)."""
-    from vitdemo.app.choices import HEAD_FUSIONS, METHODS
-    from vitdemo.app.explorer import METHOD_BUTTONS
+    from vitdemo import methods
+    from vitdemo.app.explorer import LENSES
     from vitdemo.app.models import REGISTRY
+    from vitdemo.constants import HEAD_FUSIONS
 
     english = catalogue()[ENGLISH]
-    for method in [*METHODS, *(m for m, _ in METHOD_BUTTONS), "random"]:
-        assert f"explorer.method.{method}" in english and f"explorer.title.{method}" in english or method in (
-            "random",), method
-    for method, label in METHOD_BUTTONS:
-        assert english[f"explorer.method.{method}"] == label
+    for method in methods.rows():
+        assert {method.label_key, method.title_key, method.description_key} <= set(english), method.name
+    for lens in [*LENSES, "random"]:
+        assert f"explorer.method.{lens}" in english and (f"explorer.title.{lens}" in english or lens == "random")
     for fusion in HEAD_FUSIONS:
         assert f"explorer.fusion.{fusion}" in english and f"explorer.fusion_short.{fusion}" in english
     for kind in ("class", "distillation", "register"):

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 import vitdemo
+from vitdemo.constants import HEAD_FUSIONS
 from vitdemo.explain import payload as P
-from vitdemo.explain.maps import HEAD_FUSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 STAR = ROOT / "assets" / "examples" / "shape_star.png"
@@ -36,18 +36,20 @@ def dequantised(packed: dict, levels: int, shape: tuple[int, ...]) -> np.ndarray
 
 
 def test_class_token_maps_match_the_library_for_every_layer_and_head(analysis):
-    bundle = P.explorer_payload(analysis, key=("k",), relevance_targets=("star",))
+    bundle = P.explorer_payload(analysis, key=("k",), class_targets={"relevance": ("star",), "legrad": ("circle",)})
     layers, heads, n = analysis.depth, analysis.heads, 36
     attention = dequantised(bundle["maps"]["attention"], 65535, (layers, heads + 3, n))
     rollout = dequantised(bundle["maps"]["rollout"], 65535, (layers, 3, n))
-    relevance = dequantised(bundle["relevance"]["star"], 65535, (layers, 3, n))
+    relevance = dequantised(bundle["classes"]["relevance"]["star"], 65535, (layers, 3, n))
+    legrad = dequantised(bundle["classes"]["legrad"]["circle"], 65535, (layers, 3, n))
     for layer in range(layers):
         for i, head in enumerate([*HEAD_FUSIONS, *range(heads)]):
             expected = analysis.attention_map("attention", layer=layer, head=head).ravel()
             assert np.abs(attention[layer, i] - expected).max() <= expected.max() / 65535 + 1e-7
         for i, head in enumerate(HEAD_FUSIONS):
-            for method, got in (("rollout", rollout), ("relevance", relevance)):
-                expected = analysis.attention_map(method, layer=layer, head=head, target="star").ravel()
+            for method, got, label in (("rollout", rollout, None), ("relevance", relevance, "star"),
+                                       ("legrad", legrad, "circle")):
+                expected = analysis.attention_map(method, layer=layer, head=head, target=label).ravel()
                 assert np.abs(got[layer, i] - expected).max() <= expected.max() / 65535 + 1e-6
 
 

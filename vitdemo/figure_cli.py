@@ -20,14 +20,15 @@ DEFAULT_MODEL = "bundled"
 
 def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
     """The figure command's options; argparse's own errors become one line and exit 2 as well."""
-    from .app.choices import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS, METHODS
+    from .app.choices import method_choices
+    from .constants import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS
 
     parser.add_argument("image", metavar="IMAGE", help="the picture: PNG, JPEG, GIF, WebP, BMP or TIFF")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="a hub id, a local folder or 'bundled' (default: "
                         "%(default)s, which works offline)")
     parser.add_argument("--patch-size", default=None, metavar="P", help="pixels per patch side (default: the "
                         "model's own)")
-    parser.add_argument("--method", default="attention", help=f"{', '.join(METHODS)} (default: %(default)s)")
+    parser.add_argument("--method", default="attention", help=f"{', '.join(method_choices())} (default: %(default)s)")
     parser.add_argument("--layer", default=None, metavar="L", help="counted from 1, as on the page; for rollout, "
                         "relevance and LeGrad the last layer accumulated (default: the last)")
     parser.add_argument("--head", default="mean", help=f"{', '.join(HEAD_FUSIONS)} or a head index from 0 "

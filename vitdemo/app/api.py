@@ -25,11 +25,13 @@ from typing import Any
 
 import gradio as gr
 
+from .. import methods
+from ..constants import HEAD_FUSIONS
 from . import validation, views
-from .choices import HEAD_FUSIONS, METHODS
+from .choices import method_choices
 from .components import check_first, no_file, raw_choice, raw_number, raw_text, upload_image
 from .errors import shown_to_user
-from .i18n import Message
+from .i18n import ENGLISH, Message, text
 from .outputs import PictureStore, output_image
 from .service import Engine
 from .validation import UserError
@@ -50,14 +52,19 @@ def analyze_description(keys: list[str]) -> str:
     return ("Analyse an image: returns (1) the patch grid the model sees, (2) the attention heatmap over it, and "
             "(3) the top-5 labels (empty for a model without a classifier, such as DINO; /classify refuses "
             "those models), in that order. Parameters: image (a file upload); patch_size (empty or 0 = "
-            "native); method = 'attention' (the class token's attention in one layer), 'rollout' (attention "
-            "followed through the layers), 'relevance' (what made the model pick a class) or 'legrad' (how "
-            "each layer's attention moves the class's score); layer = counted "
+            f"native); method = {described_methods()}; layer = counted "
             "from 1, as on the page (empty = the last layer); head = "
             f"{', '.join(repr(f) for f in HEAD_FUSIONS)} or a head index from 0; model = one of "
-            f"{', '.join(keys)} (empty = the app's default); target = the class relevance or LeGrad explains, one of "
+            f"{', '.join(keys)} (empty = the app's default); target = the class a class method ("
+            f"{', '.join(m.name for m in methods.rows() if m.needs_class)}) explains, one of "
             "the model's labels (empty = the top-1). The forward pass is cached per (image, model, patch "
             "size), so asking again with another method, layer, head or target is fast.")
+
+
+def described_methods() -> str:
+    """Every method with what it computes: "'attention' (the class token's attention in one layer), …"."""
+    described = [f"'{m.name}' ({text(m.description_key, ENGLISH)})" for m in methods.rows()]
+    return ", ".join(described[:-1]) + " or " + described[-1] if len(described) > 1 else described[0]
 
 
 class Endpoints:
@@ -114,13 +121,13 @@ def register_endpoints(engine: Engine, concurrency: dict[str, Any], store: Pictu
         image = upload_image(label="image", elem_id="api-image")
         patch_size = raw_number(config.patch_size, "pixels per patch side; empty or 0 = the model's own",
                                 label="patch_size", elem_id="api-patch-size")
-        method = raw_choice(list(METHODS), value="attention", label="method", elem_id="api-method")
+        method = raw_choice(method_choices(), value="attention", label="method", elem_id="api-method")
         layer = raw_number(config.depth, "counted from 1, as on the page; empty = the last layer", label="layer",
                            elem_id="api-layer")
         head = raw_text("mean", f"{', '.join(HEAD_FUSIONS)} or a head index from 0", value="mean", label="head",
                         elem_id="api-head")
         model = raw_choice(keys, "empty = the app's default", value="", label="model", elem_id="api-model")
-        target = raw_text("", "the class relevance explains, one of the model's labels; empty = the top-1",
+        target = raw_text("", "the class a class method explains, one of the model's labels; empty = the top-1",
                           value="", label="target", elem_id="api-target")
         grid = output_image(store, format="png", label="grid", elem_id="api-grid")
         attention = output_image(store, format="png", label="attention", elem_id="api-attention")

@@ -18,7 +18,7 @@ import gradio as gr
 from . import validation, views
 from .cache import AnalysisKey
 from .callbacks import Values, shown_as_warning
-from .choices import METHODS
+from .choices import method_choices
 from .i18n import t, text
 from .outputs import PictureStore
 from .service import Engine
@@ -62,7 +62,7 @@ class FigureDownloads:
         sent = json.loads(values.get("figure_view") or "{}")
         if not sent.get("key"):
             raise UserError(text("figure.no_analysis", lang))
-        if sent.get("method") not in METHODS:  # token norms and features are no class-token maps
+        if sent.get("method") not in method_choices():  # token norms and features are no class-token maps
             raise UserError(text("figure.method", lang))
         if sent.get("patch") or sent.get("query"):
             raise UserError(text("figure.patch", lang))

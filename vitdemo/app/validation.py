@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .choices import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS, METHODS
+from ..constants import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS, MAX_DISCARD
+from .choices import method_choices
 from .i18n import Message
 
 MAX_ECHO = 24  # characters of a bad value repeated in a message: enough to recognise it, never a wall of digits
-MAX_DISCARD = 0.95
 BIG_INT_BITS = 256  # an int this long is echoed by its size, not its digits
 
 
@@ -125,8 +125,9 @@ def _text(value: Any) -> str | None:
 
 def method(value: Any) -> str:
     text = "attention" if _empty(value) else (_text(value) or "").lower()
-    if text not in METHODS:
-        raise UserError(Message("errors.one_of", name="method", choices=", ".join(METHODS), sent=echo(value)))
+    offered = method_choices()
+    if text not in offered:
+        raise UserError(Message("errors.one_of", name="method", choices=", ".join(offered), sent=echo(value)))
     return text
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .. import methods
 from .i18n import ENGLISH, text
-from .validation import View, fit, layer_index
+from .validation import Patch, View, fit, layer_index
 
 Named = tuple[Image.Image, str]  # a picture and the name (without suffix) it downloads as
 MAX_LISTED_CLASSES = 20  # a model with at most this many classes lists them next to its result
@@ -58,16 +59,25 @@ def grid_picture(analysis: Any, v: View) -> Named:
 
 def picture_name(analysis: Any, v: View, kind: str) -> str:
     """What a picture downloads as: top-1 class, patch size, and what it shows (`star_p16_rollout_layer6`)."""
-    top = analysis.top(1)
-    base = f"{top[0][0] if top else 'features'}_p{analysis.patch_size}"
+    from ..explain.payload import stem
+
+    return file_name(stem(analysis), kind, v.method, layer_index(v.layer, analysis.depth) + 1, v.head, v.target,
+                     v.patch)
+
+
+def file_name(stem: str, kind: str, method: str, layer: int, head: str | int, target: str | None,
+              patch: Patch | None) -> str:
+    """The rule for download names, the page's too (`painter_core.js` `fileName`, tested on the same cases in
+    tests/js/file_names.json): `stem_grid`, `stem_patchR-C_layerL`, or `stem_METHOD[_CLASS]_layerL`, with
+    `_headH` for a head other than the mean; the class is named for a class method whose class was chosen.
+    `layer` counts from 1; `head` is the one the picture was drawn with."""
     if kind == "grid":
-        return f"{base}_grid"
-    layer = f"layer{layer_index(v.layer, analysis.depth) + 1}"
-    head = "" if v.head == "mean" else f"_head{v.head}"
-    if v.patch is not None:
-        return f"{base}_patch{v.patch[0]}-{v.patch[1]}_{layer}{head}"
-    target = f"_{v.target}" if v.method == "relevance" and v.target else ""
-    return f"{base}_{v.method}{target}_{layer}{head}"
+        return f"{stem}_grid"
+    heads = "" if head == "mean" else f"_head{head}"
+    if patch is not None:
+        return f"{stem}_patch{patch[0]}-{patch[1]}_layer{layer}{heads}"
+    target = f"_{target}" if target and methods.method(method).needs_class else ""
+    return f"{stem}_{method}{target}_layer{layer}{heads}"
 
 
 def top_labels(analysis: Any, k: int = 5) -> dict[str, float] | None:

@@ -8,15 +8,15 @@
 - `recipe`: every stage of the forward pass on the user's image, with its shape and a picture.
 - `probing`: the ViT paper's Fig. 7 (embedding filters, position similarity, attention distance).
 
+The methods' table is `vitdemo.methods`.
 `from vitdemo import explain; explain.rollout(...)` keeps working: the map functions and the analysis are
 re-exported here.
 """
 
+from ..constants import HEAD_FUSIONS
 from .analysis import Analysis, analyze, forward_with_everything, model_inputs, patch_at
 from .faithfulness import Faithfulness, random_map
 from .maps import (
-    HEAD_FUSIONS,
-    METHODS,
     as_distribution,
     discard_lowest,
     fuse_heads,
@@ -26,6 +26,6 @@ from .maps import (
     rollout,
 )
 
-__all__ = ["HEAD_FUSIONS", "METHODS", "Analysis", "Faithfulness", "analyze", "as_distribution", "discard_lowest",
+__all__ = ["HEAD_FUSIONS", "Analysis", "Faithfulness", "analyze", "as_distribution", "discard_lowest",
            "forward_with_everything", "fuse_heads", "mass_mask", "model_inputs", "patch_at", "patch_boundaries",
            "random_map", "relevance", "rollout"]

@@ -39,13 +39,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .. import methods
 from ..device import avoid_huge_page_stalls
 from ..model import BlockRecord, ViT, ViTOutput
 from ..preprocessing import model_view, to_tensor
 from . import backprop
 from . import faithfulness as perturbation
-from .legrad import legrad, legrad_by_layer, legrad_rows
-from .maps import METHODS, Head, as_distribution, fuse_heads, relevance, relevance_by_layer, rollout, rollout_by_layer
+from .legrad import legrad_rows
+from .maps import Head, as_distribution, fuse_heads
 from .memo import Memo, held_bytes, picture_bytes
 
 avoid_huge_page_stalls()  # every analysis copies its attentions into fresh arrays (355 MB at patch 8 on ViT-B)
@@ -120,25 +121,13 @@ class Analysis:
                       target: int | str | None = None, discard_ratio: float = 0.0) -> np.ndarray:
         """(rows, cols) map of where the class token looks, summing to 1 (see the module docstring).
 
-        `layer` is the layer shown by "attention" and the last one accumulated by rollout and relevance;
-        `target` (class index or label, default the top-1) matters for relevance only.
+        `layer` is the layer shown by "attention" and the last one accumulated by the methods that chain
+        layers; `target` (class index or label, default the top-1) matters for class methods only, and
+        `discard_ratio` for rollout. The method's own function is in `vitdemo.methods`.
         """
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-        layer, head = self._layer_index(layer), "mean" if head is None else head
-        if method == "attention":
-            key = ("attention", layer, head)
-            return self._cached(key, lambda: self._class_row(fuse_heads(self.attentions[layer][:, 0], head)))
-        if method == "rollout":
-            key = ("rollout", layer, head, float(discard_ratio))
-            return self._cached(key, lambda: self._class_row(
-                rollout(self.attentions[:layer + 1], head, discard_ratio, self.num_prefix_tokens, query=0)))
-        target = self._target_index(target)
-        if method == "legrad":
-            return self._cached(("legrad", layer, head, target), lambda: self._class_row(
-                legrad(self.legrad_rows(target)[:layer + 1], head)))
-        return self._cached(("relevance", layer, head, target), lambda: self._class_row(
-            relevance(self.attentions[:layer + 1], self._gradient_layers(target)[:layer + 1], head, query=0)))
+        chosen = methods.method(method)
+        query = self._query(chosen, self._layer_index(layer), head, target, discard_ratio)
+        return self._cached((chosen.name, query), lambda: chosen.map(self, query))
 
     def maps_by_layer(self, method: str = "attention", head: Head = None, target: int | str | None = None,
                       discard_ratio: float = 0.0) -> np.ndarray:
@@ -146,22 +135,25 @@ class Analysis:
 
         What a view that scrubs through the layers needs (the page's explorer gets all of them at once).
         """
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-        head = "mean" if head is None else head
-        if method == "attention":
-            return self._cached(("by-layer", method, head), lambda: np.stack([
-                self._class_row(fuse_heads(layer[:, 0], head)) for layer in self.attentions]))
-        if method == "rollout":
-            return self._cached(("by-layer", method, head, float(discard_ratio)), lambda: np.stack([
-                self._class_row(row) for row in rollout_by_layer(self.attentions, head, discard_ratio,
-                                                                 self.num_prefix_tokens, query=0)]))
-        target = self._target_index(target)
-        if method == "legrad":
-            return self._cached(("by-layer", method, head, target), lambda: np.stack([
-                self._class_row(row) for row in legrad_by_layer(self.legrad_rows(target), head)]))
-        return self._cached(("by-layer", method, head, target), lambda: np.stack([
-            self._class_row(row) for row in relevance_by_layer(self.attentions, self._gradient_layers(target), head)]))
+        chosen = methods.method(method)
+        query = self._query(chosen, -1, head, target, discard_ratio)
+        return self._cached(("by-layer", chosen.name, query), lambda: chosen.by_layer(self, query))
+
+    def _query(self, chosen: methods.Method, layer: int, head: Head, target: int | str | None,
+               discard_ratio: float) -> methods.Query:
+        """The arguments `chosen` reads, checked; the others left at their defaults so they do not split the cache."""
+        return methods.Query(layer=layer, head="mean" if head is None else head,
+                             target=self._target_index(target) if chosen.needs_class else None,
+                             discard_ratio=float(discard_ratio) if chosen.discards else 0.0)
+
+    def class_map(self, matrix: np.ndarray) -> np.ndarray:
+        """The class token's row (of a (T, T) matrix, or that row itself) over the patches, as a map."""
+        row = matrix if matrix.ndim == 1 else matrix[0]
+        return as_distribution(row[self.num_prefix_tokens:], self.grid)
+
+    def class_maps(self, rows: Iterable[np.ndarray]) -> np.ndarray:
+        """(layers, rows, cols): `class_map` of each layer's matrix or row."""
+        return np.stack([self.class_map(row) for row in rows])
 
     def patch_attention(self, row: int, col: int, layer: int = -1, head: Head = None) -> np.ndarray:
         """(rows, cols): what the token of patch (row, col) attends to at `layer`, over patches only."""
@@ -211,7 +203,7 @@ class Analysis:
                 self._last_gradients = (target, grads, held_bytes(grads))
             return self._last_gradients[1]
 
-    def _gradient_layers(self, target: int) -> Sequence[np.ndarray]:
+    def gradient_layers(self, target: int) -> Sequence[np.ndarray]:
         """`gradients(target)` as a sequence of layers, each converted to float32 only when read."""
         return _Float32Layers(self._gradients(target))
 
@@ -260,7 +252,7 @@ class Analysis:
         with that seed (None: no random map).
         """
         target = self._target_index(target)
-        chosen = dict(maps) if maps is not None else {m: self.attention_map(m, target=target) for m in METHODS}
+        chosen = dict(maps) if maps is not None else {m: self.attention_map(m, target=target) for m in methods.names()}
         if random_seed is not None:
             chosen["random"] = perturbation.random_map(self.grid, random_seed)
         return perturbation.perturbation_curves(
@@ -294,11 +286,6 @@ class Analysis:
             output = forward_with_everything(self.model, self.inputs, self.patch_size)
             self._kept_tape = backprop.one_image(output.records, self.attentions)
         return self._kept_tape
-
-    def _class_row(self, matrix: np.ndarray) -> np.ndarray:
-        """The class token's row (of a (T, T) matrix, or that row itself) over the patches, as a map."""
-        row = matrix if matrix.ndim == 1 else matrix[0]
-        return as_distribution(row[self.num_prefix_tokens:], self.grid)
 
     def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         return self._views.get(key, compute)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .. import methods
 from . import render
 from .analysis import Analysis
 from .maps import Head
@@ -41,14 +42,6 @@ SMALL_SIDE = 128  # short side of each small multiple before matplotlib places i
 CAPTION_CHARS = 150  # characters per caption line at 7 pt across the figure
 MAX_COLUMNS = 6  # small multiples per row for up to 12 layers; deeper models get ceil(depth / 3) (ViT-L: 8)
 HIGHLIGHT = "#4f46e5"
-METHOD_TITLES = {"attention": "Attention", "rollout": "Attention rollout", "relevance": "Relevance",
-                 "legrad": "LeGrad"}
-METHOD_NOTES = {
-    "attention": "the class token's attention in one layer",
-    "rollout": "attention followed through the residual stream up to this layer (Abnar & Zuidema 2020)",
-    "relevance": "gradient-weighted attention relevance for the class (Chefer et al. 2021)",
-    "legrad": "gradients of each layer's class score with respect to its attention (Bousselham et al. 2024)",
-}
 
 
 @dataclass(frozen=True)
@@ -122,16 +115,32 @@ def layer_maps(analysis: Analysis, view: FigureView) -> np.ndarray:
     return analysis.maps_by_layer(view.method, head=view.head, target=view.target, discard_ratio=view.discard_ratio)
 
 
+def english(key: str) -> str:
+    """A string of the app's tables in English (matplotlib ships no CJK font, so figures are English)."""
+    from ..app.i18n import ENGLISH, text
+
+    return text(key, ENGLISH)
+
+
+def method_title(method: str) -> str:
+    """The method's name as figures show it."""
+    return english(methods.method(method).label_key)
+
+
+def layer_span(method: str, layer: int) -> str:
+    """"layer 3" for a map of one layer, "layers 1–3" for a method that chains the layers up to it (from 1)."""
+    return f"layers 1–{layer}" if methods.method(method).chains_layers else f"layer {layer}"
+
+
 def headline(analysis: Analysis, view: FigureView) -> str:
     """The figure's title: method, layer, heads (and the class, for class-specific maps)."""
-    layer = view.layer % analysis.depth + 1
-    span = f"layer {layer}" if view.method == "attention" else f"layers 1–{layer}"
+    span = layer_span(view.method, view.layer % analysis.depth + 1)
     heads = f"head {view.head}" if isinstance(view.head, int) else f"{view.head} of {analysis.heads} heads"
     target = ""
-    if view.method in ("relevance", "legrad"):
+    if methods.method(view.method).needs_class:
         label = view.target if view.target is not None else (analysis.top(1) or [("?", 0.0)])[0][0]
         target = f" · class “{analysis.labels[label] if isinstance(label, int) else label}”"
-    return f"{METHOD_TITLES[view.method]}{target} · {span} of {analysis.depth} · {heads}"
+    return f"{method_title(view.method)}{target} · {span} of {analysis.depth} · {heads}"
 
 
 def describe(analysis: Analysis, view: FigureView, title: str = "") -> str:
@@ -147,7 +156,8 @@ def describe(analysis: Analysis, view: FigureView, title: str = "") -> str:
     prefix = analysis.num_prefix_tokens
     return (f"Model: {model}. Patch size {p} px ({how}): {rows}×{cols} patches + {prefix} prefix "
             f"token{'s' if prefix > 1 else ''}, {analysis.view.width}×{analysis.view.height} px input. "
-            f"Method: {view.method}, {METHOD_NOTES[view.method]}; each map sums to 1 over the patches, "
+            f"Method: {view.method}, {english(methods.method(view.method).description_key)}; each map sums to 1 "
+            f"over the patches, "
             f"drawn over the image at opacity {view.opacity:g}{smooth}, each small multiple scaled to its own "
             f"maximum.{guess}")
 
@@ -183,7 +193,7 @@ def build(analysis: Analysis, view: FigureView | None = None, title: str = "") -
          render.upscaled(analysis.view, render.display_scale(analysis.view.size))),
         ("grid", f"{analysis.grid[0]}×{analysis.grid[1]} patches of {analysis.patch_size}×{analysis.patch_size} px",
          render.patch_grid(analysis, show_indices=view.show_indices, show_order=view.show_order)),
-        ("map", f"{METHOD_TITLES[view.method]}, {'layer' if view.method == 'attention' else 'layers 1–'}{chosen + 1}",
+        ("map", f"{method_title(view.method)}, {layer_span(view.method, chosen + 1)}",
          render.overlay(analysis, current, view.cmap, view.opacity, view.smooth)),
     ]
     for column, (label, heading, picture) in enumerate(pictures):
@@ -196,7 +206,7 @@ def build(analysis: Analysis, view: FigureView | None = None, title: str = "") -
     bar.ax.tick_params(labelsize=7)
     bar.set_label("share of the map", fontsize=7.5)
 
-    figure.text(layout.x(layout.MARGIN), layout.y(layout.strip_top), f"{METHOD_TITLES[view.method]} through the "
+    figure.text(layout.x(layout.MARGIN), layout.y(layout.strip_top), f"{method_title(view.method)} through the "
                 f"layers (layer {chosen + 1} framed)", fontsize=9.5, fontweight="bold", va="top")
     for index, layer_map in enumerate(by_layer):
         ax = figure.add_axes(layout.small(index), label=f"layer {index + 1}")
@@ -298,8 +308,7 @@ def animation_frames(analysis: Analysis, view: FigureView | None = None, title: 
     frames = []
     for index, picture in enumerate(pictures):
         shown.set_data(np.asarray(picture))
-        span = f"layer {index + 1}" if view.method == "attention" else f"layers 1–{index + 1}"
-        heading.set_text(f"{METHOD_TITLES[view.method]} · {span} of {analysis.depth}")
+        heading.set_text(f"{method_title(view.method)} · {layer_span(view.method, index + 1)} of {analysis.depth}")
         canvas.draw()
         frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy()))
     return frames

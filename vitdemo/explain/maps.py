@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-METHODS = ("attention", "rollout", "relevance", "legrad")
-HEAD_FUSIONS = ("mean", "max", "min")
+from ..constants import HEAD_FUSIONS
+
 Head = int | str | None
 
 

@@ -1,10 +1,10 @@
 """One analysis as one compact bundle for the browser, so every view of it is drawn there without a request.
 
 The page's explorer (`vitdemo/app/explorer.js`) paints from this and nothing else: the picture as the model
-saw it, the grid geometry and token types, and the maps — every layer's class-token attention and rollout
-for every head and head fusion, patch-to-patch attention (head mean) for click-a-patch, and relevance per
-class once asked for. The maps come from `Analysis` (the library stays the one place where they are
-computed); this module only quantises and packs them.
+saw it, the grid geometry and token types, the methods' table (`schema`), and the maps — every layer's map
+of each method that needs no class, for every head and head fusion, patch-to-patch attention (head mean)
+for click-a-patch, and a class method's maps per class once asked for. The maps come from `Analysis` (the
+library stays the one place where they are computed); this module only quantises and packs them.
 
 Quantisation is chosen so that the browser draws the server's picture: `render.heat_image` scales a map by
 its maximum and looks up `round(255 · v / max)` in the colormap, so each map is sent as its maximum and
@@ -18,12 +18,14 @@ from __future__ import annotations
 import base64
 import io
 import zlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from .. import methods
+from ..constants import HEAD_FUSIONS, MAX_DISCARD
 from .analysis import Analysis
-from .maps import HEAD_FUSIONS
 from .render import display_scale
 
 VERSION = 1
@@ -35,9 +37,16 @@ def head_order(heads: int) -> list[str | int]:
     return [*HEAD_FUSIONS, *range(heads)]
 
 
-# Rollout and relevance multiply one layer into the next, so "head 3" would chain head 3 of every layer:
-# heads that share only an index. They are sent for the fusions only (and the explorer says why).
-FUSED_ONLY = ("rollout", "relevance", "legrad")
+def schema() -> dict[str, Any]:
+    """What the browser knows of methods and heads, from the one table (`vitdemo.methods`): every method and
+    its flags, the head fusions (the head axis of a chained method's stack) and rollout's discard limit."""
+    return {"methods": methods.schema(), "fusions": list(HEAD_FUSIONS), "discard_max": MAX_DISCARD}
+
+
+def stem(analysis: Analysis) -> str:
+    """The start of every file name of this analysis: top-1 class and patch size (`star_p16`)."""
+    top = analysis.top(1)
+    return f"{top[0][0] if top else 'features'}_p{analysis.patch_size}"
 
 
 def packed(array: np.ndarray) -> str:
@@ -63,9 +72,10 @@ def map_stack(analysis: Analysis, method: str, target: int | str | None = None,
               discard_ratio: float = 0.0) -> dict[str, Any]:
     """Every layer × head setting of one method, as {"q": packed uint16 (layers, settings, patches), "max": …}.
 
-    Settings are `head_order` for attention and the fusions alone for rollout and relevance (`FUSED_ONLY`).
+    Settings are `head_order`, or the fusions alone for a method that chains the layers: "head 3" would chain
+    head 3 of every layer, heads that share only an index (the explorer says why).
     """
-    heads = HEAD_FUSIONS if method in FUSED_ONLY else head_order(analysis.heads)
+    heads = HEAD_FUSIONS if methods.method(method).chains_layers else head_order(analysis.heads)
     stack = np.stack([analysis.maps_by_layer(method, head, target=target, discard_ratio=discard_ratio)
                       for head in heads], axis=1)  # (L, settings, rows, cols)
     q, peak = quantised(stack.reshape(*stack.shape[:2], -1), 65535)
@@ -138,16 +148,18 @@ def view_png(analysis: Analysis) -> str:
 
 
 def explorer_payload(analysis: Analysis, key: Any = None, title: str = "", discard_ratio: float = 0.0,
-                     relevance_targets: tuple[str, ...] = (), patch_rows: bool = True) -> dict[str, Any]:
-    """The bundle for one analysis: geometry, picture, attention and rollout maps, patch rows, relevance.
+                     class_targets: Mapping[str, Sequence[str]] | None = None,
+                     patch_rows: bool = True) -> dict[str, Any]:
+    """The bundle for one analysis: geometry, picture, every method's maps that need no class, patch rows.
 
-    `key` names the analysis for the server functions that add to it (relevance for another class, a
-    clicked row of a large grid); `relevance_targets` are the classes whose relevance is included now;
+    `key` names the analysis for the server functions that add to it (a class method's maps for a class, a
+    clicked row of a large grid); `class_targets` ({method: classes}) are class methods' maps included now;
     `patch_rows=False` leaves out click-a-patch (the comparison draws class-token maps only).
     """
     rows, cols = analysis.grid
     top = analysis.top(5)  # [] for a model without a classifier (DINO, DINOv2 without a head)
     prefix = token_types(analysis)
+    classless = [m.name for m in methods.rows() if not m.needs_class]
     return {
         "version": VERSION,
         "key": list(key) if key is not None else None,
@@ -161,13 +173,14 @@ def explorer_payload(analysis: Analysis, key: Any = None, title: str = "", disca
         "heads": analysis.heads,
         "head_order": head_order(analysis.heads),
         "top": [[label, round(p, 6)] for label, p in top],
-        "name": f"{top[0][0] if top else 'features'}_p{analysis.patch_size}",
+        "name": stem(analysis),
         "classifier": bool(top),
         "image": view_png(analysis),
         "discard": discard_ratio,
-        "maps": {"attention": map_stack(analysis, "attention"),
-                 "rollout": map_stack(analysis, "rollout", discard_ratio=discard_ratio)},
-        "relevance": {t: map_stack(analysis, "relevance", target=t) for t in relevance_targets},
+        "schema": schema(),
+        "maps": {name: map_stack(analysis, name, discard_ratio=discard_ratio) for name in classless},
+        "classes": {name: {t: map_stack(analysis, name, target=t) for t in targets}
+                    for name, targets in (class_targets or {}).items()},
         "patches": rows_of_patches(analysis) if patch_rows else None,
         "lenses": lens_bundle(analysis, with_rows=patch_rows),
     }

@@ -56,6 +56,12 @@ EN = {
     "explorer.title.relevance": "Relevance: what made the model pick this class (one backward pass)",
     "explorer.title.legrad": "LeGrad: how each layer's attention moves this class's score (gradients of every layer's "
                              "readout)",
+    # what each method computes, with its source (the figure's caption and the API's description, in English)
+    "explorer.about.attention": "the class token's attention in one layer",
+    "explorer.about.rollout": "attention followed through the residual stream up to this layer (Abnar & Zuidema 2020)",
+    "explorer.about.relevance": "gradient-weighted attention relevance for the class (Chefer et al. 2021)",
+    "explorer.about.legrad": "gradients of each layer's class score with respect to its attention (Bousselham et al. "
+                             "2024)",
     "explorer.why.heads": "Rollout, relevance and LeGrad combine every layer, so they exist for the fused heads only.",
     "explorer.why.patch": "A clicked patch shows the mean of the heads.",
     "explorer.why.tokens": "Token norms and features belong to tokens, not to heads.",
@@ -83,8 +89,7 @@ EN = {
     "explorer.caption.prefix": "Where the {kind} token (token {index}) looks, {layer}, {head}.",
     "explorer.caption.patch": "What patch (row {row}, col {col}) attends to, {layer}, mean over {heads} heads. Back "
                               "to the class token: the button, or pick a method.",
-    "explorer.caption.relevance": "{title}: “{label}”, up to {layer}, {head}.",
-    "explorer.caption.legrad": "{title}: “{label}”, layers 1 to {layer} of {depth}, {head}.",
+    "explorer.caption.class": "{title}: “{label}”, up to {layer}, {head}.",
     "explorer.caption.attention": "{title}: {layer}, {head}. Click a patch to see what it attends to.",
     "explorer.caption.upto": "{title}: up to {layer}, {head}. Click a patch to see what it attends to.",
     # token kinds (the chips before the grid)
@@ -177,6 +182,10 @@ ZH = {
     "explorer.title.rollout": "注意力展开：把注意力从第一层一直跟到这一层",
     "explorer.title.relevance": "相关性：是什么让模型选了这个类别（一次反向传播）",
     "explorer.title.legrad": "LeGrad：每一层的注意力如何推动这个类别的分数（每层读出的梯度）",
+    "explorer.about.attention": "类别标记在某一层的注意力",
+    "explorer.about.rollout": "沿残差流把注意力一直跟到这一层（Abnar & Zuidema 2020）",
+    "explorer.about.relevance": "按梯度加权、针对该类别的注意力相关性（Chefer et al. 2021）",
+    "explorer.about.legrad": "每一层的类别得分对其注意力的梯度（Bousselham et al. 2024）",
     "explorer.why.heads": "注意力展开、相关性和 LeGrad 综合了所有层，因此只有融合后的注意力头。",
     "explorer.why.patch": "点选的图像块显示各注意力头的均值。",
     "explorer.why.tokens": "标记范数和特征属于标记，不属于注意力头。",
@@ -202,8 +211,7 @@ ZH = {
     "explorer.caption.prefix": "{kind}（标记 {index}）看向哪里，{layer}，{head}。",
     "explorer.caption.patch": "图像块（第 {row} 行，第 {col} 列）关注哪里，{layer}，{heads} 个头的均值。回到类别标记："
                               "点按钮，或选一种方法。",
-    "explorer.caption.relevance": "{title}：“{label}”，直到{layer}，{head}。",
-    "explorer.caption.legrad": "{title}：“{label}”，第 1 到第 {layer} 层（共 {depth} 层），{head}。",
+    "explorer.caption.class": "{title}：“{label}”，直到{layer}，{head}。",
     "explorer.caption.attention": "{title}：{layer}，{head}。点击一个图像块，看它关注哪里。",
     "explorer.caption.upto": "{title}：直到{layer}，{head}。点击一个图像块，看它关注哪里。",
     "explorer.kind.class": "类别标记",
