@@ -83,12 +83,14 @@ def test_the_explorers_server_functions_add_what_a_bundle_lacks(engine):
     from vitdemo.explain import payload
 
     out = Handlers(engine).update(controls(engine))
-    relevance, legrad, rollout, patch_row, similarity_row, faithfulness, top_without = \
-        ExplorerServer(engine).functions()
-    analysis = engine.cached(out["key"])
-    assert relevance([list(out["key"]), "circle"]) == payload.map_stack(analysis, "relevance", target="circle")
-    assert legrad([list(out["key"]), "star"]) == payload.map_stack(analysis, "legrad", target="star")
-    assert rollout([list(out["key"]), 0.5]) == payload.map_stack(analysis, "rollout", discard_ratio=0.5)
+    functions = ExplorerServer(engine).functions()
+    maps, patch_row, similarity_row, faithfulness, top_without = (functions[name] for name in (
+        "maps", "patch_row", "similarity_row", "faithfulness", "top_without"))
+    analysis, key = engine.cached(out["key"]), list(out["key"])
+    assert maps([key, "relevance", "circle", 0]) == payload.map_stack(analysis, "relevance", target="circle")
+    assert maps([key, "legrad", "star", 0]) == payload.map_stack(analysis, "legrad", target="star")
+    assert maps([key, "rollout", "", 0.5]) == payload.map_stack(analysis, "rollout", discard_ratio=0.5)
+    assert maps([key, "attention", "", 0]) == payload.map_stack(analysis, "attention")
     assert patch_row([list(out["key"]), 1, 2, 3]) == payload.patch_row(analysis, 1, 2, 3)
     assert similarity_row([list(out["key"]), 2, 3]) == payload.similarity_row(analysis, 2, 3)
     curves = faithfulness(list(out["key"]))
@@ -97,9 +99,12 @@ def test_the_explorers_server_functions_add_what_a_bundle_lacks(engine):
     expected = [list(t) for t in analysis.top_without([(0, 0), (2, 3)])]
     assert top_without([list(out["key"]), [[0, 0], [2, 3]]]) == expected
     # Refusals come back as one sentence for the page, not as a server error:
-    assert "target must be one of the model's classes" in relevance([list(out["key"]), "dragon"])["error"]
+    assert "target must be one of the model's classes" in maps([key, "relevance", "dragon", 0])["error"]
+    assert "method must be one of attention, rollout" in maps([key, "dragon", "", 0])["error"]
+    assert "discard must be a number from 0 to 0.95" in maps([key, "rollout", "", 0.99])["error"]
     assert "row must be a whole number from 0 to 5" in patch_row([list(out["key"]), 1, 9, 3])["error"]
-    assert "no longer in the server's memory" in relevance([["0" * 24, "bundled", 16, False], "circle"])["error"]
+    assert "no longer in the server's memory" in maps([["0" * 24, "bundled", 16, False], "relevance", "circle", 0])[
+        "error"]
     everything = [[r, c] for r in range(6) for c in range(6)]
     assert "Hide some patches, not all" in top_without([list(out["key"]), everything])["error"]
 

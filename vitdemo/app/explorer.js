@@ -1,11 +1,12 @@
 // js_on_load of the explorer (gr.HTML, elem_id "explorer"): every view of one analysis, drawn in the page.
-// In scope (Gradio): element, props (props.value = the bundle of vitdemo/explain/payload.py), server
-// (relevance, rollout, patch_row: only for what needs the server), watch. The painter is window.vitdemo.
+// In scope (Gradio): element, props (props.value = the bundle of vitdemo/explain/payload.py), server (its
+// server functions, called in explorer_server.js), watch. explorer.py loads this after `const V =
+// window.vitdemo` (the painter) and explorer_plots.js, explorer_server.js; this file holds the controls and
+// the view. What a view means (methods, heads, file names) is V.core's (painter_core.js), from the bundle.
 //
 // Test contract (keep stable): the root #explorer gets data-painted (performance.now() after a paint) and
 // data-view (JSON: layer from 1, head, method, ...); the layer control is input[type=range] inside
 // #explorer-layer, the head control a <select> inside #explorer-head.
-const V = window.vitdemo;
 const root = element.closest("#explorer") || element;
 const $ = (selector) => element.querySelector(selector);
 const luts = V.lutsFrom(V.colormaps);
@@ -14,8 +15,8 @@ const tr = V.tr;
 let d = null;          // the decoded bundle on screen
 let loading = null;    // the bundle being decoded
 let playing = null;    // the play button's timer
-const view = { method: "attention", layer: 1, head: "mean", target: "", cmap: "inferno", opacity: 0.6,
-               smooth: false, grid: false, indices: false, order: false, patch: null, query: 0 };
+const core = V.core;
+let view = core.initialView();
 
 const controls = {
   layer: $("#explorer-layer input[type=range]"), layerOut: $("#explorer-layer output"),
@@ -29,20 +30,19 @@ const controls = {
   downloadMap: $(".vx-download-map"), downloadGrid: $(".vx-download-grid"),
   faith: $(".vx-faith"), curves: $(".vx-curves"), aucs: $(".vx-aucs"), hide: $(".vx-hide"), without: $(".vx-without"),
 };
-const COLOURS = { attention: "#6366f1", rollout: "#059669", relevance: "#dc2626", legrad: "#d97706", random: "#6b7280" };
 let hidden = [];       // click-to-hide: the patches dropped, as [row, col]
 
 function percent(x) { return x >= 0.1 ? `${(x * 100).toFixed(0)}%` : `${(x * 100).toFixed(1)}%`; }
 // A map value as the view means it: a share of the map, a token's norm, or a cosine similarity.
 function readout(x) {
-  if (view.method === "norms") return `‖x‖ ${x.toFixed(1)}`;
+  if (view.method === "norms") return `‖x‖ ${x.toFixed(1)}`;  // the lenses (core.isLens) read out their own
   if (view.method === "features") return `cos ${x.toFixed(2)}`;
   return percent(x);
 }
 
 function fillHeads() {
-  const p = d.payload, options = ["mean", "max", "min", ...Array.from({ length: p.heads }, (_, h) => String(h))];
-  controls.head.innerHTML = options.map((h) => `<option value="${h}">${V.FUSIONS.includes(h) ? tr(`explorer.fusion.${h}`)
+  const p = d.payload, options = p.head_order.map(String);
+  controls.head.innerHTML = options.map((h) => `<option value="${h}">${core.isFusion(p.schema, h) ? tr(`explorer.fusion.${h}`)
     : tr("explorer.head_n", { head: h })}</option>`).join("");
 }
 
@@ -64,47 +64,42 @@ function translateStatic() {
 
 // Controls that do nothing in the current mode are disabled, with the reason next to them.
 function syncControls() {
-  const p = d.payload;
+  const p = d.payload, schema = p.schema;
   controls.layer.max = p.depth;
   controls.layer.value = view.layer;
   controls.layerOut.textContent = tr("explorer.layer_of", { layer: view.layer, depth: p.depth });
-  const fusedOnly = V.FUSED_ONLY.includes(view.method) && !view.patch;
+  const fusedOnly = core.chainsLayers(schema, view.method) && !view.patch;
   for (const option of controls.head.options) {
-    option.disabled = (fusedOnly && !V.FUSIONS.includes(option.value));
+    option.disabled = (fusedOnly && !core.isFusion(schema, option.value));
     option.title = option.disabled ? tr("explorer.why.heads") : "";
   }
-  const perToken = ["norms", "features"].includes(view.method);
+  const perToken = core.isLens(view.method), base = core.baseMethod(schema);
   controls.head.disabled = !!view.patch || perToken;
   controls.head.value = String(view.head);
   controls.headWhy.textContent = perToken ? tr("explorer.why.tokens") : view.patch ? tr("explorer.why.patch")
     : fusedOnly ? tr("explorer.why.heads") : "";
   controls.head.title = controls.headWhy.textContent;
-  controls.targetBox.hidden = !V.CLASS_METHODS.includes(view.method) || !!view.patch;
+  controls.targetBox.hidden = !core.needsClass(schema, view.method) || !!view.patch;
   controls.target.value = view.target;
   controls.back.disabled = !view.patch && !view.query;
   for (const chip of controls.prefix.querySelectorAll("button")) {
-    chip.setAttribute("aria-pressed", String(Number(chip.dataset.query) === view.query && view.method === "attention" && !view.patch));
+    chip.setAttribute("aria-pressed", String(Number(chip.dataset.query) === view.query && view.method === base && !view.patch));
   }
   controls.back.title = view.patch ? "" : tr("explorer.why.class_shown");
-  controls.discard.disabled = view.method !== "rollout" || !!view.patch;
+  controls.discard.disabled = !core.discards(schema, view.method) || !!view.patch;
   controls.discard.title = controls.discard.disabled ? tr("explorer.why.discard") : "";
   controls.smooth.checked = view.smooth; controls.grid.checked = view.grid;
   controls.indices.checked = view.indices; controls.order.checked = view.order;
   controls.cmap.value = view.cmap; controls.opacity.value = view.opacity;
   for (const button of controls.methods) {
     button.setAttribute("aria-pressed", String(button.dataset.method === view.method && !view.patch));
-    const classless = V.CLASS_METHODS.includes(button.dataset.method) && !p.classifier;
+    const classless = core.needsClass(schema, button.dataset.method) && !p.classifier;
     button.disabled = classless;
     button.title = classless ? tr("explorer.why.no_classifier") : "";
   }
 }
 
 // Click to hide: the dropped patches drawn dark on the map; the classification without them from the server.
-function dimHidden() {
-  const ctx = controls.mapCanvas.getContext("2d"), p = d.payload, cell = p.patch * p.scale;
-  ctx.fillStyle = "rgba(0, 0, 0, 0.75)";
-  for (const [r, c] of hidden) ctx.fillRect(c * cell, r * cell, cell, cell);
-}
 async function toggleHidden(patch) {
   const at = hidden.findIndex(([r, c]) => r === patch[0] && c === patch[1]);
   at >= 0 ? hidden.splice(at, 1) : hidden.push(patch);
@@ -113,7 +108,7 @@ async function toggleHidden(patch) {
   if (!asked.length) { controls.without.textContent = ""; return; }
   controls.without.textContent = tr("explorer.classifying");
   try {
-    const top = V.answer(await server.top_without(mine.payload.key, asked));
+    const top = await fetchTopWithout(mine, asked);
     if (mine !== d || JSON.stringify(asked) !== JSON.stringify(hidden)) return; // a newer click answers
     const was = Object.fromEntries(mine.payload.top);
     const listed = top.map(([label, prob]) =>
@@ -132,7 +127,7 @@ async function faithfulness() {
   if (mine.faithfulness) return drawCurves(mine.faithfulness);
   controls.aucs.textContent = tr("explorer.measuring");
   try {
-    mine.faithfulness = V.answer(await server.faithfulness(mine.payload.key));
+    mine.faithfulness = await fetchFaithfulness(mine);
   } catch (error) {
     controls.aucs.textContent = tr("explorer.not_available", { error: error.message || error });
     return;
@@ -140,27 +135,7 @@ async function faithfulness() {
   if (mine === d) drawCurves(mine.faithfulness);
 }
 function drawCurves(results) {
-  const canvas = controls.curves, ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height;
-  const half = w / 2, pad = 26;
-  ctx.clearRect(0, 0, w, h);
-  ctx.font = "11px sans-serif"; ctx.fillStyle = "#333";
-  [tr("explorer.curve.deletion"), tr("explorer.curve.insertion")].forEach((title, k) => {
-    const x0 = k * half + pad, x1 = (k + 1) * half - 8, y0 = 14, y1 = h - pad;
-    ctx.strokeStyle = "#999"; ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    ctx.fillStyle = "#333"; ctx.fillText(title, x0, h - 8); ctx.fillText("1", x0 - 10, y0 + 8); ctx.fillText("0", x0 - 10, y1);
-    for (const [name, r] of Object.entries(results)) {
-      const ys = k === 0 ? r.deletion : r.insertion;
-      ctx.strokeStyle = COLOURS[name] || "#000"; ctx.lineWidth = name === "random" ? 1 : 2;
-      ctx.setLineDash(name === "random" ? [4, 3] : []);
-      ctx.beginPath();
-      r.fractions.forEach((f, i) => { const x = x0 + f * (x1 - x0), y = y1 - ys[i] * (y1 - y0); i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
-      ctx.stroke();
-    }
-    ctx.setLineDash([]);
-  });
-  controls.aucs.innerHTML = Object.entries(results).map(([name, r]) =>
-    `<span style="color:${COLOURS[name] || "#000"}">■</span> ` + tr("explorer.auc", { name: tr(`explorer.method.${name}`),
-      deletion: r.deletion_auc.toFixed(3), insertion: r.insertion_auc.toFixed(3) })).join("<br>");
+  controls.aucs.innerHTML = plotCurves(controls.curves, results, d.payload.schema, tr);
   element.dataset.faithfulness = JSON.stringify(Object.fromEntries(Object.entries(results).map(([n, r]) =>
     [n, [r.deletion_auc, r.insertion_auc]])));
 }
@@ -168,6 +143,7 @@ function drawCurves(results) {
 // The tokens before the patches, drawn beside the grid: click one to see where it attends.
 function prefixChips() {
   const p = d.payload, norms = view.method === "norms" ? d.lenses.norms : null, t = p.prefix.length;
+  const base = core.baseMethod(p.schema);
   const n = p.grid[0] * p.grid[1], offset = (view.layer - 1) * (t + n);
   controls.prefix.innerHTML = p.prefix.map((kind, i) => {
     const norm = norms ? ` · ‖x‖ ${norms[offset + i].toFixed(1)}` : "";
@@ -175,40 +151,22 @@ function prefixChips() {
       `${kind === "register" ? " " + i : ""}${norm}</button>`;
   }).join("") + `<span class="vx-why">${tr("explorer.then_patches", { count: n })}</span>`;
   for (const chip of controls.prefix.querySelectorAll("button")) {
-    chip.setAttribute("aria-pressed", String(Number(chip.dataset.query) === view.query && view.method === "attention" && !view.patch));
-    chip.addEventListener("click", () => {
-      const method = ["attention"].includes(view.method) ? view.method : "attention";
-      set({ query: Number(chip.dataset.query), method, patch: null });
-    });
+    chip.setAttribute("aria-pressed", String(Number(chip.dataset.query) === view.query && view.method === base && !view.patch));
+    chip.addEventListener("click", () => set({ query: Number(chip.dataset.query), method: base, patch: null }));
   }
 }
 
-// The patch tokens' norms in this layer as a histogram; far-out outliers in red.
+// The patch tokens' norms in this layer as a histogram (token norms only).
 function histogram(map) {
-  const canvas = controls.histogram;
-  canvas.hidden = view.method !== "norms";
-  if (canvas.hidden) return;
-  const width = 340, height = 60, bins = 30, values = Array.from(map.norms);
-  canvas.width = width; canvas.height = height;
-  const ctx = canvas.getContext("2d"), top = Math.max(...values) || 1;
-  const counts = new Array(bins).fill(0), bad = new Array(bins).fill(0);
-  values.forEach((v, i) => { const b = Math.min(bins - 1, Math.floor(v / top * bins)); counts[b]++; if (map.outliers.has(i)) bad[b]++; });
-  const most = Math.max(...counts), w = width / bins;
-  ctx.clearRect(0, 0, width, height);
-  counts.forEach((c, b) => {
-    const h = c / most * (height - 12);
-    ctx.fillStyle = bad[b] ? "#dc2626" : "#6366f1";
-    ctx.fillRect(b * w + 1, height - 12 - h, w - 2, h);
-  });
-  ctx.fillStyle = "#555"; ctx.font = "10px sans-serif";
-  ctx.fillText("0", 0, height - 1); ctx.fillText(top.toFixed(0), width - 24, height - 1);
+  controls.histogram.hidden = view.method !== "norms";
+  if (!controls.histogram.hidden) drawHistogram(controls.histogram, map);
 }
 
 function caption() {
-  const p = d.payload, layer = tr("explorer.layer_in", { layer: view.layer, depth: p.depth });
-  const head = V.FUSIONS.includes(String(view.head))
+  const p = d.payload, schema = p.schema, layer = tr("explorer.layer_in", { layer: view.layer, depth: p.depth });
+  const head = core.isFusion(schema, view.head)
     ? tr("explorer.fused", { fusion: tr(`explorer.fusion_short.${view.head}`), heads: p.heads }) : tr("explorer.head_n", { head: view.head });
-  const title = tr(`explorer.title.${view.method}`);
+  const title = tr(core.titleKey(schema, view.method));
   if (view.method === "norms") {
     const map = V.currentMap(d, view), count = map ? map.outliers.size : 0;
     return tr(count === 1 ? "explorer.caption.norms_one" : "explorer.caption.norms", { title, layer, count });
@@ -221,17 +179,11 @@ function caption() {
   }
   if (view.patch) return tr("explorer.caption.patch", { row: view.patch[0], col: view.patch[1], layer, heads: p.heads });
   const label = view.target || (p.top[0] || [""])[0];
-  if (view.method === "relevance") return tr("explorer.caption.relevance", { title, label, layer, head });
-  if (view.method === "legrad") return tr("explorer.caption.legrad", { title, label, layer: view.layer, depth: p.depth, head });
-  return tr(view.method === "attention" ? "explorer.caption.attention" : "explorer.caption.upto", { title, layer, head });
+  return tr(core.captionKey(schema, view.method), { title, label, layer, head });
 }
 
 function scaleBar(map) {
-  const lut = luts[view.cmap] || luts.inferno, ctx = controls.bar.getContext("2d");
-  controls.bar.width = 256; controls.bar.height = 1;
-  const row = ctx.createImageData(256, 1);
-  for (let i = 0; i < 256; i++) row.data.set([lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2], 255], i * 4);
-  ctx.putImageData(row, 0, 0);
+  drawScale(controls.bar, luts[view.cmap] || luts.inferno);
   controls.low.textContent = "0";
   controls.high.textContent = readout(map.peak);
   controls.bar.hidden = controls.low.hidden = controls.high.hidden = !!map.rgb;
@@ -244,17 +196,15 @@ async function fetchMissing() {
     if (view.method === "features" && view.patch) {
       const [r, c] = view.patch, index = r * p.grid[1] + c;
       controls.status.textContent = tr("explorer.fetch_similarity");
-      mine.rows[`similarity/${index}`] = await V.stack(await server.similarity_row(p.key, r, c), 255);
+      mine.rows[`similarity/${index}`] = await fetchSimilarityRow(mine, view.patch);
     } else if (view.patch && !d.patches) {
       const [r, c] = view.patch, key = `${view.layer - 1}/${r * p.grid[1] + c}`;
       controls.status.textContent = tr("explorer.fetch_attention");
-      const row = await server.patch_row(p.key, view.layer - 1, r, c);
-      mine.rows[key] = await V.stack(row, 255);
-    } else if (V.CLASS_METHODS.includes(view.method)) {
+      mine.rows[key] = await fetchPatchRow(mine, view.layer, view.patch);
+    } else if (core.needsClass(p.schema, view.method)) {
       const target = view.target || p.top[0][0], method = view.method;
-      controls.status.textContent = tr("explorer.computing", { method: tr(`explorer.method.${method}`), label: target });
-      const packed = await server[method](p.key, target);
-      mine[method][target] = await V.stack(packed, 65535);
+      controls.status.textContent = tr("explorer.computing", { method: tr(core.labelKey(p.schema, method)), label: target });
+      mine.classes[method][target] = await fetchMaps(mine, method, target, 0);
     }
     controls.status.textContent = "";
   } catch (error) {
@@ -273,7 +223,7 @@ function paint() {
   scaleBar(map);
   prefixChips();
   histogram(map);
-  if (hidden.length) dimHidden();
+  if (hidden.length) drawHidden(controls.mapCanvas, d.payload, hidden);
   controls.caption.textContent = caption();
   const { grid: gridLines, ...rest } = view;
   root.dataset.view = JSON.stringify({ ...rest, grid_lines: gridLines, patch_size: d.payload.patch, name: d.payload.name });
@@ -301,13 +251,10 @@ async function show(payload) {
   d = decoded;
   element.querySelector(".vx").hidden = false;
   fillHeads(); fillTargets();
-  if (!sameModel) Object.assign(view, { layer: payload.depth, head: "mean" });
-  Object.assign(view, { patch: null, target: "", query: Math.min(view.query, payload.prefix.length - 1) });
+  view = core.forBundle(view, payload, !!sameModel);
   hidden = []; controls.without.textContent = ""; controls.aucs.textContent = "";
   controls.curves.getContext("2d").clearRect(0, 0, controls.curves.width, controls.curves.height);
   delete element.dataset.faithfulness;
-  if (V.CLASS_METHODS.includes(view.method) && !payload.classifier) view.method = "attention";
-  view.layer = Math.min(view.layer, payload.depth);
   controls.discard.value = payload.discard || 0; controls.discardOut.textContent = String(payload.discard || 0);
   paint();
   faithfulness();
@@ -337,9 +284,9 @@ function stepHead(delta) {
 
 for (const button of controls.methods) {
   button.addEventListener("click", () => {
-    const method = button.dataset.method;
-    const head = V.FUSED_ONLY.includes(method) && !V.FUSIONS.includes(String(view.head)) ? "mean" : view.head;
-    set({ method, head, patch: null, query: method === "attention" ? view.query : 0 });
+    if (!d) return;
+    view = core.withMethod(view, d.payload.schema, button.dataset.method);
+    paint();
   });
 }
 controls.layer.addEventListener("input", () => { stop(); set({ layer: Number(controls.layer.value) }); });
@@ -366,7 +313,9 @@ controls.discard.addEventListener("change", async () => {
   controls.discardOut.textContent = String(ratio);
   controls.status.textContent = tr("explorer.rollout_recomputing");
   try {
-    mine.maps.rollout = await V.stack(await server.rollout(mine.payload.key, ratio), 65535);
+    for (const { name } of mine.payload.schema.methods.filter((m) => m.discards && !m.needs_class)) {
+      mine.maps[name] = await fetchMaps(mine, name, "", ratio);
+    }
     controls.status.textContent = "";
   } catch (error) {
     controls.status.textContent = tr("explorer.rollout_failed", { error: error.message || error });
@@ -400,10 +349,8 @@ element.addEventListener("keydown", (event) => {
 });
 function download(canvas, what) {
   const link = document.createElement("a");
-  const suffix = what === "grid" ? "grid" : view.patch ? `patch${view.patch[0]}-${view.patch[1]}_layer${view.layer}`
-    : `${view.method}${V.CLASS_METHODS.includes(view.method) && view.target ? "_" + view.target : ""}_layer${view.layer}` +
-      (String(view.head) === "mean" ? "" : `_head${view.head}`);
-  link.download = `${d.payload.name}_${suffix}.png`.replace(/[^A-Za-z0-9._-]+/g, "_");
+  const drawn = { ...view, head: core.drawnHead(view) };
+  link.download = core.safeName(core.fileName(d.payload.name, what, drawn, d.payload.schema), ".png");
   link.href = canvas.toDataURL("image/png");
   link.click();
 }

@@ -3,11 +3,13 @@
 The server sends one bundle per analysis (`vitdemo.explain.payload`); layer, head, method, colormap,
 opacity, smoothing, grid lines, token indices and order, a clicked patch, the play button and the arrow
 keys then repaint a canvas without a request. Only what needs the server goes back to it, through the
-component's server functions: relevance for a class (one backward pass), rollout with weak links
-discarded, and one clicked row of a grid too large to send whole.
+component's server functions, chosen by name: a method's maps (a class method's for a class, one backward
+pass; rollout's with weak links discarded), one clicked row of a grid too large to send whole, and more.
 
-The per-head gallery, the patch-size comparison and the side-by-side models (`gallery.js`) are more `gr.HTML`s
-drawn by the same painter (`explorer_painter.js`, loaded once in the page's head), following the explorer's view.
+The buttons, like the bundle's table of methods, come from `vitdemo.methods`; the browser code holds no
+method names of its own. The per-head gallery, the patch-size comparison and the side-by-side models
+(`gallery.js` and one file per mode) are more `gr.HTML`s drawn by the same painter (`painter_core.js`,
+`explorer_painter.js`, loaded once in the page's head), following the explorer's view.
 """
 
 from __future__ import annotations
@@ -22,15 +24,22 @@ from typing import Any
 
 import gradio as gr
 
+from .. import methods
+from ..constants import COLORMAPS, MAX_DISCARD
 from .cache import AnalysisKey
-from .choices import COLORMAPS
-from .i18n import Message, current_language, explorer_strings, localized_error
-from .validation import UserError, fraction, target, whole
+from .i18n import ENGLISH, Message, current_language, explorer_strings, localized_error, text
+from .validation import UserError, fraction, method, target, whole
 
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
-METHOD_BUTTONS = (("attention", "Attention"), ("rollout", "Rollout"), ("relevance", "Relevance"),
-                  ("legrad", "LeGrad"), ("norms", "Token norms"), ("features", "Features"))
+LENSES = ("norms", "features")  # views of the tokens beside the methods (their buttons follow the methods')
+EXPLORER_SCRIPTS = ("explorer_plots.js", "explorer_server.js", "explorer.js")  # one scope, in this order
+GALLERY_FUNCTIONS = {"heads": ("maps",), "compare": ("maps",), "models": ("maps", "patch_row", "similarity_row")}
+
+
+def method_buttons() -> list[tuple[str, str]]:
+    """(view, label key) of every button: each method of the table, in its order, then the lenses."""
+    return [(m.name, m.label_key) for m in methods.rows()] + [(lens, f"explorer.method.{lens}") for lens in LENSES]
 
 
 @cache
@@ -55,16 +64,23 @@ def head_script() -> str:
     """
     tables = json.dumps(colormap_tables())
     strings = explorer_strings().replace("</", "<\\/")  # never ends the <script> early
-    return (f"<script>\n{asset('explorer_painter.js')}\nwindow.vitdemo.colormaps = {tables};\n"
+    return (f"<script>\n{asset('painter_core.js')}\n{asset('explorer_painter.js')}\n"
+            f"window.vitdemo.colormaps = {tables};\n"
             f"window.vitdemo.strings = {strings};\n{asset('explorer_strings.js')}</script>\n"
             f"<script>\n{asset('webcam.js')}</script>")
 
 
 def template() -> str:
-    methods = "".join(f'<button data-method="{m}" data-t="explorer.method.{m}" aria-pressed="false">{label}</button>'
-                      for m, label in METHOD_BUTTONS)
+    buttons = "".join(f'<button data-method="{name}" data-t="{key}" aria-pressed="false">{text(key, ENGLISH)}</button>'
+                      for name, key in method_buttons())
     cmaps = "".join(f'<option value="{c}">{c}</option>' for c in COLORMAPS)
-    return asset("explorer.html").replace("METHODS", methods).replace("CMAPS", cmaps)
+    return (asset("explorer.html").replace("METHODS", buttons).replace("CMAPS", cmaps)
+            .replace("DISCARD_MAX", f"{MAX_DISCARD:g}"))
+
+
+def scripts(*names: str) -> str:
+    """One js_on_load from several files, in one scope after `const V = window.vitdemo` (the painter)."""
+    return "const V = window.vitdemo;\n" + "\n".join(asset(name) for name in names)
 
 
 def answered(fn: Any) -> Any:
@@ -99,28 +115,20 @@ class ExplorerServer:
             raise UserError(Message("errors.analysis_gone"))
         return analysis
 
-    def functions(self) -> list[Any]:
-        """The server functions. Gradio hands each one value: the JS call's arguments as a list (or the
-        argument itself when there is one), so each unpacks its own."""
+    def functions(self) -> dict[str, Any]:
+        """The server functions by name (the name the browser calls). Gradio hands each one value: the JS
+        call's arguments as a list (or the argument itself when there is one), so each unpacks its own."""
         from ..explain import payload
 
-        def relevance(args: Any) -> dict[str, Any]:
-            """[key, class label]: relevance of every layer and head fusion for that class (one backward)."""
-            key, label = self.unpack(args, 2)
-            analysis = self.analysis(key)
-            return payload.map_stack(analysis, "relevance", target=target(label, analysis.labels))
-
-        def legrad(args: Any) -> dict[str, Any]:
-            """[key, class label]: LeGrad of every layer and head fusion for that class (a backward per layer)."""
-            key, label = self.unpack(args, 2)
-            analysis = self.analysis(key)
-            return payload.map_stack(analysis, "legrad", target=target(label, analysis.labels))
-
-        def rollout(args: Any) -> dict[str, Any]:
-            """[key, discard ratio]: rollout of every layer with the weakest links dropped (vit-explain's trick)."""
-            key, discard = self.unpack(args, 2)
-            return payload.map_stack(self.analysis(key), "rollout",
-                                     discard_ratio=fraction(discard, "discard", 0.0, 0.95))
+        def maps(args: Any) -> dict[str, Any]:
+            """[key, method, class label, discard ratio]: one method's maps of every layer and head setting; a
+            class method's for that class (empty: the top-1; a backward pass), with the weakest links dropped
+            for a method that discards (vit-explain's trick). What a method does not read is not checked."""
+            key, name, label, discard = self.unpack(args, 4)
+            analysis, chosen = self.analysis(key), methods.method(method(name))
+            return payload.map_stack(
+                analysis, chosen.name, target=target(label, analysis.labels) if chosen.needs_class else None,
+                discard_ratio=fraction(discard, "discard", 0.0, MAX_DISCARD) if chosen.discards else 0.0)
 
         def patch_row(args: Any) -> dict[str, Any]:
             """[key, layer from 0, row, col]: what one clicked patch attends to (head mean), for large grids."""
@@ -156,8 +164,7 @@ class ExplorerServer:
             cells = [(whole(r, "row", 0, rows - 1), whole(c, "col", 0, cols - 1)) for r, c in hidden]
             return [[label, p] for label, p in analysis.top_without(cells)]
 
-        return [answered(fn) for fn in (relevance, legrad, rollout, patch_row, similarity_row, faithfulness,
-                                        top_without)]
+        return {fn.__name__: answered(fn) for fn in (maps, patch_row, similarity_row, faithfulness, top_without)}
 
     @staticmethod
     def unpack(args: Any, count: int) -> list[Any]:
@@ -185,12 +192,14 @@ def gallery(engine: Any, mode: str, elem_id: str) -> gr.HTML:
     fetches clicked rows of large grids."""
     functions = ExplorerServer(engine).functions()
     return gr.HTML(None, html_template=GALLERY_TEMPLATE, css_template=GALLERY_CSS + GALLERY_MODE_CSS.get(mode, ""),
-                   js_on_load=asset("gallery.js"), server_functions=functions if mode == "models" else functions[:2],
+                   js_on_load=scripts("gallery.js", f"gallery_{mode}.js") + "\nstart();",
+                   server_functions=[functions[name] for name in GALLERY_FUNCTIONS[mode]],
                    elem_id=elem_id, apply_default_css=False, padding=False)
 
 
 def explorer(engine: Any) -> gr.HTML:
     """The explorer component: its value is an explorer payload (or None for no analysis)."""
-    return gr.HTML(None, html_template=template(), css_template=asset("explorer.css"), js_on_load=asset("explorer.js"),
-                   server_functions=ExplorerServer(engine).functions(), elem_id="explorer",
+    return gr.HTML(None, html_template=template(), css_template=asset("explorer.css"),
+                   js_on_load=scripts(*EXPLORER_SCRIPTS),
+                   server_functions=list(ExplorerServer(engine).functions().values()), elem_id="explorer",
                    apply_default_css=False, padding=False)

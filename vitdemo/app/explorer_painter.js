@@ -3,12 +3,12 @@
 // (explorer.js, gallery.js) all draw with it, so the three always agree with each other and, pixel for
 // pixel, with the server's renderer (vitdemo/explain/render.py): same colormap tables, same nearest
 // upscaling, same bilinear "smooth" interpolation, same blend (PIL's Image.blend truncates).
+// The pure half (what a view means, colour indices, file names) is painter_core.js, loaded before this.
 (() => {
-  if (window.vitdemo) return;
-  const FUSIONS = ["mean", "max", "min"];
-  const FUSED_ONLY = ["rollout", "relevance", "legrad"];
-  const CLASS_METHODS = ["relevance", "legrad"]; // maps of one class, fetched when first asked for
-  const MARK = [0, 255, 255];
+  if (window.vitdemo.bus) return;
+  const core = window.vitdemo.core;
+  const MARK = Object.freeze([0, 255, 255]);  // a clicked patch's outline
+  const OUTLIER = Object.freeze([255, 40, 40]);  // a far-out token norm's
   const bus = new EventTarget(); // "view": the explorer's view changed; "payload": a new analysis is shown
 
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -47,13 +47,15 @@
     const ctx = canvas.getContext("2d");
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(img, 0, 0, w * s, h * s);
-    const maps = {};
+    const maps = {}, classes = {};  // classes: {method: {class label: stack}}, a class method's maps per class
     for (const [method, packed] of Object.entries(payload.maps)) maps[method] = await stack(packed, 65535);
-    const relevance = {}, legrad = {};
-    for (const [target, packed] of Object.entries(payload.relevance || {})) relevance[target] = await stack(packed, 65535);
+    for (const { name } of payload.schema.methods) classes[name] = {};
+    for (const [method, targets] of Object.entries(payload.classes || {})) {
+      for (const [target, packed] of Object.entries(targets)) classes[method][target] = await stack(packed, 65535);
+    }
     const patches = payload.patches ? await stack(payload.patches, 255) : null;
     const lenses = payload.lenses ? await decodeLenses(payload.lenses) : null;
-    return { payload, base: ctx.getImageData(0, 0, w * s, h * s), maps, relevance, legrad, patches, lenses, rows: {} };
+    return { payload, base: ctx.getImageData(0, 0, w * s, h * s), maps, classes, patches, lenses, rows: {} };
   }
   async function decodeLenses(l) {
     return { norms: new Float32Array((await inflate(l.norms)).buffer), outliers: l.outliers,
@@ -61,19 +63,11 @@
              foreground: await inflate(l.foreground), similarity: l.similarity ? await stack(l.similarity, 255) : null };
   }
 
-  // Which head settings a method has, and the index of `head` among them.
-  function settings(payload, method) {
-    return FUSED_ONLY.includes(method) ? FUSIONS : payload.head_order.map(String);
-  }
-  function headIndex(payload, method, head) {
-    return settings(payload, method).indexOf(String(head));
-  }
-
   // The map a view asks for, as {values: Float32Array in [0, 1] (map / its max), peak: the max}, or null
   // when it must be fetched first (relevance of a class not yet computed, a clicked row of a large grid).
   function currentMap(d, view) {
     const [rows, cols] = d.payload.grid, n = rows * cols, layer = view.layer - 1;
-    if (view.method === "norms") return normsMap(d, layer);
+    if (view.method === "norms") return normsMap(d, layer);  // the lenses (core.isLens)
     if (view.method === "features") return featuresMap(d, view);
     if (view.query > 0 && !view.patch) return prefixMap(d, view);
     if (view.patch) {
@@ -85,12 +79,10 @@
       const row = d.rows[`${layer}/${index}`];
       return row ? scaled(row.q, row.max[0], 255) : null;
     }
-    const source = CLASS_METHODS.includes(view.method) ? d[view.method][view.target || d.payload.top[0][0]]
-      : d.maps[view.method];
+    const source = core.needsClass(d.payload.schema, view.method)
+      ? (d.classes[view.method] || {})[view.target || d.payload.top[0][0]] : d.maps[view.method];
     if (!source) return null;
-    const heads = settings(d.payload, view.method).length;
-    const h = Math.max(0, headIndex(d.payload, view.method, view.head));
-    const at = layer * heads + h, offset = at * n;
+    const { at, offset } = core.mapSlot(d.payload, view.method, view.layer, view.head);
     return scaled(source.q.subarray(offset, offset + n), source.max[at], source.levels);
   }
   // Token norms of one layer over the patches (scaled by their max); the prefix tokens' are listed apart.
@@ -123,43 +115,7 @@
     const at = (((view.layer - 1) * others + (view.query - 1)) * heads) + h;
     return scaled(lenses.prefix.q.subarray(at * n, at * n + n), lenses.prefix.max[at], 65535);
   }
-  function scaled(q, peak, levels) {
-    const values = new Float32Array(q.length);
-    for (let i = 0; i < q.length; i++) values[i] = q[i] / levels;
-    return { values, peak };
-  }
-
-  // The heat colour index of every display pixel, as render.heat_image computes it.
-  function heatIndices(d, map, smooth) {
-    const { payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
-    const width = payload.size[0] * payload.scale, height = payload.size[1] * payload.scale;
-    const out = new Uint8Array(width * height); // beyond the last whole patch: the colormap's bottom
-    const v = map.values;
-    const h = Math.min(height, rows * cell), w = Math.min(width, cols * cell);
-    if (!smooth) {
-      for (let y = 0; y < h; y++) {
-        const r = Math.floor(y / cell);
-        for (let x = 0; x < w; x++) out[y * width + x] = Math.round(v[r * cols + Math.floor(x / cell)] * 255);
-      }
-      return out;
-    }
-    // PIL's bilinear upscale: sample centres (x + 0.5) / cell - 0.5 between cell centres, clamped at the edges.
-    const taps = (i, n) => {
-      const c = (i + 0.5) / cell - 0.5, lo = Math.floor(c), t = c - lo;
-      return [Math.min(Math.max(lo, 0), n - 1), Math.min(Math.max(lo + 1, 0), n - 1), t];
-    };
-    const xs = Array.from({ length: w }, (_, x) => taps(x, cols));
-    for (let y = 0; y < h; y++) {
-      const [r0, r1, ty] = taps(y, rows);
-      for (let x = 0; x < w; x++) {
-        const [c0, c1, tx] = xs[x];
-        const top = v[r0 * cols + c0] * (1 - tx) + v[r0 * cols + c1] * tx;
-        const bottom = v[r1 * cols + c0] * (1 - tx) + v[r1 * cols + c1] * tx;
-        out[y * width + x] = Math.min(255, Math.max(0, Math.round((top * (1 - ty) + bottom * ty) * 255)));
-      }
-    }
-    return out;
-  }
+  const scaled = core.scaled;
 
   // Paint the map over the view into `canvas` (full resolution; CSS scales it for display).
   function paintMap(canvas, d, view, luts) {
@@ -173,7 +129,7 @@
     if (map.rgb) {
       paintColours(d, map, alpha, src, dst);
     } else {
-      const index = heatIndices(d, map, view.smooth);
+      const index = core.heatIndices(d.payload, map.values, view.smooth);
       for (let p = 0, i = 0; p < index.length; p++, i += 4) {
         const k = index[p] * 3;
         for (let ch = 0; ch < 3; ch++) {
@@ -184,9 +140,10 @@
       }
     }
     ctx.putImageData(image, 0, 0);
-    if (map.outliers) for (const index of map.outliers) outline(ctx, d, index, [255, 40, 40]);
+    const cols = d.payload.grid[1];
+    if (map.outliers) for (const index of map.outliers) mark(ctx, d, [Math.floor(index / cols), index % cols], OUTLIER);
     if (view.grid) lines(ctx, d);
-    if (view.patch) mark(ctx, d, view.patch);
+    if (view.patch) mark(ctx, d, view.patch, MARK);
     return map;
   }
 
@@ -203,14 +160,6 @@
       }
       dst[i + 3] = 255;
     }
-  }
-
-  function outline(ctx, d, index, colour) {
-    const cols = d.payload.grid[1];
-    const saved = MARK.slice();
-    MARK.splice(0, 3, ...colour);
-    mark(ctx, d, [Math.floor(index / cols), index % cols]);
-    MARK.splice(0, 3, ...saved);
   }
 
   // The patches the model sees: the view with a line on every patch edge (render.patch_grid), and on
@@ -241,7 +190,7 @@
         ctx.fillStyle = "#fff"; ctx.fillText(text, x, y);
       }
     }
-    if (view.patch) mark(ctx, d, view.patch);
+    if (view.patch) mark(ctx, d, view.patch, MARK);
   }
 
   function lines(ctx, d) {
@@ -252,9 +201,9 @@
     for (let r = 0; r <= rows; r++) ctx.fillRect(0, Math.min(r * cell, height - 1), width, 1);
   }
 
-  function mark(ctx, d, [r, c]) {
+  function mark(ctx, d, [r, c], colour) {
     const { payload } = d, cell = payload.patch * payload.scale, w = Math.max(2, payload.scale);
-    ctx.fillStyle = `rgb(${MARK.join(",")})`;
+    ctx.fillStyle = `rgb(${colour.join(",")})`;
     const x = c * cell, y = r * cell;
     ctx.fillRect(x, y, cell, w); ctx.fillRect(x, y + cell - w, cell, w);
     ctx.fillRect(x, y, w, cell); ctx.fillRect(x + cell - w, y, w, cell);
@@ -262,12 +211,8 @@
 
   // The patch under a pointer event on a canvas showing the (upscaled) view.
   function patchAt(canvas, d, event) {
-    const box = canvas.getBoundingClientRect(), { payload } = d, [rows, cols] = payload.grid;
-    const x = (event.clientX - box.left) / box.width * payload.size[0];
-    const y = (event.clientY - box.top) / box.height * payload.size[1];
-    const r = Math.min(Math.max(Math.floor(y / payload.patch), 0), rows - 1);
-    const c = Math.min(Math.max(Math.floor(x / payload.patch), 0), cols - 1);
-    return [r, c];
+    const box = canvas.getBoundingClientRect();
+    return core.patchUnder(d.payload, (event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height);
   }
 
   // A copy of a decoded bundle drawn at a smaller upscale (at least `side` px on the short side, as the
@@ -294,6 +239,6 @@
     return out;
   }
 
-  window.vitdemo = { bus, answer, decode, paintMap, paintGrid, patchAt, currentMap, settings, lutsFrom, small,
-                     FUSIONS, FUSED_ONLY, CLASS_METHODS, stack, view: null, decoded: null };
+  Object.assign(window.vitdemo, { bus, answer, decode, paintMap, paintGrid, patchAt, currentMap, lutsFrom, small,
+                                  stack, view: null, decoded: null });
 })();

@@ -1,21 +1,14 @@
-// js_on_load of the per-head gallery (#heads-gallery) and of the patch-size comparison (#compare-gallery).
-// Both follow the explorer's view (window.vitdemo.bus) and draw with the explorer's painter, so they show
-// the method, layer, colormap and opacity the explorer shows, without a request.
-//   heads:   one small map per head of the explorer's analysis at its layer (for rollout and relevance,
-//            which exist for fused heads only, the three fusions);
-//   compare: props.value = a list of bundles (one per patch size) of the same image and model; each is
-//            drawn as its patch grid above its map;
-//   models:  (#models-compare) props.value = {bundle, strings, error}: a second model's analysis of the
-//            explorer's image, drawn beside the explorer's own with its view mapped onto the second model
-//            (layer by relative depth, ...: mapView), the texts in the page's language (side_by_side.py).
-const V = window.vitdemo;
+// js_on_load shared by the galleries that follow the explorer's view (window.vitdemo.bus) and draw with its
+// painter, so they show the method, layer, colormap and opacity the explorer shows, without a request.
+// explorer.py `gallery` loads this, then the mode's own file, which defines paint(view) and load(value):
+//   gallery_heads.js   (#heads-gallery):   one small map per head of the explorer's analysis at its layer;
+//   gallery_compare.js (#compare-gallery): one bundle per patch size of the same image, grid above map;
+//   gallery_models.js  (#models-compare):  a second model's analysis beside the explorer's own;
+// then `start()`, all after `const V = window.vitdemo` (the painter). In scope (Gradio): element, props, server
+// (the server functions it was given by name: explorer.py GALLERY_FUNCTIONS), watch.
 const luts = V.lutsFrom(V.colormaps);
-// Which of the two this is, from the page (a prop would be lost when an event sets the value).
-const kind = element.closest("#models-compare") ? "models" : element.closest("#compare-gallery") ? "compare" : "heads";
 const box = element.querySelector(".vg");
 const note = element.querySelector(".vg-note");
-let bundles = [];  // compare: the decoded bundles
-let ticket = null;
 
 function card(title) {
   const figure = document.createElement("figure");
@@ -30,171 +23,20 @@ function canvasIn(figure) {
   return canvas;
 }
 
+// A class method's maps for a class not in a bundle yet: one server call, then repaint.
 async function missing(d, view) {
-  // Relevance of a class not in a bundle yet: one server call, then repaint.
   const target = view.target || d.payload.top[0][0];
   try {
-    d[view.method][target] = await V.stack(await server[view.method](d.payload.key, target), 65535);
+    d.classes[view.method][target] = await V.stack(await server.maps(d.payload.key, view.method, target, 0), 65535);
   } catch (error) {
     note.textContent = V.tr("explorer.gallery.failed", { error: error.message || error });
     return;
   }
-  paint();
+  repaint();
 }
 
-function paintHeads(view, d) {
-  box.innerHTML = "";
-  if (!d) { note.textContent = V.tr("explorer.gallery.empty"); return; }
-  const fused = V.FUSED_ONLY.includes(view.method);
-  const heads = fused ? V.FUSIONS : Array.from({ length: d.payload.heads }, (_, h) => h);
-  note.textContent = fused ? V.tr("explorer.gallery.fused", { method: V.tr(`explorer.method.${view.method}`) })
-    : V.tr("explorer.gallery.heads", { layer: view.layer, heads: d.payload.heads });
-  const thumbs = V.small(d);
-  for (const head of heads) {
-    const figure = card(V.tr("explorer.gallery.card", { layer: view.layer,
-      head: typeof head === "number" ? V.tr("explorer.head_n", { head }) : V.tr(`explorer.fusion_short.${head}`) }));
-    const shown = { ...view, head, patch: null, grid: false };
-    if (!V.paintMap(canvasIn(figure), thumbs, shown, luts)) { missing(d, shown); return; }
-  }
-  element.dataset.painted = String(performance.now());
-}
-
-function paintCompare(view) {
-  box.innerHTML = "";
-  if (!bundles.length) { note.textContent = V.tr("explorer.compare.empty"); return; }
-  note.textContent = V.tr("explorer.compare.note", { sizes: bundles.map((d) => d.payload.patch).join(", "),
-    method: V.tr(`explorer.method.${view.method}`), layer: view.layer });
-  for (const d of bundles) {
-    const [rows, cols] = d.payload.grid, [label, p] = d.payload.top[0];
-    const figure = card(V.tr("explorer.compare.card", { patch: d.payload.patch, rows, cols, count: rows * cols, label,
-      percent: `${(p * 100).toFixed(0)}%` }));
-    const shown = { ...view, patch: null, layer: Math.min(view.layer, d.payload.depth) };
-    V.paintGrid(canvasIn(figure), d, { ...shown, indices: false, order: false });
-    if (!V.paintMap(canvasIn(figure), d, shown, luts)) { missing(d, shown); return; }
-  }
-  element.dataset.painted = String(performance.now());
-}
-
-// -- models: the explorer's analysis and a second model's, side by side ----------------------------------
-let models = null;  // {d: the second model's decoded bundle, strings, error}
-// Test contract: #models-compare gets data-painted (performance.now()) and data-views (JSON, one view per panel).
-const modelsRoot = element.closest("#models-compare") || element;
-const tried = new Set();  // what was fetched for the second model already (never asked twice)
-const fill = (template, values) => (template || "").replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
-
-// The explorer's view as the second model can show it, and one sentence for everything that had to change.
-function mapView(view, main, other, s) {
-  const p = main.payload, q = other.payload, title = q.title, notes = [];
-  const shown = { ...view, grid: false };
-  shown.layer = p.depth === q.depth ? view.layer
-    : Math.max(1, Math.min(q.depth, Math.round(view.layer * q.depth / p.depth)));
-  notes.push(p.depth === q.depth ? fill(s["models.js.layers_same"], { layer: view.layer, depth: p.depth })
-    : fill(s["models.js.layers_relative"], { layer: view.layer, depth: p.depth, other: shown.layer, other_depth: q.depth }));
-  if (typeof view.head === "number" && view.head >= q.heads) {
-    shown.head = "mean";
-    notes.push(fill(s["models.js.head_mean"], { title, heads: q.heads }));
-  }
-  if (V.CLASS_METHODS.includes(view.method) && !view.patch) {
-    const label = view.target || (p.top[0] || [])[0];
-    if (!q.classifier) {
-      Object.assign(shown, { method: "attention", target: "" });
-      notes.push(fill(s["models.js.no_classifier"], { title }));
-    } else if (q.top.some(([l]) => l === label)) {
-      shown.target = label;
-    } else {
-      shown.target = q.top[0][0];
-      notes.push(fill(s["models.js.own_class"], { title, label: shown.target }));
-    }
-  }
-  if (view.query > 0 && q.prefix[view.query] !== p.prefix[view.query]) {
-    shown.query = 0;
-    const kindName = s[`models.js.kind.${p.prefix[view.query]}`] || p.prefix[view.query];
-    notes.push(fill(s["models.js.no_token"], { title, query: view.query, kind: kindName }));
-  }
-  if (view.patch) {
-    const [r, c] = view.patch, [rows, cols] = p.grid, [R, C] = q.grid;
-    shown.patch = [Math.min(R - 1, Math.floor((r + 0.5) * R / rows)), Math.min(C - 1, Math.floor((c + 0.5) * C / cols))];
-    if (R !== rows || C !== cols) notes.push(fill(s["models.js.patch"], { title, rows: R, cols: C, row: shown.patch[0], col: shown.patch[1] }));
-  }
-  return { shown, notes };
-}
-
-// What the second model's bundle lacks for a view (a class's relevance, a clicked row of a large grid).
-async function fetchSecond(d, v, s) {
-  const p = d.payload, cols = p.grid[1], ask = JSON.stringify([p.key, v.method, v.target, v.patch, v.layer]);
-  if (tried.has(ask)) return;
-  tried.add(ask);
-  try {
-    if (v.method === "features" && v.patch) {
-      const [r, c] = v.patch;
-      d.rows[`similarity/${r * cols + c}`] = await V.stack(await server.similarity_row(p.key, r, c), 255);
-    } else if (v.patch) {
-      const [r, c] = v.patch;
-      d.rows[`${v.layer - 1}/${r * cols + c}`] = await V.stack(await server.patch_row(p.key, v.layer - 1, r, c), 255);
-    } else if (V.CLASS_METHODS.includes(v.method)) {
-      d[v.method][v.target] = await V.stack(await server[v.method](p.key, v.target), 65535);
-    } else return;
-  } catch (error) {
-    note.textContent = fill(s["models.js.error"], { error: error.message || error });
-    return;
-  }
-  schedule();
-}
-
-function paintModels(view) {
-  box.innerHTML = "";
-  const s = (models && models.strings) || {}, main = V.decoded, other = models && models.d;
-  delete modelsRoot.dataset.views;
-  if (models && models.error) { note.textContent = models.error; return; }
-  if (!main || !other) { note.textContent = s["models.js.empty"] || ""; return; }
-  if (other.payload.key[0] !== main.payload.key[0]) {  // the explorer shows a newer image: its turn is coming
-    note.textContent = fill(s["models.js.waiting"], { title: other.payload.title });
-    return;
-  }
-  const { shown, notes } = mapView(view, main, other, s);
-  const method = s[`models.js.method.${view.method}`] || view.method;
-  note.textContent = [fill(s["models.js.note"], { method }), ...notes].join(" ");
-  const panels = [[main, { ...view, grid: false }], [other, shown]];
-  for (const [d, v] of panels) {
-    const p = d.payload, [rows, cols] = p.grid, top = p.top[0];
-    const caption = fill(s["models.js.caption"], { title: p.title, patch: p.patch, rows, cols, prefix: p.prefix.length,
-      tokens: rows * cols + p.prefix.length, layer: v.layer, depth: p.depth }) + (top ? " · " + fill(s["models.js.top"], { label: top[0], percent: `${(top[1] * 100).toFixed(0)}%` }) : "");
-    const figure = card(caption);
-    if (!V.paintMap(canvasIn(figure), V.small(d, 224), v, luts)) {
-      if (d === other) fetchSecond(d, v, s);  // the explorer fetches what its own bundle lacks, then repaints
-      return;
-    }
-  }
-  modelsRoot.dataset.views = JSON.stringify(panels.map(([d, v]) => ({ title: d.payload.title, depth: d.payload.depth,
-    layer: v.layer, head: v.head, method: v.method, target: v.target, query: v.query, patch: v.patch })));
-  modelsRoot.dataset.painted = String(performance.now());
-}
-
-function paint() {
-  const view = V.view;
-  if (!view) return;
-  if (kind === "heads") paintHeads(view, V.decoded);
-  else if (kind === "models") paintModels(view);
-  else paintCompare(view);
-}
-
-async function load(value) {
-  if (kind === "models") return loadModels(value);
-  if (kind !== "compare") return;
-  const mine = (ticket = value);
-  const decoded = [];
-  for (const payload of value || []) decoded.push(await V.decode(payload));
-  if (ticket !== mine) return;
-  bundles = decoded;
-  paint();
-}
-
-async function loadModels(value) {
-  const mine = (ticket = value);
-  const d = value && value.bundle ? await V.decode(value.bundle) : null;
-  if (ticket !== mine) return;
-  models = value ? { d, strings: value.strings || {}, error: value.error || "" } : null;
-  paint();
+function repaint() {
+  if (V.view) paint(V.view);
 }
 
 // Paint only while visible (a hidden tab costs nothing), at most once a frame, after the explorer's paint.
@@ -202,9 +44,12 @@ let scheduled = false;
 function schedule() {
   if (scheduled || !element.offsetParent) return;
   scheduled = true;
-  requestAnimationFrame(() => { scheduled = false; paint(); });
+  requestAnimationFrame(() => { scheduled = false; repaint(); });
 }
-V.bus.addEventListener("view", schedule);
-new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) schedule(); }).observe(element);
-watch("value", () => load(props.value));
-load(props.value);
+
+function start() {
+  V.bus.addEventListener("view", schedule);
+  new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) schedule(); }).observe(element);
+  watch("value", () => load(props.value));
+  load(props.value);
+}

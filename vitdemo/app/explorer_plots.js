@@ -1,0 +1,63 @@
+// The explorer's plots (part of its js_on_load, before explorer.js): the deletion/insertion curves, the token
+// norms' histogram and the colour scale. Each draws what it is given into the canvas it is given; none reads
+// the view or calls the server. `tr` is window.vitdemo.tr, `schema` the bundle's table of methods.
+const RANDOM_COLOUR = "#6b7280";  // the random map's curve (no method of the table)
+
+// Deletion and insertion curves of every method and a random map, side by side; their AUCs as HTML.
+function plotCurves(canvas, results, schema, tr) {
+  const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height, half = w / 2, pad = 26;
+  const colour = (name) => (V.core.methodOf(schema, name) || { colour: RANDOM_COLOUR }).colour;
+  ctx.clearRect(0, 0, w, h);
+  ctx.font = "11px sans-serif"; ctx.fillStyle = "#333";
+  [tr("explorer.curve.deletion"), tr("explorer.curve.insertion")].forEach((title, k) => {
+    const x0 = k * half + pad, x1 = (k + 1) * half - 8, y0 = 14, y1 = h - pad;
+    ctx.strokeStyle = "#999"; ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    ctx.fillStyle = "#333"; ctx.fillText(title, x0, h - 8); ctx.fillText("1", x0 - 10, y0 + 8); ctx.fillText("0", x0 - 10, y1);
+    for (const [name, r] of Object.entries(results)) {
+      const ys = k === 0 ? r.deletion : r.insertion, baseline = !V.core.methodOf(schema, name);
+      ctx.strokeStyle = colour(name); ctx.lineWidth = baseline ? 1 : 2;
+      ctx.setLineDash(baseline ? [4, 3] : []);
+      ctx.beginPath();
+      r.fractions.forEach((f, i) => { const x = x0 + f * (x1 - x0), y = y1 - ys[i] * (y1 - y0); i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+  });
+  return Object.entries(results).map(([name, r]) =>
+    `<span style="color:${colour(name)}">■</span> ` + tr("explorer.auc", { name: tr(V.core.labelKey(schema, name)),
+      deletion: r.deletion_auc.toFixed(3), insertion: r.insertion_auc.toFixed(3) })).join("<br>");
+}
+
+// The patch tokens' norms in one layer as a histogram; far-out outliers in red.
+function drawHistogram(canvas, map) {
+  const width = 340, height = 60, bins = 30, values = Array.from(map.norms);
+  canvas.width = width; canvas.height = height;
+  const ctx = canvas.getContext("2d"), top = Math.max(...values) || 1;
+  const counts = new Array(bins).fill(0), bad = new Array(bins).fill(0);
+  values.forEach((v, i) => { const b = Math.min(bins - 1, Math.floor(v / top * bins)); counts[b]++; if (map.outliers.has(i)) bad[b]++; });
+  const most = Math.max(...counts), w = width / bins;
+  ctx.clearRect(0, 0, width, height);
+  counts.forEach((c, b) => {
+    const h = c / most * (height - 12);
+    ctx.fillStyle = bad[b] ? "#dc2626" : "#6366f1";
+    ctx.fillRect(b * w + 1, height - 12 - h, w - 2, h);
+  });
+  ctx.fillStyle = "#555"; ctx.font = "10px sans-serif";
+  ctx.fillText("0", 0, height - 1); ctx.fillText(top.toFixed(0), width - 24, height - 1);
+}
+
+// The colormap as a 256-pixel bar (CSS stretches it).
+function drawScale(canvas, lut) {
+  const ctx = canvas.getContext("2d");
+  canvas.width = 256; canvas.height = 1;
+  const row = ctx.createImageData(256, 1);
+  for (let i = 0; i < 256; i++) row.data.set([lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2], 255], i * 4);
+  ctx.putImageData(row, 0, 0);
+}
+
+// Click to hide: the dropped patches drawn dark over the map.
+function drawHidden(canvas, payload, hidden) {
+  const ctx = canvas.getContext("2d"), cell = payload.patch * payload.scale;
+  ctx.fillStyle = "rgba(0, 0, 0, 0.75)";
+  for (const [r, c] of hidden) ctx.fillRect(c * cell, r * cell, cell, cell);
+}

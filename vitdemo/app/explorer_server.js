@@ -1,0 +1,24 @@
+// The explorer's calls to the server (part of its js_on_load, before explorer.js): what a bundle lacks, asked of
+// the component's server functions (vitdemo/app/explorer.py ExplorerServer) by the bundle's key. Each answers
+// the decoded result or throws the server's one-sentence refusal; none touches the page.
+
+// One method's maps of every layer and head setting: a class method's for `target`, a discarding one's at `discard`.
+async function fetchMaps(d, method, target, discard) {
+  return V.stack(await server.maps(d.payload.key, method, target || "", discard || 0), 65535);
+}
+// What one clicked patch attends to at `layer` (from 1), for a grid too large to send whole.
+async function fetchPatchRow(d, layer, [r, c]) {
+  return V.stack(await server.patch_row(d.payload.key, layer - 1, r, c), 255);
+}
+// One patch's feature similarity to every patch, for a grid too large to send whole.
+async function fetchSimilarityRow(d, [r, c]) {
+  return V.stack(await server.similarity_row(d.payload.key, r, c), 255);
+}
+// Deletion and insertion curves of every method's map and of a random one.
+async function fetchFaithfulness(d) {
+  return V.answer(await server.faithfulness(d.payload.key));
+}
+// The top-5 with the `hidden` patches dropped as tokens.
+async function fetchTopWithout(d, hidden) {
+  return V.answer(await server.top_without(d.payload.key, hidden));
+}

@@ -1,0 +1,30 @@
+// The patch-size comparison (#compare-gallery; after gallery.js): props.value = a list of bundles (one per
+// patch size) of the same image and model, each drawn as its patch grid above its map in the explorer's view.
+let bundles = [];  // the decoded bundles
+let ticket = null;
+
+async function load(value) {
+  const mine = (ticket = value);
+  const decoded = [];
+  for (const payload of value || []) decoded.push(await V.decode(payload));
+  if (ticket !== mine) return;
+  bundles = decoded;
+  repaint();
+}
+
+function paint(view) {
+  box.innerHTML = "";
+  if (!bundles.length) { note.textContent = V.tr("explorer.compare.empty"); return; }
+  const schema = bundles[0].payload.schema;
+  note.textContent = V.tr("explorer.compare.note", { sizes: bundles.map((d) => d.payload.patch).join(", "),
+    method: V.tr(V.core.labelKey(schema, view.method)), layer: view.layer });
+  for (const d of bundles) {
+    const [rows, cols] = d.payload.grid, [label, p] = d.payload.top[0];
+    const figure = card(V.tr("explorer.compare.card", { patch: d.payload.patch, rows, cols, count: rows * cols, label,
+      percent: `${(p * 100).toFixed(0)}%` }));
+    const shown = { ...view, patch: null, layer: Math.min(view.layer, d.payload.depth) };
+    V.paintGrid(canvasIn(figure), d, { ...shown, indices: false, order: false });
+    if (!V.paintMap(canvasIn(figure), d, shown, luts)) { missing(d, shown); return; }
+  }
+  element.dataset.painted = String(performance.now());
+}
