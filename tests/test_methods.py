@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,15 @@ def test_download_names_follow_the_one_rule_the_page_follows_too(case):
     name = file_name(case["stem"], case["kind"], case["method"], case["layer"], case["head"], case["target"] or None,
                      patch)
     assert download_name(name, ".png") == case["name"]
+
+
+def test_the_table_and_the_constants_load_without_torch():
+    """The page is built before torch is imported: what its controls offer must not pull torch in."""
+    code = ("import sys, vitdemo.constants, vitdemo.methods, vitdemo.app.choices, vitdemo.app.validation; "
+            "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "torch" not in result.stdout, result.stdout
 
 
 def test_an_unknown_method_is_refused_with_the_choices():

@@ -20,6 +20,7 @@ DEFAULT_MODEL = "bundled"
 
 def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
     """The figure command's options; argparse's own errors become one line and exit 2 as well."""
+    from . import methods
     from .app.choices import method_choices
     from .constants import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS
 
@@ -29,11 +30,13 @@ def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patch-size", default=None, metavar="P", help="pixels per patch side (default: the "
                         "model's own)")
     parser.add_argument("--method", default="attention", help=f"{', '.join(method_choices())} (default: %(default)s)")
-    parser.add_argument("--layer", default=None, metavar="L", help="counted from 1, as on the page; for rollout, "
-                        "relevance and LeGrad the last layer accumulated (default: the last)")
+    chained = ", ".join(m.name for m in methods.rows() if m.chains_layers)
+    parser.add_argument("--layer", default=None, metavar="L", help=f"counted from 1, as on the page; for {chained} "
+                        "the last layer accumulated (default: the last)")
     parser.add_argument("--head", default="mean", help=f"{', '.join(HEAD_FUSIONS)} or a head index from 0 "
                         "(default: %(default)s)")
-    parser.add_argument("--target", default=None, help="the class relevance and LeGrad explain (default: the top-1)")
+    explaining = ", ".join(m.name for m in methods.rows() if m.needs_class)
+    parser.add_argument("--target", default=None, help=f"the class {explaining} explain (default: the top-1)")
     parser.add_argument("--cmap", default=DEFAULT_COLORMAP, help=f"{', '.join(COLORMAPS)} (default: %(default)s)")
     parser.add_argument("--opacity", default="0.6", help="of the map over the image, 0 to 1 (default: %(default)s)")
     parser.add_argument("--out", default=None, metavar="FILE", help="where to write; the suffix picks the format: "

@@ -49,7 +49,8 @@ class FigureView:
     """Which map the figure shows and how: what the page's explorer calls its view.
 
     `layer` is the library's index (0-based, -1 = the last); the page and the command count from 1 and
-    convert. `target` (a label or class index, None = the top-1) matters for relevance and LeGrad only.
+    convert. `target` (a label or class index, None = the top-1) matters for class methods only
+    (`Method.needs_class`).
     """
 
     method: str = "attention"
