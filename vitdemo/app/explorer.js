@@ -69,15 +69,16 @@ function syncControls() {
   controls.layer.value = view.layer;
   controls.layerOut.textContent = tr("explorer.layer_of", { layer: view.layer, depth: p.depth });
   const fusedOnly = core.chainsLayers(schema, view.method) && !view.patch;
+  const whyHeads = tr("explorer.why.heads", { method: tr(core.labelKey(schema, view.method)) });
   for (const option of controls.head.options) {
     option.disabled = (fusedOnly && !core.isFusion(schema, option.value));
-    option.title = option.disabled ? tr("explorer.why.heads") : "";
+    option.title = option.disabled ? whyHeads : "";
   }
   const perToken = core.isLens(view.method), base = core.baseMethod(schema);
   controls.head.disabled = !!view.patch || perToken;
   controls.head.value = String(view.head);
   controls.headWhy.textContent = perToken ? tr("explorer.why.tokens") : view.patch ? tr("explorer.why.patch")
-    : fusedOnly ? tr("explorer.why.heads") : "";
+    : fusedOnly ? whyHeads : "";
   controls.head.title = controls.headWhy.textContent;
   controls.targetBox.hidden = !core.needsClass(schema, view.method) || !!view.patch;
   controls.target.value = view.target;

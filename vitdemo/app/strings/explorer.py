@@ -62,7 +62,7 @@ EN = {
     "explorer.about.relevance": "gradient-weighted attention relevance for the class (Chefer et al. 2021)",
     "explorer.about.legrad": "gradients of each layer's class score with respect to its attention (Bousselham et al. "
                              "2024)",
-    "explorer.why.heads": "Rollout, relevance and LeGrad combine every layer, so they exist for the fused heads only.",
+    "explorer.why.heads": "{method} combines every layer, so it exists for the fused heads only.",
     "explorer.why.patch": "A clicked patch shows the mean of the heads.",
     "explorer.why.tokens": "Token norms and features belong to tokens, not to heads.",
     "explorer.why.class_shown": "Showing the class token already.",
@@ -186,7 +186,7 @@ ZH = {
     "explorer.about.rollout": "沿残差流把注意力一直跟到这一层（Abnar & Zuidema 2020）",
     "explorer.about.relevance": "按梯度加权、针对该类别的注意力相关性（Chefer et al. 2021）",
     "explorer.about.legrad": "每一层的类别得分对其注意力的梯度（Bousselham et al. 2024）",
-    "explorer.why.heads": "注意力展开、相关性和 LeGrad 综合了所有层，因此只有融合后的注意力头。",
+    "explorer.why.heads": "{method}综合了所有层，因此只有融合后的注意力头。",
     "explorer.why.patch": "点选的图像块显示各注意力头的均值。",
     "explorer.why.tokens": "标记范数和特征属于标记，不属于注意力头。",
     "explorer.why.class_shown": "已经在显示类别标记。",
