@@ -24,7 +24,7 @@ from vitdemo.explain.memo import Memo, held_bytes
 from vitdemo.model import ViT
 
 SMALL = dict(image_size=32, patch_size=8, dim=32, depth=3, heads=4, mlp_dim=64, num_classes=6)
-FUSIONS = 3  # the explorer asks relevance for mean, max and min (payload.FUSED_ONLY)
+FUSIONS = 3  # relevance chains the layers, so the explorer asks it for mean, max and min only
 
 
 def small_model(seed: int = 0) -> ViT:
