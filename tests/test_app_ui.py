@@ -8,6 +8,7 @@ current one. The explorer's server functions add what a bundle lacks.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -78,12 +79,28 @@ def test_one_bundle_per_analysis_and_nothing_again_for_a_repeated_trigger(engine
     assert counted == {"forward": 2, "decode": 2}
 
 
+class Caller:
+    """What Gradio's component_server route hands a server function for its `gr.Request`: the HTTP request,
+    whose JSON body names the page's session."""
+
+    def __init__(self, session: str):
+        self.session = session
+
+    async def json(self) -> dict:
+        return {"session_hash": self.session, "component_id": 0, "fn_name": "", "data": None}
+
+
+def as_page(fn, session: str = "page"):
+    """The server function `fn` called as the page of `session` calls it."""
+    return lambda args: asyncio.run(fn(args, Caller(session)))
+
+
 def test_the_explorers_server_functions_add_what_a_bundle_lacks(engine):
     from vitdemo.app.explorer import ExplorerServer
     from vitdemo.explain import payload
 
-    out = Handlers(engine).update(controls(engine))
-    functions = ExplorerServer(engine).functions()
+    out = Handlers(engine).update(controls(engine), session="page")
+    functions = {name: as_page(fn) for name, fn in ExplorerServer(engine).functions().items()}
     maps, patch_row, similarity_row, faithfulness, top_without = (functions[name] for name in (
         "maps", "patch_row", "similarity_row", "faithfulness", "top_without"))
     analysis, key = engine.cached(out["key"]), list(out["key"])
@@ -105,6 +122,8 @@ def test_the_explorers_server_functions_add_what_a_bundle_lacks(engine):
     assert "row must be a whole number from 0 to 5" in patch_row([list(out["key"]), 1, 9, 3])["error"]
     assert "no longer in the server's memory" in maps([["0" * 24, "bundled", 16, False], "relevance", "circle", 0])[
         "error"]
+    stranger = as_page(ExplorerServer(engine).functions()["maps"], session="stranger")  # never shown this key
+    assert "no longer in the server's memory" in stranger([key, "relevance", "circle", 0])["error"]
     everything = [[r, c] for r in range(6) for c in range(6)]
     assert "Hide some patches, not all" in top_without([list(out["key"]), everything])["error"]
 

@@ -97,11 +97,11 @@ def settled(page, slow_app) -> None:
     raise AssertionError("the page never settled")
 
 
-def digest(path: Path) -> str:
-    from vitdemo.app.cache import image_digest
+def digest(path: Path, app) -> str:
+    """The image part of the key `app` gives the picture at `path` (salted per instance)."""
     from vitdemo.app.uploads import decode_image
 
-    return image_digest(decode_image(str(path)))
+    return app.vitdemo_engine.digest(decode_image(str(path)))
 
 
 def checked_patch(page) -> str:
@@ -138,7 +138,7 @@ def test_two_quick_examples_show_the_second_ones_results(page, slow_app):
     buttons.nth(astronaut).click()
     settled(page, slow_app)
     assert "astronaut" in (page.locator("#input-image img").first.get_attribute("src") or "")
-    assert shown_key(page)[0] == digest(EXAMPLES / "astronaut.jpg")
+    assert shown_key(page)[0] == digest(EXAMPLES / "astronaut.jpg", slow_app)
     assert shown_key(page)[2] == int(checked_patch(page))
 
 
@@ -161,7 +161,7 @@ def test_clearing_the_image_clears_the_results_and_a_bad_upload_leaves_a_clean_s
     shutil.copy(EXAMPLES / "coffee.jpg", photo)
     page.locator("#input-image input[type=file]").set_input_files(str(photo))
     settled(page, slow_app)
-    assert shown_key(page)[0] == digest(photo) and shown_key(page)[2] == int(checked_patch(page))
+    assert shown_key(page)[0] == digest(photo, slow_app) and shown_key(page)[2] == int(checked_patch(page))
 
 
 def test_compare_follows_a_model_switch(page, slow_app):

@@ -16,6 +16,7 @@ def test_defaults_without_any_variable() -> None:
     assert (now.model, now.device, now.precision, now.concurrency) == (None, None, "auto", None)
     assert (now.queue_size, now.cache_items, now.cache_mb, now.max_models) == (64, 32, 1024.0, 2)
     assert (now.picture_dir, now.picture_files, now.sessions, now.upload_mb) == (None, 512, 1024, 1024)
+    assert now.busy_seconds == 5.0
     assert (now.hub_offline, now.zero_gpu, now.host, now.port) == (False, False, "127.0.0.1", 7860)
 
 
@@ -34,6 +35,7 @@ def test_values_are_read_when_asked_not_at_import(monkeypatch: pytest.MonkeyPatc
     ("VITDEMO_CONCURRENCY", "lots", "VITDEMO_CONCURRENCY must be a whole number of at least 1, not 'lots'."),
     ("VITDEMO_CONCURRENCY", "0", "VITDEMO_CONCURRENCY must be a whole number of at least 1, not '0'."),
     ("VITDEMO_CACHE_MB", "inf", "VITDEMO_CACHE_MB must be a positive number, not 'inf'."),
+    ("VITDEMO_BUSY_SECONDS", "0", "VITDEMO_BUSY_SECONDS must be a positive number, not '0'."),
     ("VITDEMO_PRECISION", "fp8", "VITDEMO_PRECISION must be one of auto, fp32, bf16, fp16, not 'fp8'."),
 ])
 def test_a_bad_value_names_the_variable(name: str, value: str, expected: str) -> None:

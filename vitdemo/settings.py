@@ -11,6 +11,7 @@ Only the standard library is imported here: the app reads its settings before to
 | VITDEMO_PRECISION | auto, fp32, bf16, fp16 | auto |
 | VITDEMO_CONCURRENCY | requests served at once | 1 on a CPU, 8 on a GPU |
 | VITDEMO_QUEUE_SIZE | requests waiting at most | 64 |
+| VITDEMO_BUSY_SECONDS | how long an explorer server function waits for the model before answering "busy" | 5 |
 | VITDEMO_CACHE_ITEMS / VITDEMO_CACHE_MB | analyses kept (count / MB they hold, views included) | 32 / 1024 |
 | VITDEMO_MAX_MODELS | models kept loaded | 2 |
 | VITDEMO_PICTURE_DIR | where output pictures are written | a fresh folder per app instance |
@@ -48,6 +49,7 @@ class Settings:
     precision: str
     concurrency: int | None  # None: decided by the machine (see `vitdemo.app.zerogpu.gpu_machine`)
     queue_size: int
+    busy_seconds: float
     cache_items: int
     cache_mb: float
     max_models: int
@@ -72,6 +74,7 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
         precision=_choice(env, "VITDEMO_PRECISION", ("auto", "fp32", "bf16", "fp16"), "auto"),
         concurrency=_whole(env, "VITDEMO_CONCURRENCY", None, low=1),
         queue_size=_whole(env, "VITDEMO_QUEUE_SIZE", 64, low=1),
+        busy_seconds=_number(env, "VITDEMO_BUSY_SECONDS", 5.0),
         cache_items=_whole(env, "VITDEMO_CACHE_ITEMS", 32, low=1),
         cache_mb=_number(env, "VITDEMO_CACHE_MB", 1024.0),
         max_models=_whole(env, "VITDEMO_MAX_MODELS", 2, low=1),

@@ -26,19 +26,21 @@ _DIGEST_BAND_BYTES = 4 * 2**20
 class AnalysisKey(NamedTuple):
     """What decides a forward pass's result; everything else (layer, head, method, colours) is a view."""
 
-    image: str  # `image_digest` of the decoded pixels
+    image: str  # `image_digest` of the decoded pixels, salted per app instance
     model: str  # `ModelEntry.key`
     patch_size: int
     keep_aspect: bool = False
 
 
-def image_digest(image: Image.Image) -> str:
+def image_digest(image: Image.Image, salt: bytes = b"") -> str:
     """A short hash of the decoded pixels: the same photo uploaded twice (or by two users) is one entry.
 
+    `salt` keys the hash (BLAKE2's key): the app passes a random secret of its instance (`Engine.salt`), so a
+    key the browser sees names nothing in another instance and cannot be worked out from a picture.
     Hashed a band of rows at a time, which gives the same hash as `image.tobytes()` in one piece without
     its copy (150 MB for a 50-megapixel photo).
     """
-    digest = hashlib.blake2b(digest_size=12)
+    digest = hashlib.blake2b(digest_size=12, key=salt)
     digest.update(f"{image.mode}{image.size}".encode())
     width, height = image.size
     rows = max(1, _DIGEST_BAND_BYTES // max(1, width * len(image.getbands())))

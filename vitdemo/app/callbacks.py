@@ -124,20 +124,23 @@ class Handlers:
     # -- the one event that answers for image, model, patch size and view ---------------------------------
 
     @shown_as_warning(fallback=lambda self, lang: cleared(lang))
-    def update(self, values: Values, trigger: str | None = None, progress: Any = None, lang: str = ENGLISH) -> Values:
+    def update(self, values: Values, trigger: str | None = None, progress: Any = None, lang: str = ENGLISH,
+               session: str = "") -> Values:
         """The results for the controls as they are now: a forward pass if the image, model or patch size
         changed (or the analysis left the cache), else a cache hit; then the explorer's bundle of it.
 
         `values["source"]` remembers which (image, model, patch size, keep aspect) the shown `key` answers, so
         a repeated trigger (Gradio fires `change` twice per upload) neither decodes nor sends anything again.
         `trigger` names the control that fired ("page" for the page load, which may switch to the hub model
-        the app was waiting for).
+        the app was waiting for). The key shown is granted to `session`, the page's session hash: the
+        explorer's server functions answer that session for it (grants.py).
         """
         values, out = self._model_for(values, trigger, progress, lang)
         if values["image"] is None:
             return {**out, **cleared(lang)}
         source = [values[name] for name in SOURCE]
         result, size = self._analysed(values, source)
+        self.engine.grants.grant(session, result.key)
         if tuple(result.key) == tuple(values["key"] or ()) and not out:
             return {"source": source}
         from ..explain.payload import explorer_payload
@@ -227,8 +230,9 @@ class Handlers:
         return {"compare_button": gr.update(interactive=2 <= count <= MAX_COMPARED)}
 
     @shown_as_warning()
-    def compare(self, values: Values, lang: str = ENGLISH) -> Values:
-        """Two or three patch sizes side by side: one bundle each, drawn by the explorer's painter."""
+    def compare(self, values: Values, lang: str = ENGLISH, session: str = "") -> Values:
+        """Two or three patch sizes side by side: one bundle each, drawn by the explorer's painter (its keys
+        granted to `session`, whose gallery asks the server functions for relevance)."""
         from ..explain.payload import explorer_payload
 
         if values["image"] is None:
@@ -240,11 +244,12 @@ class Handlers:
         bundles = []
         for p in chosen:
             result = self.engine.analysis(picture, values["active_model"], p, values["keep_aspect"])
+            self.engine.grants.grant(session, result.key)
             bundles.append(explorer_payload(result.analysis, key=tuple(result.key), patch_rows=False))
         return {"compare": bundles}
 
     @shown_as_warning()
-    def refresh_tab(self, values: Values, lang: str = ENGLISH) -> Values:
+    def refresh_tab(self, values: Values, lang: str = ENGLISH, session: str = "") -> Values:
         """Redraw the open tab's figures (recipe, probing, or the comparison) for the analysis shown."""
         tab = values.get("tab")
         if tab == "recipe":
@@ -252,7 +257,7 @@ class Handlers:
         if tab == "probing":
             return self.probing(values)
         if tab == "compare" and values.get("key"):
-            return self.compare(values, lang=lang)
+            return self.compare(values, lang=lang, session=session)
         return {}
 
     def recipe(self, values: Values, lang: str = ENGLISH) -> Values:

@@ -26,6 +26,7 @@ import gradio as gr
 
 from .. import methods
 from ..constants import COLORMAPS, MAX_DISCARD
+from .admission import caller, server_function
 from .cache import AnalysisKey
 from .i18n import ENGLISH, Message, current_language, explorer_strings, localized_error, text
 from .validation import UserError, fraction, method, target, whole
@@ -101,16 +102,21 @@ def answered(fn: Any) -> Any:
 
 
 class ExplorerServer:
-    """The server functions the explorer calls for what its bundle lacks; each names its analysis by key."""
+    """The server functions the explorer calls for what its bundle lacks; each names its analysis by key.
+
+    Each runs in a slot of the engine's gate, shared with the queued model work (`admission`), and answers only
+    for an analysis the page's events sent the calling session (`grants`)."""
 
     def __init__(self, engine: Any):
         self.engine = engine
 
     def analysis(self, key: Any) -> Any:
+        """The analysis `key` names, if the caller was shown it; else the same sentence as for one evicted."""
         try:
-            analysis = self.engine.cached(AnalysisKey(*key))
+            key = AnalysisKey(*key)
         except TypeError:
             raise UserError(Message("errors.no_analysis_sent")) from None
+        analysis = self.engine.cached(key) if self.engine.grants.shown(caller(), key) else None
         if analysis is None:
             raise UserError(Message("errors.analysis_gone"))
         return analysis
@@ -164,7 +170,8 @@ class ExplorerServer:
             cells = [(whole(r, "row", 0, rows - 1), whole(c, "col", 0, cols - 1)) for r, c in hidden]
             return [[label, p] for label, p in analysis.top_without(cells)]
 
-        return {fn.__name__: answered(fn) for fn in (maps, patch_row, similarity_row, faithfulness, top_without)}
+        return {fn.__name__: server_function(answered(self.engine.gate.bounded(fn)))
+                for fn in (maps, patch_row, similarity_row, faithfulness, top_without)}
 
     @staticmethod
     def unpack(args: Any, count: int) -> list[Any]:

@@ -54,9 +54,10 @@ class FigureDownloads:
         self.store = store
 
     @shown_as_warning(fallback=lambda self: {"figure_file": None})
-    def download(self, values: Values, lang: str = "en") -> Values:
+    def download(self, values: Values, lang: str = "en", session: str = "") -> Values:
         """{"figure_file": path} of the figure of the view sent by `READ_VIEW`; refused, no file (so `SAVE`
-        does not download the previous figure again)."""
+        does not download the previous figure again). The key comes from the page, so it must be one the page's
+        `session` was shown (grants.py), or the figure would draw another visitor's picture."""
         from ..explain.figure import FigureView, picture
 
         sent = json.loads(values.get("figure_view") or "{}")
@@ -67,7 +68,7 @@ class FigureDownloads:
         if sent.get("patch") or sent.get("query"):
             raise UserError(text("figure.patch", lang))
         key = AnalysisKey(*sent["key"])
-        analysis = self.engine.cached(key)
+        analysis = self.engine.cached(key) if self.engine.grants.shown(session, key) else None
         if analysis is None:
             raise UserError(text("figure.gone", lang))
         chosen = validation.fit(analysis, validation.view(sent))
@@ -82,6 +83,6 @@ class FigureDownloads:
 
 def wire(ui: dict[str, Any], downloads: FigureDownloads, bind: Any, hidden: dict[str, Any]) -> None:
     """Click: read the view in the page, draw the figure on the server, then download it in the page."""
-    ui["figure_button"].click(*bind(downloads.download, ui, ["figure_view"], ["figure_file"], extra="request"),
+    ui["figure_button"].click(*bind(downloads.download, ui, ["figure_view"], ["figure_file"], extra="session"),
                               js=READ_VIEW, show_progress="minimal", **hidden).then(
         None, [ui["figure_file"]], None, js=SAVE)

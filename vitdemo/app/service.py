@@ -8,6 +8,7 @@ the app are `UserError` or `vitdemo.uploads.ImageInputError`; the Gradio layer s
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from dataclasses import replace
@@ -16,8 +17,11 @@ from typing import Any, NamedTuple
 from PIL import Image
 
 from ..config import ViTConfig
+from ..settings import settings
+from .admission import Gate, concurrency
 from .batching import Batcher
 from .cache import AnalysisCache, AnalysisKey, image_digest
+from .grants import Grants
 from .i18n import Message
 from .models import REGISTRY, ModelEntry, Startup, hub_offline, is_cached, peek_config, resolve
 from .pool import ModelPool
@@ -77,7 +81,12 @@ def prepare(model: Any) -> None:
 
 
 class Engine:
-    """The models on offer, the loaded ones (`ModelPool`) and the analyses done (`AnalysisCache`)."""
+    """The models on offer, the loaded ones (`ModelPool`), the analyses done (`AnalysisCache`), which session
+    was shown which of them (`Grants`) and the gate all model work goes through (`Gate`).
+
+    Analysis keys hash the pixels with a secret of this instance (`salt`): the cache still finds a picture
+    two visitors upload, but a key means nothing to another instance and cannot be made from a picture.
+    """
 
     def __init__(self, startup: Startup, pool: ModelPool | None = None, cache: AnalysisCache | None = None):
         self.startup = startup
@@ -90,6 +99,9 @@ class Engine:
         self.pool.on_evict = self.cache.drop_model
         _POOLS[id(self.pool)] = self.pool
         self.batcher = Batcher(self._run_batch, wait_s=BATCH_WAIT_S if gpu_machine() else 0.0)
+        self.salt = secrets.token_bytes(16)
+        self.grants = Grants()
+        self.gate = Gate(concurrency(), settings().busy_seconds)
 
     # -- models ----------------------------------------------------------------------------------------
 
@@ -167,7 +179,7 @@ class Engine:
         entry = self.entry(model)
         net = self.model(entry.key)
         p = self.patch_size(net.config, patch_size)
-        key = AnalysisKey(image_digest(image), entry.key, p, bool(keep_aspect))
+        key = AnalysisKey(self.digest(image), entry.key, p, bool(keep_aspect))
         start = time.perf_counter()
         analysis = self.cache.get(key)
         cached = analysis is not None
@@ -175,6 +187,10 @@ class Engine:
             analysis = self._analyse(net, entry.key, image, p, keep_aspect)
             self.cache.put(key, analysis)
         return Analysed(key, analysis, cached, time.perf_counter() - start)
+
+    def digest(self, image: Image.Image) -> str:
+        """The image's part of an analysis key: its pixels hashed with this instance's secret."""
+        return image_digest(image, self.salt)
 
     def cached(self, key: AnalysisKey | None) -> Any | None:
         """The analysis stored under `key`, or None if it was never made or has been evicted."""

@@ -62,16 +62,18 @@ class SideBySide:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def value(self, values: dict[str, Any], lang: str) -> dict[str, Any]:
-        """{"bundle": the second model's explorer bundle or None, "strings": the page's texts, "error": …}."""
+    def value(self, values: dict[str, Any], lang: str, session: str = "") -> dict[str, Any]:
+        """{"bundle": the second model's explorer bundle or None, "strings": the page's texts, "error": …}; the
+        bundle's key is granted to `session` (its panel asks the server functions for rows of large grids)."""
         strings = browser_strings(lang)
         if values.get("tab") != TAB:
             return {"bundle": None, "strings": strings}  # a closed tab costs nothing; opening it asks again
         if values.get("image") is None or not values.get("key"):
             return {"bundle": None, "strings": strings, "error": text("models.error.no_image", lang)}
         try:
-            return {"bundle": self.bundle(AnalysisKey(*values["key"]), values["image"], values["models_second"], lang),
-                    "strings": strings}
+            bundle = self.bundle(AnalysisKey(*values["key"]), values["image"], values["models_second"], lang)
+            self.engine.grants.grant(session, tuple(bundle["key"]))
+            return {"bundle": bundle, "strings": strings}
         except (ImageInputError, ValueError) as exc:  # UserError is a ValueError
             return {"bundle": None, "strings": strings, "error": localized_error(exc, lang)}
         except Exception as exc:
@@ -100,7 +102,7 @@ def wire(demo: gr.Blocks, ui: dict[str, Any], engine: Engine, concurrency: dict[
     names = {ui[name]: name for name in INPUTS}
 
     def run(data: dict[Any, Any], request: gr.Request) -> Any:
-        return side.value({names[c]: v for c, v in data.items()}, language(request))
+        return side.value({names[c]: v for c, v in data.items()}, language(request), request.session_hash or "")
 
     hidden = {"api_visibility": "undocumented", **concurrency}
     inputs, output = set(names), ui["models_compare"]

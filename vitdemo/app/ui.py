@@ -24,6 +24,7 @@ from starlette.middleware import Middleware
 from ..settings import EXAMPLES_DIR, settings
 from . import draw, figure_download, model_info, sessions, side_by_side
 from . import tour as guided
+from .admission import concurrency, gate_queued_events
 from .api import register_endpoints
 from .callbacks import Handlers, compare_default, model_choices, patch_choices, patch_hint
 from .components import upload_image
@@ -35,7 +36,6 @@ from .outputs import PictureStore, output_gallery, output_image
 from .request_limit import BodyLimit
 from .service import Engine
 from .uploads import ACCEPTED_DESCRIPTION, MAX_FILE_BYTES
-from .zerogpu import gpu_machine
 
 EXAMPLES = ("cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg", "shape_star.png", "shape_triangle.png")
 # What `update` reads and what it may change, by name (see callbacks.Handlers.update). Every view of an
@@ -44,6 +44,7 @@ SOURCE_CONTROLS = ("image", "model", "patch", "keep_aspect")
 STATES = ("key", "source", "active_model", "tab")
 UPDATE_OUTPUTS = ("explorer", "labels", "summary", "key", "source", "compare", "model", "active_model", "status",
                   "patch", "patch_hint", "compare_sizes", "compare_button")
+MODEL_GROUP = "model"  # the concurrency_id of every event that may run the model
 TAB_OUTPUTS = ("compare", "recipe_table", "recipe_gallery", "probe_filters", "probe_positions", "probe_distance")
 CSS = """
 #header {align-items: baseline; gap: 12px;}
@@ -88,16 +89,10 @@ def build_app(model: str | None = None, engine: Engine | None = None) -> gr.Bloc
                              {"api_visibility": "undocumented", **_model_group()})
         register_endpoints(engine, _model_group(), store)
     demo.queue(default_concurrency_limit=concurrency(), max_size=now.queue_size)
+    gate_queued_events(demo, engine.gate, MODEL_GROUP)  # one limit for them and the explorer's server functions
     demo.vitdemo_engine = engine  # tests and benchmarks reach the cache through it
     demo.vitdemo_pictures = store
     return demo
-
-
-def concurrency() -> int:
-    """Requests served at once: one on a CPU (a forward already uses every core); on a GPU, 8, which the
-    engine batches into one forward of the one model instance."""
-    chosen = settings().concurrency
-    return chosen if chosen is not None else (8 if gpu_machine() else 1)
 
 
 def launch_options() -> dict[str, Any]:
@@ -113,8 +108,9 @@ def launch_options() -> dict[str, Any]:
 
 
 def _model_group() -> dict[str, Any]:
-    """Every event that may run the model shares one concurrency group: one forward at a time per instance."""
-    return {"concurrency_id": "model", "concurrency_limit": concurrency()}
+    """Every event that may run the model shares one concurrency group: one forward at a time per instance
+    (and its work takes the engine's gate, which the explorer's server functions share: see admission.py)."""
+    return {"concurrency_id": MODEL_GROUP, "concurrency_limit": concurrency()}
 
 
 def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable[str], outputs: Iterable[str],
@@ -124,8 +120,10 @@ def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable
     Gradio hands a function with a *set* of inputs one dict {component: value}; the handler gets
     {name: value} and returns {name: value} for the outputs it changes, which become {component: value}.
     `extra`: "select" passes Gradio's SelectData on; "update" passes the name of the control that fired, a
-    progress tracker (model downloads show in the page) and `lang`; "request" passes `lang`, the page's
-    language (`i18n.language` of the request: what the handler writes is written in it).
+    progress tracker (model downloads show in the page), `lang` and `session`; "request" passes `lang`, the
+    page's language (`i18n.language` of the request: what the handler writes is written in it); "session"
+    passes `lang` and `session`, the page's session hash (the analyses a handler sends are granted to it, and
+    a key the page sends back is checked against them: see grants.py).
     """
     names = {ui[name]: name for name in inputs}
     every = {component: name for name, component in ui.items()}
@@ -142,12 +140,15 @@ def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable
     elif extra == "request":  # the handler gets `lang`, the page's language (see i18n.language)
         def run(data: dict[Any, Any], request: gr.Request) -> dict[Any, Any]:
             return call(data, lang=language(request))
+    elif extra == "session":
+        def run(data: dict[Any, Any], request: gr.Request) -> dict[Any, Any]:
+            return call(data, lang=language(request), session=request.session_hash or "")
     elif extra == "update":
         def run(data: dict[Any, Any], evt: gr.EventData, request: gr.Request,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[Any, Any]:  # noqa: B008 (Gradio's API)
             target = getattr(evt, "target", None)  # None for the page load: Gradio names no component for it
             return call(data, trigger="page" if target is None else every.get(target), progress=progress,
-                        lang=language(request))
+                        lang=language(request), session=request.session_hash or "")
     else:
         def run(data: dict[Any, Any]) -> dict[Any, Any]:
             return call(data)
@@ -251,15 +252,15 @@ def _wire(demo: gr.Blocks, ui: dict[str, Any], handlers: Handlers, engine: Engin
     gr.on(triggers, *bind(handlers.update, ui, controls, UPDATE_OUTPUTS, extra="update"),
           trigger_mode="always_last", show_progress="minimal", api_name="ui_update",
           show_progress_on=[ui["explorer"], ui["labels"]], **hidden).then(
-        *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS, extra="request"), show_progress="hidden", **hidden)
+        *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS, extra="session"), show_progress="hidden", **hidden)
     ui["draw"].change(*bind(draw.drawing_as_image, ui, ["draw"], ["image"]), trigger_mode="always_last",
                       show_progress="hidden", api_visibility="private")
     ui["compare_sizes"].input(*bind(handlers.compare_button, ui, ["compare_sizes"], ["compare_button"]),
                               api_visibility="private")
-    ui["compare_button"].click(*bind(handlers.compare, ui, with_sizes, ["compare"], extra="request"), **hidden)
+    ui["compare_button"].click(*bind(handlers.compare, ui, with_sizes, ["compare"], extra="session"), **hidden)
     for name in ("heads", "compare", "recipe", "probing"):
         ui[f"tab_{name}"].select(lambda n=name: n, None, ui["tab"], api_visibility="private").then(
-            *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS, extra="request"), **hidden)
+            *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS, extra="session"), **hidden)
     _wire_tour(ui, guided.TourHandlers(handlers.stored), hidden)
     side_by_side.wire(demo, ui, engine, _model_group())
     model_info.wire(demo, ui, engine)
