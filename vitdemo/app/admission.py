@@ -6,7 +6,7 @@ one group, "model", limited to `concurrency()`), but it serves a `gr.HTML`'s ser
 about 12 times slower, and nothing was ever refused. So both kinds of work take a slot of one semaphore sized by
 the same number (`Gate`): a queued event, already admitted by Gradio's queue, waits for its slot as long as it
 takes (`gate_queued_events`); a server function waits at most `VITDEMO_BUSY_SECONDS` (and not at all when
-several calls are waiting already), then answers one sentence: busy, try again.
+`MAX_WAITING` calls are waiting already), then answers one sentence: busy, try again.
 
 Server functions also learn here who calls them (`server_function`, `caller`): Gradio hands a server function
 the HTTP request for a parameter typed `gr.Request`, and the request's JSON body names the page's session. The
@@ -31,7 +31,9 @@ from .zerogpu import gpu_machine
 if TYPE_CHECKING:  # the engine (service.py) holds a gate and imports no gradio
     import gradio as gr
 
-WAITING_PER_SLOT = 4  # server-function calls that may wait per slot; more are refused at once (threads are finite)
+# Server-function calls that may wait for a slot at once; more are refused at once. Each waits in a worker
+# thread of AnyIO's default pool (40), which Starlette shares: a flood must not hold them all.
+MAX_WAITING = 16
 _CALLER: ContextVar[str] = ContextVar("vitdemo_server_function_caller", default="")
 
 
@@ -55,7 +57,7 @@ class Gate:
     def __init__(self, size: int, wait_s: float, max_waiting: int | None = None):
         self.size = size
         self.wait_s = wait_s
-        self.max_waiting = WAITING_PER_SLOT * size if max_waiting is None else max_waiting
+        self.max_waiting = MAX_WAITING if max_waiting is None else max_waiting
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
         self._waiting = 0
