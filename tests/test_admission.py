@@ -51,6 +51,12 @@ def app():
     demo.close()
 
 
+def maps(method: str, key: list, extra) -> tuple[str, list]:
+    """(server function, arguments) for a method's maps: relevance and LeGrad for a class, rollout with a
+    discard ratio. The one place that knows how the explorer names these calls."""
+    return method, [key, extra]
+
+
 def analysed(app, image: Path = STAR, page: RawPage | None = None, patch: int | None = None) -> tuple[RawPage, list]:
     """A page (a fresh session unless given) that uploaded `image` and got its analysis: (page, key shown)."""
     page = page or RawPage(app.local_url)
@@ -93,7 +99,7 @@ def test_eight_concurrent_heavy_calls_run_one_at_a_time_or_are_refused(app, monk
     page, key = analysed(app)
     heavy = Entries(payload.map_stack)
     monkeypatch.setattr(payload, "map_stack", heavy)
-    calls = [("relevance", [key, "star"]), ("legrad", [key, "circle"]), ("rollout", [key, 0.5])] * 3
+    calls = [maps("relevance", key, "star"), maps("legrad", key, "circle"), maps("rollout", key, 0.5)] * 3
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda c: page.call("explorer", *c), calls[:8]))
     refused = [a for a in answers if isinstance(a, dict) and a.get("error")]
@@ -116,7 +122,7 @@ def test_a_server_function_waits_for_queued_model_work(app, monkeypatch):
     with ThreadPoolExecutor(1) as pool:
         queued = pool.submit(analysed, app, TRIANGLE, page)  # a new image: a forward pass in the queue
         assert forward.entered.wait(60)
-        answer = page.call("explorer", "relevance", [key, "star"])
+        answer = page.call("explorer", *maps("relevance", key, "star"))
         queued.result()
     assert "error" not in answer
     (forward_start, forward_end), (call_start, _) = forward.spans[0], heavy.spans[0]
@@ -134,7 +140,7 @@ def test_a_server_function_answers_busy_after_its_wait(monkeypatch):
             queued = pool.submit(analysed, demo, TRIANGLE, page)
             assert forward.entered.wait(60)
             start = time.perf_counter()
-            answer = page.call("explorer", "relevance", [key, "star"])
+            answer = page.call("explorer", *maps("relevance", key, "star"))
             answered = time.perf_counter()
             queued.result()
         assert answer == {"error": BUSY}
@@ -148,13 +154,13 @@ def test_a_key_is_answered_only_for_the_session_it_was_shown_to(app):
     mine, key = analysed(app)
     other, own = analysed(app, patch=8)  # another visitor, with an analysis of its own
     assert own != key
-    assert "error" not in mine.call("explorer", "relevance", [key, "star"])
-    assert "error" not in other.call("explorer", "relevance", [own, "star"])
+    assert "error" not in mine.call("explorer", *maps("relevance", key, "star"))
+    assert "error" not in other.call("explorer", *maps("relevance", own, "star"))
     for session in (other.session, "", "not-a-session", mine.session.upper()):
-        for fn, args in (("relevance", [key, "star"]), ("faithfulness", key), ("top_without", [key, [[0, 0]]]),
+        for fn, args in (maps("relevance", key, "star"), ("faithfulness", key), ("top_without", [key, [[0, 0]]]),
                          ("patch_row", [key, 0, 0, 0])):
             assert mine.call("explorer", fn, args, session=session) == {"error": GONE}, (session, fn)
-    assert mine.call("heads-gallery", "relevance", [key, "star"], session=other.session) == {"error": GONE}
+    assert mine.call("heads-gallery", *maps("relevance", key, "star"), session=other.session) == {"error": GONE}
     mine.close(), other.close()
 
 
@@ -171,7 +177,7 @@ def test_the_key_differs_between_two_instances_for_the_same_image(app):
         again_page, again = analysed(app)  # within one instance the cache still finds the same picture
         assert again == first
         # a key of one instance names nothing on the other, even for a page that analysed the same image there
-        assert second_page.call("explorer", "relevance", [first, "star"]) == {"error": GONE}
+        assert second_page.call("explorer", *maps("relevance", first, "star")) == {"error": GONE}
         for page in (first_page, second_page, again_page):
             page.close()
     finally:
