@@ -53,8 +53,9 @@ def app():
 
 def maps(method: str, key: list, extra) -> tuple[str, list]:
     """(server function, arguments) for a method's maps: relevance and LeGrad for a class, rollout with a
-    discard ratio. The one place that knows how the explorer names these calls."""
-    return method, [key, extra]
+    discard ratio (the explorer's `maps` call: [key, method, class label, discard ratio])."""
+    label, discard = (extra, 0) if isinstance(extra, str) else ("", extra)
+    return "maps", [key, method, label, discard]
 
 
 def analysed(app, image: Path = STAR, page: RawPage | None = None, patch: int | None = None) -> tuple[RawPage, list]:
