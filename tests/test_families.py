@@ -1,11 +1,12 @@
 """DINO, DINOv2 and DINOv2 with registers load and compute what their reference computes.
 
-The reference is transformers' eager implementation (`output_attentions=True`) on small random weights written
-with `save_pretrained`, except for one thing the issue asks for and transformers 5 dropped: DINOv2 (without
-registers) resamples its position embeddings with the original code's +0.1 offset. For that family the
-reference is transformers' network with its `interpolate_pos_encoding` replaced by a line-for-line port of
-facebookresearch/dinov2's (commit b8931f7, dinov2/models/vision_transformer.py), checked itself against
-transformers with the offset set to 0.
+The reference is the library of the checkpoint's layout: transformers' eager implementation
+(`output_attentions=True`) on small random weights written with `save_pretrained`, position resampling included
+(transformers 5 resamples to the grid's size). The original code's resampling, with its +0.1 on the grid side,
+is an option (`config.position_resampling = "original"`); its reference is transformers' network with
+`interpolate_pos_encoding` replaced by a line-for-line port of facebookresearch/dinov2's (commit b8931f7,
+dinov2/models/vision_transformer.py), checked itself against transformers with the offset set to 0, or of
+facebookresearch/dino's (commit 7c446df, vision_transformer.py) for DINO v1.
 """
 
 from __future__ import annotations
@@ -127,6 +128,35 @@ def original_dinov2_interpolation(embeddings: torch.nn.Module, interpolate_offse
     return interpolate_pos_encoding
 
 
+def original_dino_interpolation(embeddings: torch.nn.Module):
+    """facebookresearch/dino's VisionTransformer.interpolate_pos_encoding, line for line, reading the position
+    embeddings of transformers' ViT `embeddings` module (B, nc, w, h there: w is the height)."""
+
+    def interpolate_pos_encoding(x: torch.Tensor, w: int, h: int) -> torch.Tensor:
+        npatch = x.shape[1] - 1
+        N = embeddings.position_embeddings.shape[1] - 1  # noqa: N806 (the original's names)
+        if npatch == N and w == h:
+            return embeddings.position_embeddings
+        class_pos_embed = embeddings.position_embeddings[:, 0]
+        patch_pos_embed = embeddings.position_embeddings[:, 1:]
+        dim = x.shape[-1]
+        w0 = w // embeddings.patch_size
+        h0 = h // embeddings.patch_size
+        # we add a small number to avoid floating point error in the interpolation
+        # see discussion at https://github.com/facebookresearch/dino/issues/8
+        w0, h0 = w0 + 0.1, h0 + 0.1
+        patch_pos_embed = torch.nn.functional.interpolate(
+            patch_pos_embed.reshape(1, int(math.sqrt(N)), int(math.sqrt(N)), dim).permute(0, 3, 1, 2),
+            scale_factor=(w0 / math.sqrt(N), h0 / math.sqrt(N)),
+            mode="bicubic",
+        )
+        assert int(w0) == patch_pos_embed.shape[-2] and int(h0) == patch_pos_embed.shape[-1]
+        patch_pos_embed = patch_pos_embed.permute(0, 2, 3, 1).view(1, -1, dim)
+        return torch.cat((class_pos_embed.unsqueeze(0), patch_pos_embed), dim=1)
+
+    return interpolate_pos_encoding
+
+
 def has_head(family: str) -> bool:
     return family in ("dinov2", "registers")
 
@@ -135,23 +165,29 @@ def embeddings_of(model: Any) -> torch.nn.Module:
     return getattr(model, "dinov2_with_registers", getattr(model, "dinov2", model)).embeddings
 
 
-def reference_outputs(family: str, model: Any, images: torch.Tensor, original: bool = True) -> Any:
-    """transformers' outputs; for DINOv2 without registers, with the original's offset resampling if `original`."""
+def reference_outputs(family: str, model: Any, images: torch.Tensor, original: bool = False) -> Any:
+    """transformers' outputs; if `original`, with the original code's resampling (DINO v1 and DINOv2 without
+    registers: the +0.1 offset; the register models' original code resamples as transformers does)."""
+    kwargs = {"interpolate_pos_encoding": True} if family == "dino" else {}
     with torch.no_grad():
-        if family == "dino":
-            return model(images, output_attentions=True, interpolate_pos_encoding=True)
-        if not (family.startswith("dinov2") and original):
-            return model(images, output_attentions=True)
+        if not (original and family in ("dino", "dinov2", "dinov2-backbone")):
+            return model(images, output_attentions=True, **kwargs)
         embeddings = embeddings_of(model)
-        embeddings.interpolate_pos_encoding = original_dinov2_interpolation(embeddings)
+        port = original_dino_interpolation if family == "dino" else original_dinov2_interpolation
+        embeddings.interpolate_pos_encoding = port(embeddings)
         try:
-            return model(images, output_attentions=True)
+            return model(images, output_attentions=True, **kwargs)
         finally:
             del embeddings.interpolate_pos_encoding  # back to transformers' own method
 
 
 def images_of(size: tuple[int, int], seed: int = 0) -> torch.Tensor:
     return torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(seed))
+
+
+def final(out: vitdemo.ViTOutput, has_head: bool) -> torch.Tensor:
+    """The logits, or without a head the final-normed tokens."""
+    return out.logits if has_head else out.intermediates["encoded"]
 
 
 def assert_matches(ours: vitdemo.ViTOutput, theirs: Any, has_head: bool) -> float:
@@ -196,19 +232,56 @@ def test_the_original_port_is_transformers_without_the_offset(checkpoint):
     assert (original_dinov2_interpolation(embeddings, 0.1)(x, 42, 70) - plain).abs().max() > 1e-3
 
 
-def test_dinov2_without_the_offset_is_transformers_5(checkpoint):
-    """vitdemo keeps the original's offset (what the published numbers were computed with); with it off,
-    vitdemo matches stock transformers, which dropped it; the two differ by more than the tolerance."""
-    ckpt = checkpoint("dinov2")
-    model = vitdemo.load(ckpt.path, device="cpu", precision="fp32")
-    assert model.config.pos_offset == 0.1
+def test_the_original_port_of_dino_is_the_dinov2_port(checkpoint):
+    """DINO v1's resampling is DINOv2's with the offset 0.1: the two ports agree on the same embeddings."""
+    embeddings = embeddings_of(checkpoint("dinov2").model)
+    x = torch.zeros(1, 1 + 15, SMALL["hidden_size"])
+    torch.testing.assert_close(original_dino_interpolation(embeddings)(x, 42, 70),
+                               original_dinov2_interpolation(embeddings, 0.1)(x, 42, 70), atol=1e-6, rtol=0)
+
+
+def load_dino_by_repo_id(checkpoint, hub_cache) -> tuple[Any, vitdemo.ViT]:
+    """DINO v1 is a plain transformers ViTModel: only its repo id tells it from another ViT."""
+    ckpt = checkpoint("dino")
+    hub_cache.add(HUB_IDS["dino"], [ckpt.path / "config.json", ckpt.path / "model.safetensors"])
+    return ckpt.model, vitdemo.load(HUB_IDS["dino"], device="cpu", precision="fp32")
+
+
+@pytest.mark.parametrize("family", ["dino", "dinov2", "dinov2-backbone"])
+def test_original_resampling_is_an_option_with_the_original_codes_numbers(checkpoint, hub_cache, family):
+    """By default DINO and DINOv2 resample as transformers 5 does (checked in test_family_matches_its_reference);
+    `position_resampling="original"` gives the original code's numbers, which differ by more than the tolerance."""
+    if family == "dino":
+        reference, model = load_dino_by_repo_id(checkpoint, hub_cache)
+    else:
+        reference = checkpoint(family).model
+        model = vitdemo.load(checkpoint(family).path, device="cpu", precision="fp32")
+    assert (model.config.position_resampling, model.config.pos_offset) == ("library", 0.1)
     images = images_of(NON_SQUARE)
-    stock = reference_outputs("dinov2", ckpt.model, images, original=False)
     with torch.no_grad():
-        with_offset = model(images).logits
-        model.config.pos_offset = 0.0
-        assert_matches(model(images), stock, has_head=True)
-    assert (with_offset - stock.logits).abs().max() > 10 * TOL
+        library = model(images, output_intermediates=True)
+        model.config.position_resampling = "original"
+        original = model(images, output_intermediates=True)
+    assert_matches(library, reference_outputs(family, reference, images), has_head(family))
+    assert_matches(original, reference_outputs(family, reference, images, original=True), has_head(family))
+    moved = (final(library, has_head(family)) - final(original, has_head(family))).abs().max()
+    assert moved > 10 * TOL, "the option must change the numbers for this test to mean anything"
+
+
+def test_a_vit_that_is_not_dino_has_no_original_offset(checkpoint):
+    """A transformers ViTModel loaded from a folder (no DINO repo id) and the register models: no offset."""
+    for family in ("dino", "registers"):
+        assert vitdemo.load(checkpoint(family).path, device="cpu", precision="fp32").config.pos_offset == 0.0
+
+
+def test_a_saved_config_with_an_offset_keeps_applying_it():
+    """vitdemo checkpoints saved before the option existed applied their offset: they still do."""
+    from vitdemo.config import ViTConfig
+
+    old = ViTConfig.from_dict({"pos_offset": 0.1})
+    assert (old.position_resampling, old.resampling_offset) == ("original", 0.1)
+    new = ViTConfig.from_dict(ViTConfig(pos_offset=0.1).to_dict())
+    assert (new.position_resampling, new.resampling_offset) == ("library", 0.0)
 
 
 @pytest.mark.parametrize("family", ["dino", "dinov2", "registers"])

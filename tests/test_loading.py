@@ -299,6 +299,8 @@ def test_headless_timm_weights_load_without_a_classifier(tiny_vit, hub_cache, tm
     model = vitdemo.load("timm/vit_tiny_patch16_224.dino", device="cpu", precision="fp32")
     assert model.config.num_classes == 0 and model.labels == []
     assert model.config.preprocessing.mean == (0.485, 0.456, 0.406)
+    # Resampled as timm does by default; DINO's original +0.1 is recorded for position_resampling="original".
+    assert (model.config.position_resampling, model.config.pos_offset) == ("library", 0.1)
     images = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         out = model(images, output_intermediates=True)

@@ -13,6 +13,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
 HEAD_INPUTS = ("class", "class+mean")
+POSITION_RESAMPLINGS = ("library", "original")
 
 
 @dataclass
@@ -54,7 +55,8 @@ class ViTConfig:
     pos_grid: int = 0  # side of the learned position grid, when not image_size // patch_size (DINOv2: 37)
     pos_interpolation: str = "bicubic"  # how position embeddings are resampled: "bicubic" | "bilinear"
     pos_antialias: bool = False  # antialiased bicubic (DINOv2 with registers); bilinear always antialiases
-    pos_offset: float = 0.0  # DINO's historical +0.1 on the new grid side when resampling (DINOv2)
+    pos_offset: float = 0.0  # the family's original code adds this to the new grid side (DINO, DINOv2: 0.1)
+    position_resampling: str = "library"  # "library": as the layout's library does; "original": with pos_offset
     native_patch_sizes: tuple[int, ...] = ()  # sizes the model was trained at (FlexiViT: 8..48)
     patch_sizes: tuple[int, ...] = ()  # sizes offered to users; the others go through PI-resize
     name: str = ""
@@ -63,6 +65,8 @@ class ViTConfig:
     def __post_init__(self) -> None:
         assert self.dim % self.heads == 0, f"dim {self.dim} is not divisible by heads {self.heads}"
         assert self.head_input in HEAD_INPUTS, f"head_input must be one of {HEAD_INPUTS}, not {self.head_input!r}"
+        assert self.position_resampling in POSITION_RESAMPLINGS, \
+            f"position_resampling must be one of {POSITION_RESAMPLINGS}, not {self.position_resampling!r}"
         if isinstance(self.preprocessing, dict):
             self.preprocessing = Preprocessing(**_known(Preprocessing, self.preprocessing))
         for name in ("native_patch_sizes", "patch_sizes"):
@@ -92,6 +96,18 @@ class ViTConfig:
         return (2 if self.distilled else 1) if self.pos_embed_prefix else 0
 
     @property
+    def resampling_offset(self) -> float:
+        """What position resampling adds to the new grid side: `pos_offset` with the original code's
+        resampling, else 0.
+
+        A checkpoint reproduces the library its layout comes from: transformers 5 and timm resample to the
+        grid's size, while DINO's and DINOv2's own code ask for a scale factor (side + 0.1) / old side, "a
+        historical kludge" that samples the same grid very slightly differently. `position_resampling =
+        "original"` gives the authors' numbers (what their published results were computed with).
+        """
+        return self.pos_offset if self.position_resampling == "original" else 0.0
+
+    @property
     def has_classifier(self) -> bool:
         return self.num_classes > 0
 
@@ -108,8 +124,14 @@ class ViTConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ViTConfig:
-        """Build from a saved dict, ignoring keys this version does not know (forward compatibility)."""
-        return cls(**_known(cls, data))
+        """Build from a saved dict, ignoring keys this version does not know (forward compatibility).
+
+        A dict saved before `position_resampling` existed always applied its `pos_offset`: it keeps doing so.
+        """
+        known = _known(cls, data)
+        if known.get("pos_offset") and "position_resampling" not in known:
+            known["position_resampling"] = "original"
+        return cls(**known)
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

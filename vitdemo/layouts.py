@@ -15,6 +15,11 @@ Supported layouts:
 * **timm** (`config.json` with `architecture`, optional `model_args` and `pretrained_cfg`), or just
   `model.safetensors` in a hub cache (what `timm.create_model` leaves): see `timm_config_from_repo_id`.
 * **vitdemo**'s own format is read by `checkpoint.load_vitdemo_dir`; it is only detected here.
+
+One reference rule: a checkpoint reproduces the library of its layout (transformers for a transformers
+folder, timm for a timm one), position resampling included. Where the family's original code resamples
+otherwise (DINO's and DINOv2's +0.1 on the grid side), the converted config records that offset in
+`pos_offset`, and `config.position_resampling = "original"` applies it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ SUPPORTED = ("transformers ViT/DeiT/DINO/DINOv2 (config.json with model_type 'vi
              "'dinov2_with_registers'), timm ViT/DeiT/FlexiViT (config.json with 'architecture'), "
              "vitdemo (config.json with format 'vitdemo')")
 State = dict[str, torch.Tensor]
+# facebookresearch/dino and dinov2 resample positions to a scale factor (side + 0.1) / old side (dinov2's
+# `interpolate_offset`; its register models use 0); transformers 5 and timm resample to the size.
+ORIGINAL_OFFSET = 0.1
+DINO_REPO = re.compile(r"^facebook/dino-vit[sb]\d+$")  # DINO v1 on the hub: a plain transformers ViTModel
 
 
 class CheckpointError(ValueError):
@@ -63,10 +72,10 @@ def detect_layout(config: dict[str, Any]) -> str:
 
 
 def convert(layout: str, config: dict[str, Any], state: State,
-            preprocessor: dict[str, Any] | None = None) -> Converted:
-    """Dispatch to `from_transformers` or `from_timm`."""
+            preprocessor: dict[str, Any] | None = None, repo_id: str | None = None) -> Converted:
+    """Dispatch to `from_transformers` or `from_timm` (`repo_id`, when known, tells DINO v1 from another ViT)."""
     if layout == "transformers":
-        return from_transformers(config, state, preprocessor)
+        return from_transformers(config, state, preprocessor, repo_id)
     if layout == "timm":
         return from_timm(config, state)
     raise CheckpointError(f"no converter for layout {layout!r}; supported: {SUPPORTED}")
@@ -182,13 +191,16 @@ def hf_state_to_vitdemo(state: State) -> State:
     return fuse_qkv(rename(plain, HF_TO_VITDEMO, ignore=HF_UNUSED))
 
 
-def from_transformers(config: dict[str, Any], state: State, preprocessor: dict[str, Any] | None = None) -> Converted:
+def from_transformers(config: dict[str, Any], state: State, preprocessor: dict[str, Any] | None = None,
+                      repo_id: str | None = None) -> Converted:
     """A transformers ViT, DeiT, DINOv2 or DINOv2-with-registers checkpoint, with a classifier or without.
 
     With: ViTForImageClassification, DeiTForImageClassificationWithTeacher, Dinov2(WithRegisters)For-
     ImageClassification. Without (`num_classes=0`): ViTModel (DINO), Dinov2Model, Dinov2WithRegistersModel.
     DINOv2 runs at its processor's crop (224 px) with position embeddings learned at `image_size` (518 px),
-    resampled as the original code does: with DINO's +0.1 offset, and antialiased for the register models.
+    resampled as transformers does (to the grid's size; antialiased for the register models). DINO v1 (known by
+    its hub `repo_id`) and DINOv2 record the original code's +0.1 in `pos_offset`, for `position_resampling =
+    "original"`.
     """
     model_type = config["model_type"]
     if config.get("hidden_act", "gelu") != "gelu":
@@ -197,6 +209,7 @@ def from_transformers(config: dict[str, Any], state: State, preprocessor: dict[s
         raise CheckpointError("use_swiglu_ffn: DINOv2's SwiGLU MLP (the giant model) is not supported")
     mapped = hf_state_to_vitdemo(state)
     deit, dinov2, registers = model_type == "deit", model_type.startswith("dinov2"), model_type.endswith("registers")
+    dino = model_type == "vit" and bool(repo_id and DINO_REPO.match(repo_id))
     if deit and "head.weight" in mapped and "head_dist.weight" not in mapped:
         raise CheckpointError("DeiTForImageClassification (class head only) is not supported: use a "
                               "DeiTForImageClassificationWithTeacher checkpoint (distilled, two heads)")
@@ -221,7 +234,7 @@ def from_transformers(config: dict[str, Any], state: State, preprocessor: dict[s
         head_input="class+mean" if dinov2 else "class",
         pos_grid=trained_size // patch if trained_size // patch != image_size // patch else 0,
         pos_antialias=registers,
-        pos_offset=0.1 if dinov2 and not registers else 0.0,
+        pos_offset=ORIGINAL_OFFSET if dino or (dinov2 and not registers) else 0.0,
         name=(config.get("architectures") or [model_type])[0],
         preprocessing=hf_preprocessing(preprocessor, model_type, image_size),
     )
@@ -330,7 +343,8 @@ def timm_args(config: dict[str, Any]) -> dict[str, Any]:
 
 def from_timm(config: dict[str, Any], state: State) -> Converted:
     """A timm VisionTransformer / VisionTransformerDistilled checkpoint (ViT, DeiT, FlexiViT); without `head`
-    (timm's num_classes=0, e.g. the DINO weights) it loads with no classifier."""
+    (timm's num_classes=0, e.g. the DINO weights) it loads with no classifier. Positions resample as timm's
+    do; DINO's (pretrained tag "dino") record the original code's +0.1 in `pos_offset`."""
     args = timm_args(config)
     mapped = rename(state, TIMM_TO_VITDEMO)
     for key in ("patch_embed.weight", "pos_embed"):
@@ -356,6 +370,7 @@ def from_timm(config: dict[str, Any], state: State) -> Converted:
         distilled=distilled,
         pos_embed_prefix=not no_embed_class,
         pos_interpolation="bilinear" if flexi else "bicubic",
+        pos_offset=ORIGINAL_OFFSET if pretrained.get("tag") == "dino" else 0.0,  # timm's DINO weights
         native_patch_sizes=FLEXIVIT_PATCH_SIZES if flexi else (),
         name=config["architecture"],
         preprocessing=timm_preprocessing(pretrained, config["architecture"]),

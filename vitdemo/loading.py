@@ -118,7 +118,8 @@ def load_folder(folder: str | Path, repo_id: str | None = None) -> ViT:
     layout = layouts.detect_layout(meta)
     if layout == "vitdemo":
         return load_vitdemo_dir(folder)
-    converted = layouts.convert(layout, meta, read_weights(folder), read_json(folder / "preprocessor_config.json"))
+    converted = layouts.convert(layout, meta, read_weights(folder), read_json(folder / "preprocessor_config.json"),
+                                repo_id)
     return build(converted)
 
 

@@ -112,6 +112,7 @@ def resample_grid(pos: torch.Tensor, new_grid: tuple[int, int], mode: str, antia
     * bilinear: FlexiViT, whose authors resize with jax.image.resize, which antialiases when shrinking;
     * `offset`: DINO's and DINOv2's original code asks for a scale factor (new + 0.1) / old instead of a size
       ("historical kludge", kept there for compatibility): the same grid, sampled very slightly differently.
+      Used only when asked for (`ViTConfig.position_resampling`): by default a checkpoint follows its library.
     """
     n, dim = pos.shape[1], pos.shape[2]
     side = math.isqrt(n)
@@ -282,7 +283,8 @@ class ViT(nn.Module):
         """(prefix part or None, patch part resampled to `grid`)."""
         c = self.config
         prefix = c.num_positioned_prefix_tokens
-        patch_pos = resample_grid(self.pos_embed[:, prefix:], grid, c.pos_interpolation, c.pos_antialias, c.pos_offset)
+        patch_pos = resample_grid(self.pos_embed[:, prefix:], grid, c.pos_interpolation, c.pos_antialias,
+                                  c.resampling_offset)
         return (self.pos_embed[:, :prefix] if prefix else None), patch_pos
 
     def embed(self, images: torch.Tensor, patch_size: int, method: str = "conv",

@@ -37,6 +37,7 @@ def pretrained_cfg(architecture: str, tag: str = "") -> dict[str, Any]:
     size = int(match["img"] or (240 if flexi else 224))
     imagenet = match["family"] == "deit" or tag in IMAGENET_STATS_TAGS
     return {
+        "tag": tag,  # as timm writes it in a hub config.json (DINO's weights resample positions their own way)
         "input_size": [3, size, size],
         "interpolation": "bicubic",
         "crop_pct": 0.95 if flexi else 1.0 if size >= 384 else 0.9,
