@@ -1,6 +1,10 @@
 """Shared fixtures: an offline hub with an empty cache in every test, small random transformers ViT/DeiT
-checkpoints, a timm-layout writer and a
-local Hugging Face cache.
+checkpoints, a timm-layout writer and a local Hugging Face cache; the served app, Chromium and the page
+factory of tests/browser.py; and the check that keeps the suite's tiers honest.
+
+The tiers: `-m "not browser and not server and not slow"` is the inner loop. A test that starts a Gradio server
+(in a fixture of any scope, or itself) must be marked `server`, one that uses Chromium `browser`: the check
+below fails it otherwise, so the inner loop never starts either by accident.
 
 The hub is switched off before anything imports huggingface_hub (it reads HF_HUB_OFFLINE once, at import).
 transformers is imported only inside the fixtures that need it: it costs several seconds.
@@ -21,6 +25,9 @@ from typing import Any, NamedTuple
 
 import pytest
 import torch
+
+from tests import tiers
+from tests.browser import app, bundled_app, chromium, new_page, shots  # noqa: F401 (fixtures; chromium: `browser`)
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 # Never the developer's own Hugging Face cache: a cached ViT-B/16 there would change what the app offers and
@@ -193,3 +200,39 @@ def empty_hub_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 def hub_cache(empty_hub_cache: Path) -> HubCache:
     """This test's empty hub cache, to fill with repos for offline loading by repo id."""
     return HubCache(empty_hub_cache)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The tiers (tests/tiers.py): a test that serves an app carries the `server` mark, one using Chromium `browser`.
+
+
+def _check_marks(item: pytest.Item, launched: bool) -> None:
+    missing = tiers.missing_marks((m.name for m in item.iter_markers()), getattr(item, "fixturenames", ()), launched)
+    if missing:
+        pytest.fail(tiers.refusal(item.nodeid, missing), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> Any:
+    before = tiers.launches()
+    result = yield
+    if tiers.launches() > before:
+        tiers.SERVER_FIXTURES.add(fixturedef.argname)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    _check_marks(item, launched=False)  # before its fixtures start anything
+    before = tiers.launches()
+    result = yield
+    _check_marks(item, tiers.launches() > before)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    before = tiers.launches()
+    result = yield
+    _check_marks(item, tiers.launches() > before)
+    return result

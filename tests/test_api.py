@@ -33,6 +33,7 @@ DEPTH, HEADS, LABELS = META["config"]["depth"], META["config"]["heads"], META["l
 REGISTRY_KEYS = ["bundled", "flexivit-b", "vit-b16", "deit-tiny", "deit-small", "dino-s8", "dino-s16", "dino-b8",
                  "dino-b16", "dinov2-s", "dinov2-b", "dinov2-reg-s", "dinov2-reg-b"]
 FILE_META = {"_type": "gradio.FileData"}
+pytestmark = pytest.mark.server  # one app of its own for the module (below)
 NOT_AN_UPLOAD = ("Send the image as a file upload (gradio_client: handle_file('picture.png')), not a URL or a path "
                  "on the server.")
 

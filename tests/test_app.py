@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from tests.bad_inputs import bad_input_corpus, good_odd_input_corpus
+from tests.browser import serving
 from vitdemo.app.cache import AnalysisCache, AnalysisKey
 from vitdemo.app.models import REGISTRY, ModelEntry, choose_startup
 from vitdemo.app.pool import ModelPool
@@ -34,14 +35,15 @@ MODEL = os.environ.get("VITDEMO_TEST_MODEL", "bundled")
 
 
 @pytest.fixture(scope="module")
-def app():
-    from vitdemo.app import build_app, launch_options
+def app(request):
+    """The run's app on the bundled model (tests/browser.py), or one of its own on $VITDEMO_TEST_MODEL."""
+    if MODEL == "bundled":
+        yield request.getfixturevalue("bundled_app")
+        return
+    from vitdemo.app import build_app
 
-    demo = build_app(MODEL)
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=None,
-                **launch_options())
-    yield demo
-    demo.close()
+    with serving(build_app(MODEL)) as demo:
+        yield demo
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +78,7 @@ def local(file: dict | str) -> Image.Image:
 # -- the endpoints ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.server
 def test_classify_returns_the_models_top5(app, client):
     from vitdemo.explain import analyze
 
@@ -87,6 +90,7 @@ def test_classify_returns_the_models_top5(app, client):
     assert result["label"] == expected[0][0]
 
 
+@pytest.mark.server
 def test_analyze_returns_grid_attention_and_labels_in_that_order(app, client):
     config = app.vitdemo_engine.model().config
     p = config.offered_patch_sizes()[0]
@@ -102,6 +106,7 @@ def test_analyze_returns_grid_attention_and_labels_in_that_order(app, client):
     assert len(labels["confidences"]) == 5 and sorted(confidences(labels), reverse=True) == confidences(labels)
 
 
+@pytest.mark.server
 def test_pictures_are_stored_once_in_the_instances_folder_with_names_that_say_what_they_show(app, client):
     from gradio.utils import get_upload_folder
 
@@ -116,6 +121,7 @@ def test_pictures_are_stored_once_in_the_instances_folder_with_names_that_say_wh
     assert len(list(store.glob(f"*/{label}_p16_grid.png"))) == 1
 
 
+@pytest.mark.server
 def test_the_cache_and_the_sessions_are_bounded_by_the_settings(app, monkeypatch):
     from vitdemo.app import launch_options
 
@@ -125,6 +131,7 @@ def test_the_cache_and_the_sessions_are_bounded_by_the_settings(app, monkeypatch
     assert launch_options()["state_session_capacity"] == 32
 
 
+@pytest.mark.server
 def test_view_switches_reuse_the_stored_forward(app, client, forwards):
     for method, layer, head in [("attention", None, "mean"), ("rollout", 1, "max"), ("attention", 2, "1"),
                                 ("relevance", None, "mean")]:
@@ -137,6 +144,7 @@ def test_view_switches_reuse_the_stored_forward(app, client, forwards):
     assert len(forwards) == 2 and forwards[-1][1] == other
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("name", sorted(bad_input_corpus()))
 def test_bad_upload_gets_a_clear_error(client, tmp_path, name):
     path = tmp_path / f"{name}.png"
@@ -151,6 +159,7 @@ def test_bad_upload_gets_a_clear_error(client, tmp_path, name):
         assert "Accepted: PNG, JPEG" in message, message
 
 
+@pytest.mark.server
 def test_app_keeps_serving_after_bad_uploads(client, tmp_path):
     for name, data in list(bad_input_corpus().items())[:5]:
         (tmp_path / name).write_bytes(data)
@@ -159,6 +168,7 @@ def test_app_keeps_serving_after_bad_uploads(client, tmp_path):
     assert client.predict(handle_file(CAT), None, api_name="/classify")["label"]
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("name", sorted(good_odd_input_corpus()))
 def test_odd_but_real_images_are_analysed(client, tmp_path, name):
     path = tmp_path / f"{name}.img"
@@ -169,6 +179,7 @@ def test_odd_but_real_images_are_analysed(client, tmp_path, name):
     assert len(labels["confidences"]) == 5
 
 
+@pytest.mark.server
 def test_api_page_lists_both_endpoints_with_descriptions(client):
     info = client.view_api(return_format="dict", print_info=False)
     named = info["named_endpoints"]
@@ -179,6 +190,7 @@ def test_api_page_lists_both_endpoints_with_descriptions(client):
     assert [p["parameter_name"] for p in named["/classify"]["parameters"]] == ["image", "patch_size", "model"]
 
 
+@pytest.mark.server
 def test_endpoint_descriptions_are_published(app):
     config = app.get_config_file()
     descriptions = {d.get("api_name"): d.get("api_description") for d in config["dependencies"]}
@@ -335,6 +347,7 @@ def test_readme_front_matter_describes_the_space():
     assert len(meta["short_description"]) <= 60
 
 
+@pytest.mark.server
 def test_analyze_offers_legrad_and_says_so(app, client):
     _, attention, labels = client.predict(handle_file(CAT), 16, "legrad", None, "mean", "", "", api_name="/analyze")
     depth = app.vitdemo_engine.model().config.depth

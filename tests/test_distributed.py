@@ -83,6 +83,9 @@ class Runs(NamedTuple):
     out: Path
 
 
+SLOW = pytest.mark.slow  # the tests that read `runs`: it starts two torchrun jobs of 2 ranks each
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     tmp = tmp_path_factory.mktemp("ddp")
@@ -91,6 +94,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     return Runs(stopped, resumed, tmp / "run")
 
 
+@SLOW
 def test_ctrl_c_stops_every_rank_after_the_same_step_and_rank_0_saves_it(runs: Runs) -> None:
     run = runs.stopped
     assert run.returncode != 0
@@ -98,6 +102,7 @@ def test_ctrl_c_stops_every_rank_after_the_same_step_and_rank_0_saves_it(runs: R
     assert len(run.saves(0)) == 1 and run.saves(1) == []
 
 
+@SLOW
 def test_resume_continues_to_the_end(runs: Runs) -> None:
     run = runs.resumed
     assert run.returncode == 0, run.agent[-2000:] + run.stderr[0] + run.stderr[1]
@@ -107,6 +112,7 @@ def test_resume_continues_to_the_end(runs: Runs) -> None:
     assert checkpoint.load_vitdemo_dir(runs.out).labels[:4] == ["circle", "square", "triangle", "star"]
 
 
+@SLOW
 def test_rank_0_alone_logs_and_writes_checkpoints(runs: Runs) -> None:
     for run in (runs.stopped, runs.resumed):
         assert run.stderr[0].splitlines()[0].startswith("world size 2"), run.stderr[0][:300]
@@ -117,6 +123,7 @@ def test_rank_0_alone_logs_and_writes_checkpoints(runs: Runs) -> None:
     assert len(resumed.saves(0)) == 2  # at the end of each epoch
 
 
+@SLOW
 def test_each_rank_trains_on_its_half_of_every_batch(runs: Runs) -> None:
     # epoch e of one process draws images 24e .. 24e+23 in batches of 8; rank 0 takes the first 4 of each
     # batch, rank 1 the last 4
@@ -129,6 +136,7 @@ def test_each_rank_trains_on_its_half_of_every_batch(runs: Runs) -> None:
         assert runs.resumed.draws(rank) == [half(rank, range(16, 24)), half(rank, range(24, 48))]
 
 
+@SLOW
 def test_gradients_are_averaged_so_ranks_stay_identical(runs: Runs) -> None:
     rank0, rank1 = runs.resumed.weights(0), runs.resumed.weights(1)
     # each rank's optimizer stepped on its own: identical weights mean identical (averaged) gradients
@@ -137,6 +145,7 @@ def test_gradients_are_averaged_so_ranks_stay_identical(runs: Runs) -> None:
     assert_same_model(rank1["silhouette"], train.load_train_state(runs.out)["silhouette_head"], rtol=0, atol=0)
 
 
+@SLOW
 def test_two_ranks_train_like_one_process_with_the_whole_batch(runs: Runs, tmp_path: Path,
                                                                capfd: pytest.CaptureFixture[str]) -> None:
     """The average of the two half-batch gradients is the whole batch's gradient, and a resume continues

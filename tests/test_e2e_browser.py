@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import MARKS, chromium  # noqa: F401 (fixture: browser)
+from tests.browser import MARKS, open_page, painted, serving, stamp, wait_painted
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
@@ -29,45 +29,25 @@ playwright = pytest.importorskip("playwright.sync_api")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
 MODEL = os.environ.get("VITDEMO_TEST_MODEL", "bundled")
-TIMEOUT_MS = 45_000  # generous: CI machines are shared and the first analysis imports torch
 
 
 @pytest.fixture(scope="module")
-def app():
-    from vitdemo.app import build_app, launch_options
+def app(request):
+    """The run's app on the bundled model, or one of its own on $VITDEMO_TEST_MODEL."""
+    if MODEL == "bundled":
+        yield request.getfixturevalue("bundled_app")
+        return
+    from vitdemo.app import build_app
 
-    demo = build_app(MODEL)
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
-    yield demo
-    demo.close()
+    with serving(build_app(MODEL)) as demo:
+        yield demo
 
 
 @pytest.fixture(scope="module")
 def page(app, browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(app.local_url)
-    wait_painted(page)
-    page.wait_for_timeout(1500)  # the page load's follow-up events (the open tab) finish first
+    page = open_page(browser, app)
     yield page
     page.close()
-
-
-def wait_painted(page, after: float = 0.0) -> dict:
-    """Wait for a paint newer than `after` (a data-painted value); return the view it painted."""
-    page.wait_for_function("t => Number(document.querySelector('#explorer')?.dataset.painted || 0) > t", arg=after)
-    return painted(page)
-
-
-def painted(page) -> dict:
-    return json.loads(page.locator("#explorer").get_attribute("data-view") or "{}")
-
-
-def stamp(page) -> float:
-    return float(page.locator("#explorer").get_attribute("data-painted") or 0)
 
 
 def canvas_pixels(page, selector: str) -> np.ndarray:
@@ -327,20 +307,14 @@ def test_a_camera_that_cannot_start_is_explained(page):
     page.errors[before:] = [e for e in page.errors[before:] if not e.startswith(RELOAD_NOISE)]
 
 
-def test_a_phone_sees_a_result_on_the_first_screen(app, browser):
-    phone = browser.new_page(viewport={"width": 390, "height": 844})
-    phone.set_default_timeout(TIMEOUT_MS)
-    errors = []
-    phone.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    phone.goto(app.local_url)
-    wait_painted(phone)
+def test_a_phone_sees_a_result_on_the_first_screen(new_page):
+    phone = new_page(390, 844)
     for selector in ("#input-image", "#explorer .vx-grid", "#explorer .vx-map"):
         box = phone.locator(selector).first.bounding_box()
         assert box and box["y"] + box["height"] <= 844 and box["width"] >= 140, f"{selector} at {box}"
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     assert phone.locator("#header").bounding_box()["width"] <= 390
-    phone.close()
-    assert errors == []
+    assert phone.errors == []
 
 
 def test_no_errors_in_the_console(page):

@@ -5,7 +5,7 @@ to rollout at layer 3, heads fused by max, opacity 1, downloads, and checks that
 for that view, that it is the library's figure of exactly that view, and that its main panel shows that map
 (worked out here from the stored attentions). A view that is not a class-token map (token norms) is refused
 with a toast, and nothing is downloaded; a Chinese browser gets the button and that message in Chinese.
-Screenshots at 1280×800 and 390×844 go to /tmp/h14a-shots/.
+Screenshots at 1280×800 and 390×844 go to the test's temporary folder (or $VITDEMO_SHOTS).
 
 Needs /usr/bin/chromium; never `playwright install`.
 """
@@ -13,50 +13,32 @@ Needs /usr/bin/chromium; never `playwright install`.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import MARKS, bundled_app, chromium  # noqa: F401 (fixtures: app, browser)
+from tests.browser import MARKS, open_page, settle, stamp, wait_painted
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
 
-TIMEOUT_MS = 45_000
-SHOTS = Path("/tmp/h14a-shots")
-
-
-def open_page(app, browser, width: int, height: int, locale: str = "en-US"):
-    page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True, locale=locale)
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(app.local_url)
-    page.wait_for_function("() => Number(document.querySelector('#explorer')?.dataset.painted || 0) > 0")
-    page.wait_for_timeout(1500)  # the page load's follow-up events finish first
-    return page
-
 
 @pytest.fixture(scope="module")
 def page(app, browser):
-    page = open_page(app, browser, 1280, 800)
+    page = open_page(browser, app)
     yield page
     page.close()
 
 
-def view_of(page) -> dict:
-    return json.loads(page.locator("#explorer").get_attribute("data-view") or "{}")
-
-
 def repaint(page, action) -> dict:
-    before = float(page.locator("#explorer").get_attribute("data-painted") or 0)
+    before = stamp(page)
     action()
-    page.wait_for_function("t => Number(document.querySelector('#explorer').dataset.painted) > t", arg=before)
-    return view_of(page)
+    return wait_painted(page, before)
 
 
-def test_download_figure_is_the_view_on_screen(page, app):
+def test_download_figure_is_the_view_on_screen(page, app, shots):
     repaint(page, lambda: page.locator(".vx-method button[data-method=rollout]").click())
     repaint(page, lambda: page.locator("#explorer-layer input[type=range]").fill("3"))
     repaint(page, lambda: page.locator("#explorer-head select").select_option("max"))
@@ -91,10 +73,9 @@ def test_download_figure_is_the_view_on_screen(page, app):
     assert_brightest_is_argmax(cell_brightness(panel(picture, build(analysis, asked, title), "map"), analysis.grid),
                                expected)
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
     button.scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "figure-button-1280.png"))
-    picture.save(SHOTS / "downloaded-figure.png")
+    page.screenshot(path=str(shots / "figure-button-1280.png"))
+    picture.save(shots / "downloaded-figure.png")
     page.locator(".vx-opacity").fill("0.6")
     page.locator(".vx-display summary").click()
 
@@ -106,37 +87,30 @@ def test_a_view_without_a_class_token_map_is_refused(page):
     page.locator("#download-figure").click()
     toast = page.locator(".toast-body").filter(has_text="Figures show the class token's maps")
     toast.first.wait_for()
-    page.wait_for_timeout(2000)  # the click's follow-up (the download, when there is a file) has run
+    settle(page)  # the click's follow-up (the download, when there is a file) has run
     assert not downloads, "a refused view downloaded a file (the previous figure?)"
     repaint(page, lambda: page.locator(".vx-method button[data-method=attention]").click())
 
 
-def test_button_at_phone_width(app, browser):
-    phone = open_page(app, browser, 390, 844)
-    try:
-        button = phone.locator("#download-figure")
-        button.scroll_into_view_if_needed()
-        box = button.bounding_box()
-        assert box and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= 390
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        phone.screenshot(path=str(SHOTS / "figure-button-390.png"))
-        with phone.expect_download() as caught:
-            button.click()
-        assert caught.value.suggested_filename.endswith("_attention_layer6.png")
-    finally:
-        phone.close()
-
-
-def test_chinese_page_has_a_chinese_button_and_messages(app, browser):
-    page = open_page(app, browser, 1280, 800, locale="zh-CN")
-    try:
-        button = page.locator("#download-figure")
-        assert button.inner_text().strip() == "⤓ 下载图表"
-        repaint(page, lambda: page.locator(".vx-method button[data-method=norms]").click())
+def test_button_at_phone_width(new_page, shots):
+    phone = new_page(390, 844)
+    button = phone.locator("#download-figure")
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    assert box and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    phone.screenshot(path=str(shots / "figure-button-390.png"))
+    with phone.expect_download() as caught:
         button.click()
-        page.locator(".toast-body").filter(has_text="图表只展示类别标记的注意力图").first.wait_for()
-    finally:
-        page.close()
+    assert caught.value.suggested_filename.endswith("_attention_layer6.png")
+
+
+def test_chinese_page_has_a_chinese_button_and_messages(new_page):
+    page = new_page(locale="zh-CN")
+    button = page.locator("#download-figure")
+    assert button.inner_text().strip() == "⤓ 下载图表"
+    repaint(page, lambda: page.locator(".vx-method button[data-method=norms]").click())
+    button.click()
+    page.locator(".toast-body").filter(has_text="图表只展示类别标记的注意力图").first.wait_for()
 
 
 def rollout_by_hand(attentions: np.ndarray, fuse) -> np.ndarray:

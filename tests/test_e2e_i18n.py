@@ -3,27 +3,23 @@ tab names, explorer controls, status line and messages in Chinese, with no Engli
 browser set to English (en-US) gets them in English; on a desktop screen and at phone width.
 
 The locale sets both what the page's scripts read (navigator.language, then Gradio's <html lang>) and the
-Accept-Language header the server answers in. Screenshots go to $VITDEMO_SHOTS (default: a temporary folder).
+Accept-Language header the server answers in. Screenshots go to $VITDEMO_SHOTS (default: the test's own
+temporary folder).
 
 Needs /usr/bin/chromium; never `playwright install`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from tests.browser import MARKS, bundled_app, chromium  # noqa: F401 (fixtures: app, browser)
+from tests.browser import MARKS
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
 
-TIMEOUT_MS = 45_000
-SHOTS = Path(os.environ.get("VITDEMO_SHOTS") or tempfile.mkdtemp(prefix="vitdemo-i18n-shots-"))
 SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 # What each reader must see, written out by hand (not read from the string tables).
 CHINESE = {
@@ -55,19 +51,6 @@ ALLOWED = {"LeGrad", "ViT", "PI", "resize", "FlexiViT", "inferno", "viridis", "m
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def open_page(app, browser, locale: str, screen: str):
-    context = browser.new_context(locale=locale, viewport=SCREENS[screen])
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(app.local_url)
-    page.wait_for_function("() => Number(document.querySelector('#explorer')?.dataset.painted || 0) > 0")
-    page.wait_for_timeout(1000)  # the page load's follow-up (the open tab's figures) lands first
-    return context, page
-
-
 def texts(page, selector: str) -> str:
     """The words of every element `selector` matches, hidden ones too, without the choices of a <select>
     (class labels and colormap names are data, not words of the page)."""
@@ -81,61 +64,52 @@ def english_words(text: str) -> set[str]:
 
 
 @pytest.mark.parametrize("screen", SCREENS)
-def test_a_chinese_browser_gets_a_chinese_page(app, browser, screen):
-    context, page = open_page(app, browser, "zh-CN", screen)
-    try:
-        page.screenshot(path=str(SHOTS / f"zh_{screen}.png"))
-        assert page.evaluate("navigator.language") == "zh-CN"
-        for selector, expected in CHINESE.items():
-            assert expected in texts(page, selector), (selector, texts(page, selector))
-        assert page.locator(TAB_NAMES).all_text_contents()[:4] == TABS["zh-CN"]
-        assert page.locator("#explorer .vx-method button").all_inner_texts() == METHODS["zh-CN"]
-        assert "这个模型只认识 11 个类别" in texts(page, "#summary") and "个图像块" in texts(page, "#summary")
-        assert "内置形状 ViT（离线可用）" in texts(page, "#summary")  # the model's name too
-        assert page.locator("#model input").input_value() == "内置形状 ViT（离线可用）"
-        assert "第 6 层（共 6 层）" in texts(page, "#explorer .vx-caption")
-        leftovers = {s: english_words(texts(page, s)) for s in NO_ENGLISH}
-        assert not any(leftovers.values()), {s: w for s, w in leftovers.items() if w}
-        assert page.errors == []
-    finally:
-        context.close()
+def test_a_chinese_browser_gets_a_chinese_page(new_page, shots, screen):
+    page = new_page(**SCREENS[screen], locale="zh-CN")
+    page.screenshot(path=str(shots / f"zh_{screen}.png"))
+    assert page.evaluate("navigator.language") == "zh-CN"
+    for selector, expected in CHINESE.items():
+        assert expected in texts(page, selector), (selector, texts(page, selector))
+    assert page.locator(TAB_NAMES).all_text_contents()[:4] == TABS["zh-CN"]
+    assert page.locator("#explorer .vx-method button").all_inner_texts() == METHODS["zh-CN"]
+    assert "这个模型只认识 11 个类别" in texts(page, "#summary") and "个图像块" in texts(page, "#summary")
+    assert "内置形状 ViT（离线可用）" in texts(page, "#summary")  # the model's name too
+    assert page.locator("#model input").input_value() == "内置形状 ViT（离线可用）"
+    assert "第 6 层（共 6 层）" in texts(page, "#explorer .vx-caption")
+    leftovers = {s: english_words(texts(page, s)) for s in NO_ENGLISH}
+    assert not any(leftovers.values()), {s: w for s, w in leftovers.items() if w}
+    assert page.errors == []
 
 
 @pytest.mark.parametrize("screen", SCREENS)
-def test_an_english_browser_gets_an_english_page(app, browser, screen):
-    context, page = open_page(app, browser, "en-US", screen)
-    try:
-        page.screenshot(path=str(SHOTS / f"en_{screen}.png"))
-        for selector, expected in ENGLISH.items():
-            assert expected in texts(page, selector), (selector, texts(page, selector))
-        assert page.locator(TAB_NAMES).all_text_contents()[:4] == TABS["en-US"]
-        assert page.locator("#explorer .vx-method button").all_inner_texts() == METHODS["en-US"]
-        assert "This model knows only 11 classes" in texts(page, "#summary")
-        chinese = {s: texts(page, s) for s in NO_ENGLISH + ["#summary"] if CJK.search(texts(page, s))}
-        assert not chinese, chinese
-        assert page.errors == []
-    finally:
-        context.close()
+def test_an_english_browser_gets_an_english_page(new_page, shots, screen):
+    page = new_page(**SCREENS[screen], locale="en-US")
+    page.screenshot(path=str(shots / f"en_{screen}.png"))
+    for selector, expected in ENGLISH.items():
+        assert expected in texts(page, selector), (selector, texts(page, selector))
+    assert page.locator(TAB_NAMES).all_text_contents()[:4] == TABS["en-US"]
+    assert page.locator("#explorer .vx-method button").all_inner_texts() == METHODS["en-US"]
+    assert "This model knows only 11 classes" in texts(page, "#summary")
+    chinese = {s: texts(page, s) for s in NO_ENGLISH + ["#summary"] if CJK.search(texts(page, s))}
+    assert not chinese, chinese
+    assert page.errors == []
 
 
-def test_server_messages_follow_the_browsers_language(app, browser, tmp_path):
+def test_server_messages_follow_the_browsers_language(new_page, shots, tmp_path):
     """A refused upload is explained in Chinese to a Chinese browser (the toast comes from the server, in the
     request's language), and the explorer's own server answers too."""
     bogus = tmp_path / "notes.png"
     bogus.write_text("this is not a picture\n")
-    context, page = open_page(app, browser, "zh-CN", "desktop")
-    try:
-        page.locator(".vx-method button[data-method=rollout]").click()
-        assert "注意力展开：把注意力从第一层一直跟到这一层" in texts(page, "#explorer .vx-caption")
-        page.locator("#input-image input[type=file]").set_input_files(str(bogus))
-        # The message (Gradio's own header, "Warning", is the toast's type and stays English).
-        toast = page.locator(".toast-body [data-testid=toast-text]", has_text="这个文件不是我们能读取的图像")
-        toast.first.wait_for()
-        said = toast.first.inner_text()
-        assert "（看起来是 纯文本）" in said and "可接受：PNG、JPEG" in said
-        assert not english_words(said) - {"PNG", "JPEG", "GIF", "WebP", "BMP", "TIFF"}, said
-        page.wait_for_function("() => document.querySelector('#explorer .vx').hidden")
-        assert "上传或粘贴一张图像" in texts(page, "#summary")
-        page.screenshot(path=str(SHOTS / "zh_refused_upload.png"))
-    finally:
-        context.close()
+    page = new_page(locale="zh-CN")
+    page.locator(".vx-method button[data-method=rollout]").click()
+    assert "注意力展开：把注意力从第一层一直跟到这一层" in texts(page, "#explorer .vx-caption")
+    page.locator("#input-image input[type=file]").set_input_files(str(bogus))
+    # The message (Gradio's own header, "Warning", is the toast's type and stays English).
+    toast = page.locator(".toast-body [data-testid=toast-text]", has_text="这个文件不是我们能读取的图像")
+    toast.first.wait_for()
+    said = toast.first.inner_text()
+    assert "（看起来是 纯文本）" in said and "可接受：PNG、JPEG" in said
+    assert not english_words(said) - {"PNG", "JPEG", "GIF", "WebP", "BMP", "TIFF"}, said
+    page.wait_for_function("() => document.querySelector('#explorer .vx').hidden")
+    assert "上传或粘贴一张图像" in texts(page, "#summary")
+    page.screenshot(path=str(shots / "zh_refused_upload.png"))

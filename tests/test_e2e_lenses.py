@@ -7,11 +7,9 @@ Needs /usr/bin/chromium; never `playwright install`.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+from tests.browser import MARKS, open_page, serving, stamp, wait_painted
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
@@ -19,37 +17,29 @@ transformers = pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    from vitdemo.app import build_app, launch_options
+def app(tmp_path_factory):
+    from vitdemo.app import build_app
 
     folder = tmp_path_factory.mktemp("registers")
     config = transformers.Dinov2WithRegistersConfig(hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
                                                    intermediate_size=128, image_size=56, patch_size=14,
                                                    num_register_tokens=4)
     transformers.Dinov2WithRegistersModel(config).save_pretrained(folder)
-    demo = build_app(str(folder))
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.set_default_timeout(45_000)
-        page.goto(demo.local_url)
-        page.wait_for_function("() => document.querySelector('#explorer')?.dataset.painted")
-        page.wait_for_timeout(1500)  # the page load's follow-up events (the open tab) finish first
-        yield page
-        browser.close()
-    demo.close()
+    with serving(build_app(str(folder))) as demo:
+        yield demo
 
 
-def view(page) -> dict:
-    return json.loads(page.locator("#explorer").get_attribute("data-view"))
+@pytest.fixture(scope="module")
+def page(app, browser):
+    page = open_page(browser, app)
+    yield page
+    page.close()
 
 
 def click(page, selector: str) -> dict:
-    before = float(page.locator("#explorer").get_attribute("data-painted"))
+    before = stamp(page)
     page.locator(selector).first.click()
-    page.wait_for_function("t => Number(document.querySelector('#explorer').dataset.painted) > t", arg=before)
-    return view(page)
+    return wait_painted(page, before)
 
 
 def test_prefix_tokens_sit_beside_the_grid_and_show_where_they_attend(page):

@@ -13,21 +13,19 @@ from __future__ import annotations
 import base64
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from tests.browser import MARKS, chromium  # noqa: F401 (fixture: browser)
+from tests.browser import MARKS, open_page, serving
 from tests.conftest import HubCache
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
 transformers = pytest.importorskip("transformers")
 
-SHOTS = Path("/tmp/h12-shots")
 MAIN, SECOND = "dinov2-s", "dinov2-reg-s"
 MAIN_TITLE, SECOND_TITLE = "DINOv2-S/14 (ImageNet linear head)", "DINOv2-S/14 with registers"
 MAIN_DEPTH, SECOND_DEPTH = 4, 2
@@ -61,7 +59,7 @@ def random_model(registers: bool, depth: int, heads: int, seed: int) -> torch.nn
 def app(tmp_path_factory):
     import huggingface_hub.constants as constants
 
-    from vitdemo.app import build_app, launch_options
+    from vitdemo.app import build_app
     from vitdemo.app.models import REGISTRY
 
     cache = HubCache(tmp_path_factory.mktemp("hub"))
@@ -78,23 +76,13 @@ def app(tmp_path_factory):
         demo = build_app(MAIN)
         for key in (MAIN, SECOND):
             demo.vitdemo_engine.model(key)
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
-    yield demo
-    demo.close()
-
-
-def open_page(app, browser, width: int, height: int):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(60_000)
-    page.goto(app.local_url)
-    page.wait_for_function("() => document.querySelector('#explorer')?.dataset.painted")
-    page.wait_for_timeout(1500)  # the page load's follow-up events finish first
-    return page
+    with serving(demo):
+        yield demo
 
 
 @pytest.fixture(scope="module")
 def page(app, browser):
-    page = open_page(app, browser, 1280, 800)
+    page = open_page(browser, app, timeout_ms=60_000)
     open_tab(page)
     page.wait_for_function("() => document.querySelector('#models-compare')?.dataset.views")
     yield page
@@ -234,24 +222,20 @@ def test_the_picker_informs_before_a_model_runs(page):
     page.keyboard.press("Escape")
 
 
-def test_screenshots_at_desktop_and_phone_width(app, browser, page):
-    SHOTS.mkdir(exist_ok=True)
+def test_screenshots_at_desktop_and_phone_width(page, new_page, shots):
     page.locator("#tabs").scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "side-by-side-1280.png"), full_page=False)
+    page.screenshot(path=str(shots / "side-by-side-1280.png"), full_page=False)
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SHOTS / "picker-1280.png"))
-    phone = open_page(app, browser, 390, 844)
-    try:
-        open_tab(phone)
-        phone.wait_for_function("() => document.querySelector('#models-compare')?.dataset.views")
-        phone.locator("#models-compare").scroll_into_view_if_needed()
-        phone.screenshot(path=str(SHOTS / "side-by-side-390.png"))
-        figures = phone.locator("#models-compare figure")
-        assert figures.count() == 2
-        for i in range(2):
-            box = figures.nth(i).bounding_box()
-            assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, "no sideways scrolling on a phone"
-        phone.locator("#model-info").scroll_into_view_if_needed()
-        phone.screenshot(path=str(SHOTS / "picker-390.png"))
-    finally:
-        phone.close()
+    page.screenshot(path=str(shots / "picker-1280.png"))
+    phone = new_page(390, 844, timeout_ms=60_000)
+    open_tab(phone)
+    phone.wait_for_function("() => document.querySelector('#models-compare')?.dataset.views")
+    phone.locator("#models-compare").scroll_into_view_if_needed()
+    phone.screenshot(path=str(shots / "side-by-side-390.png"))
+    figures = phone.locator("#models-compare figure")
+    assert figures.count() == 2
+    for i in range(2):
+        box = figures.nth(i).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, "no sideways scrolling on a phone"
+    phone.locator("#model-info").scroll_into_view_if_needed()
+    phone.screenshot(path=str(shots / "picker-390.png"))

@@ -9,14 +9,13 @@ Needs /usr/bin/chromium (`.ci/run` installs it with apt-get); never `playwright 
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.browser import BROWSER_ARGS, CHROMIUM, MARKS
+from tests.browser import MARKS, open_page, painted, serving
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
@@ -28,9 +27,9 @@ TIMEOUT_MS = 45_000
 
 
 @pytest.fixture(scope="module")
-def slow_app(tmp_path_factory):
+def app(tmp_path_factory):
     from vitdemo import checkpoint
-    from vitdemo.app import build_app, launch_options
+    from vitdemo.app import build_app
     from vitdemo.app.models import choose_startup
     from vitdemo.app.pool import ModelPool, load_model
     from vitdemo.app.service import Engine
@@ -56,35 +55,26 @@ def slow_app(tmp_path_factory):
         return model
 
     engine = Engine(choose_startup(str(folder)), pool=ModelPool(loader=slow_loader))
-    demo = build_app(engine=engine)
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
-    yield demo
-    demo.close()
+    with serving(build_app(engine=engine)) as demo:
+        yield demo
 
 
 @pytest.fixture
-def page(slow_app):
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(slow_app.local_url)
-        page.wait_for_selector("#labels [data-testid=label-output-value]")
-        yield page
-        browser.close()
+def page(app, browser):
+    """A fresh page for each test: what one test's clicks leave must not be another's start."""
+    page = open_page(browser, app, timeout_ms=TIMEOUT_MS)
+    page.wait_for_selector("#labels [data-testid=label-output-value]")
+    yield page
+    page.close()
 
 
 def shown_key(page) -> list:
     return page.evaluate("() => window.vitdemo.decoded ? window.vitdemo.decoded.payload.key : null")
 
 
-def painted(page) -> dict:
-    return json.loads(page.locator("#explorer").get_attribute("data-view") or "{}")
-
-
-def settled(page, slow_app) -> None:
+def settled(page, app) -> None:
     """Wait until the server has nothing left to do for this page, then a little longer."""
-    engine = slow_app.vitdemo_engine
+    engine = app.vitdemo_engine
     deadline = time.monotonic() + TIMEOUT_MS / 1000
     quiet_since = None
     while time.monotonic() < deadline:
@@ -108,27 +98,27 @@ def checked_patch(page) -> str:
     return page.locator("#patch-size input:checked").first.get_attribute("value") or ""
 
 
-def test_rapid_patch_size_clicks_end_on_the_last_size(page, slow_app):
+def test_rapid_patch_size_clicks_end_on_the_last_size(page, app):
     for size in ("8", "32", "8", "32"):
         page.locator("#patch-size label", has_text=size).first.click()
         time.sleep(0.15)
-    settled(page, slow_app)
+    settled(page, app)
     assert checked_patch(page) == "32"
     assert shown_key(page)[2] == 32 and painted(page)["patch_size"] == 32
     assert "patch 32 px" in page.locator("#summary").inner_text()
 
 
-def test_a_layer_change_during_a_slow_analysis_is_not_lost(page, slow_app):
+def test_a_layer_change_during_a_slow_analysis_is_not_lost(page, app):
     page.locator("#patch-size label", has_text="8").first.click()
     time.sleep(0.1)
     page.locator("#explorer-layer input[type=range]").fill("1")
-    settled(page, slow_app)
+    settled(page, app)
     assert checked_patch(page) == "8" and shown_key(page)[2] == 8
     assert painted(page)["layer"] == 1
     assert "layer 1 of 3" in page.locator("#explorer .vx-caption").inner_text()
 
 
-def test_two_quick_examples_show_the_second_ones_results(page, slow_app):
+def test_two_quick_examples_show_the_second_ones_results(page, app):
     buttons = page.locator("#examples").get_by_role("button")
     names = [buttons.nth(i).locator("img").first.get_attribute("src") or "" for i in range(buttons.count())]
     coffee = next(i for i, n in enumerate(names) if "coffee" in n)
@@ -136,15 +126,15 @@ def test_two_quick_examples_show_the_second_ones_results(page, slow_app):
     buttons.nth(coffee).click()
     time.sleep(0.3)
     buttons.nth(astronaut).click()
-    settled(page, slow_app)
+    settled(page, app)
     assert "astronaut" in (page.locator("#input-image img").first.get_attribute("src") or "")
-    assert shown_key(page)[0] == digest(EXAMPLES / "astronaut.jpg", slow_app)
+    assert shown_key(page)[0] == digest(EXAMPLES / "astronaut.jpg", app)
     assert shown_key(page)[2] == int(checked_patch(page))
 
 
-def test_clearing_the_image_clears_the_results_and_a_bad_upload_leaves_a_clean_state(page, slow_app, tmp_path):
+def test_clearing_the_image_clears_the_results_and_a_bad_upload_leaves_a_clean_state(page, app, tmp_path):
     page.locator("#input-image button[aria-label='Remove Image']").first.click()
-    settled(page, slow_app)
+    settled(page, app)
     assert page.locator("#explorer .vx").evaluate("e => e.hidden") and shown_key(page) is None
     assert "Upload an image" in page.locator("#summary").inner_text()
     assert page.locator("#labels [data-testid=label-output-value]").count() == 0
@@ -153,21 +143,21 @@ def test_clearing_the_image_clears_the_results_and_a_bad_upload_leaves_a_clean_s
     bogus.write_text("this is not a picture\n")
     page.locator("#input-image input[type=file]").set_input_files(str(bogus))
     page.locator(".toast-body", has_text="Accepted: PNG, JPEG").first.wait_for()
-    settled(page, slow_app)
+    settled(page, app)
     assert shown_key(page) is None and page.locator("#labels .error").count() == 0
     assert page.get_by_text("Error", exact=True).count() == 0  # no output stuck in Gradio's error state
 
     photo = tmp_path / "coffee.jpg"
     shutil.copy(EXAMPLES / "coffee.jpg", photo)
     page.locator("#input-image input[type=file]").set_input_files(str(photo))
-    settled(page, slow_app)
-    assert shown_key(page)[0] == digest(photo, slow_app) and shown_key(page)[2] == int(checked_patch(page))
+    settled(page, app)
+    assert shown_key(page)[0] == digest(photo, app) and shown_key(page)[2] == int(checked_patch(page))
 
 
-def test_compare_follows_a_model_switch(page, slow_app):
+def test_compare_follows_a_model_switch(page, app):
     page.locator("#model input").click()
     page.get_by_role("option", name="Bundled shapes ViT (offline)").click()
-    settled(page, slow_app)
+    settled(page, app)
     from vitdemo.loading import load
 
     offered = [str(p) for p in load("bundled").config.offered_patch_sizes()]

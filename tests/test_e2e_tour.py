@@ -10,20 +10,16 @@ Needs /usr/bin/chromium (`.ci/run` installs it with apt-get); never `playwright 
 from __future__ import annotations
 
 import inspect
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 import vitdemo.model as model_py
-from tests.browser import MARKS, bundled_app, chromium  # noqa: F401 (fixtures: app, browser)
+from tests.browser import MARKS
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
 
-TIMEOUT_MS = 45_000
-SHOTS = Path(os.environ.get("VITDEMO_TEST_SHOTS", "/tmp/vitdemo-tour-shots"))
 # The bundled model at its native patch 16 on the start page's star (96 px): worked out by hand.
 STEPS = [("image", model_py.ViT.forward, "(1, 3, 96, 96)"), ("patches", model_py.patchify, "(1, 36, 768)"),
          ("unfold_conv", model_py.embed_patches_unfold, "(1, 36, 96)"),
@@ -35,17 +31,10 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, 
 
 
 @pytest.fixture(params=list(VIEWPORTS))
-def page(request, app, browser):
-    page = browser.new_page(viewport=VIEWPORTS[request.param], locale="en-US")
-    page.set_default_timeout(TIMEOUT_MS)
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(app.local_url)
-    page.wait_for_function("() => Number(document.querySelector('#explorer')?.dataset.painted || 0) > 0")
-    page.wait_for_timeout(1000)  # the page load's follow-up events finish first
-    page.screen = request.param
-    yield page
-    page.close()
+def page(request, new_page, shots):
+    page = new_page(**VIEWPORTS[request.param])
+    page.screen, page.shots = request.param, shots
+    return page
 
 
 def current_step(page) -> str:
@@ -69,8 +58,7 @@ def shown_code(page) -> str:
 
 
 def shoot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{page.screen}-{name}.png"))
+    page.screenshot(path=str(page.shots / f"{page.screen}-{name}.png"))
 
 
 def first_line(obj) -> str:
@@ -139,9 +127,8 @@ def test_the_free_page_is_one_click_away(page):
     assert not page.errors, page.errors
 
 
+@pytest.mark.parametrize("page", ["phone"], indirect=True)
 def test_the_tour_fits_a_phone(page):
-    if page.screen != "phone":
-        pytest.skip("phone layout only")
     page.locator("#tour-start").click()
     wait_step(page, "image")
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
@@ -151,21 +138,15 @@ def test_the_tour_fits_a_phone(page):
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 391, f"{selector} leaves the screen"
 
 
-def test_a_chinese_browser_gets_the_tour_in_chinese(app, browser):
-    page = browser.new_page(viewport=VIEWPORTS["desktop"], locale="zh-CN")
-    page.set_default_timeout(TIMEOUT_MS)
-    try:
-        page.goto(app.local_url)
-        page.wait_for_function("() => Number(document.querySelector('#explorer')?.dataset.painted || 0) > 0")
-        assert "分步导览" in page.locator("#tour-start").inner_text()
-        page.locator("#tour-start").click()
-        wait_step(page, "image")
-        page.locator("#tour-next").click()
-        wait_step(page, "patches")
-        assert "第 2 步（共 10 步）：切分图像块" in page.locator("#tour-progress").inner_text()
-        assert "图像块" in page.locator("#tour-why").inner_text()
-        assert "张量形状" in page.locator("#tour-shape").inner_text()
-        assert page.locator("#tour-next").inner_text().strip() == "下一步 ›"
-        page.screenshot(path=str(SHOTS / "zh-patches.png"))
-    finally:
-        page.close()
+def test_a_chinese_browser_gets_the_tour_in_chinese(new_page, shots):
+    page = new_page(**VIEWPORTS["desktop"], locale="zh-CN")
+    assert "分步导览" in page.locator("#tour-start").inner_text()
+    page.locator("#tour-start").click()
+    wait_step(page, "image")
+    page.locator("#tour-next").click()
+    wait_step(page, "patches")
+    assert "第 2 步（共 10 步）：切分图像块" in page.locator("#tour-progress").inner_text()
+    assert "图像块" in page.locator("#tour-why").inner_text()
+    assert "张量形状" in page.locator("#tour-shape").inner_text()
+    assert page.locator("#tour-next").inner_text().strip() == "下一步 ›"
+    page.screenshot(path=str(shots / "zh-patches.png"))

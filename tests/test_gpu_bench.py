@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+pytestmark = pytest.mark.slow  # the module fixture runs every section of the script once
 
 
 @pytest.fixture(scope="module")
