@@ -168,14 +168,14 @@ def test_view_switches_repaint_both_panels_without_a_request(page):
     rollout = painted_after(page, lambda: page.locator(".vx-method button[data-method=rollout]").click())
     assert [p["method"] for p in rollout] == ["rollout", "rollout"]
     assert np.abs(canvas_pixels(page, 1) - before_pixels).max() > 20, "the second panel changed with the method"
-    page.locator(".vx-method button[data-method=attention]").click()
+    painted_after(page, lambda: page.locator(".vx-method button[data-method=attention]").click())  # then the head
     heads = painted_after(page, lambda: page.locator("#explorer-head select").select_option("3"))
     assert (heads[0]["head"], heads[1]["head"]) == (3, "mean")
     assert f"has {SECOND_HEADS} heads" in page.locator("#models-compare .vg-note").inner_text()
     for method in ("norms", "features"):
         shown = painted_after(page, lambda m=method: page.locator(f".vx-method button[data-method={m}]").click())
         assert [p["method"] for p in shown] == [method, method]
-    page.locator(".vx-method button[data-method=attention]").click()
+    painted_after(page, lambda: page.locator(".vx-method button[data-method=attention]").click())
     assert requests == [], "view switches are drawn in the page"
 
 
@@ -195,7 +195,7 @@ def test_relevance_is_fetched_for_the_second_model_and_explains_a_class_it_knows
         assert explained == main_label and "explains its own" not in note
     else:
         assert explained == second_top[0] and f"explains its own top-1 class, “{explained}”" in note
-    page.locator(".vx-method button[data-method=attention]").click()
+    painted_after(page, lambda: page.locator(".vx-method button[data-method=attention]").click())
 
 
 def test_a_clicked_patch_is_followed_at_the_same_place(page):
@@ -208,7 +208,7 @@ def test_a_clicked_patch_is_followed_at_the_same_place(page):
 
     main, second = painted_after(page, click)
     assert main["patch"] == second["patch"] == [5, 2], "the same 8×8 grid: the same patch"
-    page.locator("#explorer .vx-back").click()
+    painted_after(page, lambda: page.locator("#explorer .vx-back").click())
 
 
 def test_the_picker_informs_before_a_model_runs(page):
