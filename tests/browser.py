@@ -4,7 +4,7 @@ Debian Chromium (never `playwright install`, which downloads), a page factory, a
 The fixtures (`app`, `browser`, `new_page`) are made available to every test module by conftest.py. A module
 that needs another app (another model, a slow engine) defines its own `app` fixture with `serving`:
 `new_page` then opens that one. Starting Gradio and Chromium costs seconds each on a busy 2-core machine,
-which is why there is one of each per run (per xdist worker) rather than one per module.
+which is why there is one of each per run rather than one per module.
 """
 
 from __future__ import annotations
