@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import MARKS, chromium  # noqa: F401 (fixture: browser)
+from tests.browser import MARKS, open_page, serving
 from vitdemo import methods
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,12 +113,10 @@ def test_a_registered_row_is_a_method_of_the_figure_command(registered, tmp_path
 @pytest.fixture(scope="module")
 def corner_app(registered):
     """The app built and served with "corner" in the table."""
-    from vitdemo.app import build_app, launch_options
+    from vitdemo.app import build_app
 
-    demo = build_app("bundled")
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
-    yield demo
-    demo.close()
+    with serving(build_app("bundled")) as demo:
+        yield demo
 
 
 def in_chromium(test):
@@ -133,12 +131,7 @@ def test_a_registered_row_gets_a_button_that_paints_its_map(corner_app, browser)
     from tests.test_e2e_browser import analysis_shown, canvas_pixels, painted, stamp, wait_painted
     from vitdemo.explain import render
 
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(45_000)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(corner_app.local_url)
-    wait_painted(page)
+    page = open_page(browser, corner_app)
     button = page.locator("#explorer .vx-method button[data-method=corner]")
     assert button.inner_text() == "Attention"  # the label key the row names
     before = stamp(page)
@@ -150,5 +143,5 @@ def test_a_registered_row_gets_a_button_that_paints_its_map(corner_app, browser)
     got = canvas_pixels(page, "#explorer .vx-map")
     assert got.shape == np.asarray(wanted).shape
     assert np.abs(got - np.asarray(wanted, dtype=np.int16)).max() <= 2
-    assert not errors, errors
+    assert not page.errors, page.errors
     page.close()
