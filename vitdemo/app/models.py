@@ -18,6 +18,7 @@ from ..config import ViTConfig
 from ..constants import FLEXIVIT_PATCH_SIZES
 from ..settings import BUNDLED_DIR, settings
 from .i18n import ENGLISH, Message, catalogue, text
+from .validation import echo
 
 logger = logging.getLogger(__name__)
 
@@ -132,16 +133,43 @@ def resolve(name: str | None, extra: dict[str, ModelEntry] | None = None) -> Mod
     for entry in known.values():
         if name == entry.source:
             return entry
-    raise ValueError(Message("errors.unknown_model", sent=repr(name), choices=", ".join(known)))
+    raise ValueError(Message("errors.unknown_model", sent=echo(name), choices=", ".join(known)))
 
 
 def register(source: str) -> ModelEntry:
-    """An entry for a model given by --model / VITDEMO_MODEL: a registered key or hub id, else a new one."""
+    """An entry for a model given by --model / VITDEMO_MODEL: a registered key or hub id, else a new one.
+
+    A local folder is keyed and titled by its folder's name (`folder_key`): the key is what the page's
+    picker, the API and /config show, and a path on the server is nobody else's business. The entry's
+    `source` keeps the path, on the server only.
+    """
     try:
         return resolve(source)
     except ValueError:
-        title = Path(source).name if Path(source).exists() else source
-        return ModelEntry(source, source, title)
+        if not _is_path(source):
+            return ModelEntry(source, source, source)  # a hub id
+        key = folder_key(source)
+        return ModelEntry(key, source, key)
+
+
+def _is_path(source: str) -> bool:
+    """A folder on this machine, or what can only be one (absolute, ~, ./): never a hub id."""
+    return Path(source).exists() or source.startswith(("/", "~", ".")) or "\\" in source
+
+
+def folder_key(source: str) -> str:
+    """The key shown for a model folder: its name, with "-folder" when a registered model has that key."""
+    name = Path(source).expanduser().resolve().name or "folder"
+    return f"{name}-folder" if name in REGISTRY else name
+
+
+def without_paths(text: str, entry: ModelEntry) -> str:
+    """`text` (a library's error message, say) with a folder model's path replaced by its key."""
+    if entry.on_hub or entry.source == BUNDLED:
+        return text
+    for path in sorted({entry.source, str(Path(entry.source).expanduser().resolve())}, key=len, reverse=True):
+        text = text.replace(path, entry.key)
+    return text
 
 
 def hub_offline() -> bool:
@@ -217,7 +245,7 @@ def choose_startup(requested: str | None) -> Startup:
         return Startup(bundled, Message("messages.startup.bundled_requested"))
     if is_cached(wanted):
         where = Message("messages.startup.in_cache") if wanted.on_hub else Message("messages.startup.from_folder",
-                                                                                  folder=wanted.source)
+                                                                                  folder=wanted.title)
         return Startup(wanted, Message("messages.startup.running", title=wanted.title, how=how, where=where))
     if hub_offline():
         return Startup(bundled, Message("messages.startup.offline", title=wanted.title))

@@ -23,7 +23,7 @@ from .batching import Batcher
 from .cache import AnalysisCache, AnalysisKey, image_digest
 from .grants import Grants
 from .i18n import Message
-from .models import REGISTRY, ModelEntry, Startup, hub_offline, is_cached, peek_config, resolve
+from .models import REGISTRY, ModelEntry, Startup, hub_offline, is_cached, peek_config, resolve, without_paths
 from .pool import ModelPool
 from .validation import UserError, patch_size_of
 from .zerogpu import gpu, gpu_machine
@@ -124,7 +124,8 @@ class Engine:
             raise
         except Exception as exc:  # network down mid-download, a broken checkpoint: say so, keep serving
             logger.exception("loading %s failed", entry.source)
-            raise UserError(Message("messages.could_not_load", title=entry.title, reason=str(exc))) from exc
+            raise UserError(Message("messages.could_not_load", title=entry.title,
+                                    reason=without_paths(str(exc), entry))) from exc
 
     def adopt_pending(self, key: str) -> None:
         """The hub model the app was waiting for has loaded: it becomes the default (for the API too)."""

@@ -197,15 +197,35 @@ def target(value: Any, labels: Sequence[str]) -> str | None:
 
 
 def model(value: Any, entries: Mapping[str, Any]) -> str | None:
-    """The key of the model named by its key or its source (hub id, folder) among `entries`; None (the app's
-    default) for empty. Only these are served, so a stranger cannot make the server fetch any repository."""
+    """The key of the model named by its key or its hub id among `entries`; None (the app's default) for
+    empty. Only these are served, so a stranger cannot make the server fetch any repository. A local folder
+    is named by its key only (its folder's name): its path on the server is never asked for, nor shown."""
     if _empty(value):
         return None
     text = _text(value)
     for key, entry in entries.items():
-        if text == key or text == getattr(entry, "source", None):
+        if text == key or (text == getattr(entry, "source", None) and getattr(entry, "on_hub", False)):
             return key
     raise UserError(Message("errors.one_of", name="model", choices=", ".join(entries), sent=echo(value)))
+
+
+def cell(value: Any, name: str = "patch") -> Patch:
+    """A (row, col) pair of whole numbers, as a clicked or hidden patch is sent; the grid's bounds are the
+    caller's (`fit`, the explorer's functions)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise UserError(Message("errors.cell", name=name, sent=echo(value)))
+    return whole(value[0], f"{name} row"), whole(value[1], f"{name} col")
+
+
+def analysis_key(value: Any) -> tuple[str, str, int, bool]:
+    """The (image digest, model, patch size, keep aspect) an explorer bundle names its analysis by, checked
+    for shape and types only (whether the cache holds it is the caller's question)."""
+    if isinstance(value, (list, tuple)) and len(value) in (3, 4):
+        image, model_key, patch, *aspect = value
+        if isinstance(image, str) and isinstance(model_key, str) and isinstance(patch, int) and not isinstance(
+                patch, bool) and all(isinstance(a, bool) for a in aspect):
+            return image, model_key, patch, bool(aspect and aspect[0])
+    raise UserError(Message("errors.no_analysis_sent"))
 
 
 def _label(value: Any) -> str | None:
@@ -235,7 +255,7 @@ def view(values: dict[str, Any]) -> View:
         smooth=bool(values.get("smooth")),
         show_indices=bool(values.get("indices")),
         show_order=bool(values.get("order")),
-        patch=tuple(int(v) for v in patch) if patch else None,
+        patch=cell(patch, "patch_clicked") if patch else None,
     )
 
 
