@@ -27,6 +27,8 @@ import gradio as gr
 from ..preprocessing import MAX_KEEP_ASPECT
 from . import validation, views
 from .cache import AnalysisKey
+from .components import check_first
+from .errors import refusal
 from .i18n import ENGLISH, Message, catalogue, localized, localized_error, t, text
 from .model_info import choice_label
 from .models import title_of
@@ -97,6 +99,28 @@ def model_choices(engine: Engine, lang: str = ENGLISH) -> list[tuple[str, str]]:
     downloaded). The wording is `model_info.choice_label`'s."""
     available = set(engine.available())
     return [(choice_label(e, k in available, lang), k) for k, e in engine.entries.items()]
+
+
+def model_picker(engine: Engine, **kwargs: Any) -> gr.Dropdown:
+    """A model dropdown (the page's picker, the side-by-side tab's second model) offering `engine`'s models.
+
+    Whatever a request sends as its value is checked as the API's `model` parameter is (`validation.model`,
+    before Gradio sees it: `check_first`): a value not offered gets one sentence with a short echo, not
+    Gradio's "not in the list of choices" with the whole value (10 MB in, 10 MB out) and a traceback.
+    """
+    dropdown = gr.Dropdown(model_choices(engine), **kwargs)
+    check_first(dropdown, model_value(engine))
+    return dropdown
+
+
+def model_value(engine: Engine) -> Callable[[Any], str | None]:
+    """The check of a model dropdown's value: the key of the model it names (None, the default, for empty)."""
+    def check(value: Any) -> str | None:
+        try:
+            return validation.model(value, engine.entries)
+        except UserError as exc:
+            raise refusal(exc.args[0]) from None
+    return check
 
 
 def model_controls(config: Any, lang: str = ENGLISH) -> Values:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import types
 import weakref
 from collections.abc import Callable, Sequence
@@ -35,12 +36,14 @@ from ..settings import EXAMPLES_DIR
 from .errors import refusal
 from .i18n import Message, current_language, localized
 from .uploads import ACCEPTED_DESCRIPTION, MAX_FILE_BYTES
+from .validation import UserError, whole
 
 BASE64_SLACK = 4 / 3 + 0.01  # base64 text is 4/3 the size of its bytes
 EXAMPLE_IMAGE = EXAMPLES_DIR / "shape_star.png"  # the API page's example: on disk, so the snippet runs offline
 Check = Callable[[Any], Any]  # a raw request value -> the value Gradio may process (or raises gr.Error)
 _CHECKS: weakref.WeakKeyDictionary[gr.Blocks, dict[int, Check]] = weakref.WeakKeyDictionary()
 NOT_AN_UPLOAD = Message("errors.not_an_upload")
+logger = logging.getLogger(__name__)
 IMAGE_SCHEMA_NOTE = "An image file, uploaded: handle_file('picture.png') in gradio_client. URLs and paths on the " \
                     "server are refused."
 
@@ -128,6 +131,17 @@ def admit_upload(payload: Any) -> Any:
     return payload
 
 
+def example_index(count: int) -> Check:
+    """A check for an examples table's click: the index of one of its `count` samples (Gradio's own code fails
+    on anything else with a traceback, None included)."""
+    def check(value: Any) -> int:
+        try:
+            return whole(value, "example", 0, count - 1)
+        except UserError as exc:
+            raise refusal(exc.args[0]) from None
+    return check
+
+
 def no_file(name: str) -> Check:
     """A check for a parameter that takes a number or a name: refuse a file (Gradio would try to fetch it)."""
     def check(value: Any) -> Any:
@@ -165,8 +179,8 @@ def check_first(component: gr.components.Component, check: Check) -> None:
     Gradio moves every file a request names into its cache before any component sees the value: it
     downloads a URL (the server fetching whatever a stranger names) and refuses a path on the server with a
     bare error and a traceback in the log; a request with too few values fails the same way. These happen
-    in `Blocks.preprocess_data`, for every event, so that method is wrapped, on this app only and once; for
-    events without a checked input it changes nothing.
+    in `Blocks.preprocess_data`, for every event, so that method is wrapped, on this app only and once
+    (`_check_requests`, which also guards every input that has no check of its own).
     """
     blocks = Context.root_block
     if blocks is None:
@@ -178,22 +192,68 @@ def check_first(component: gr.components.Component, check: Check) -> None:
 
 
 def _check_requests(blocks: gr.Blocks, checks: dict[int, Check]) -> None:
+    """Wrap `blocks.preprocess_data`: for every event, count the values, run each input's check (its own, or
+    `admit_files`), and turn whatever Gradio then fails on into one sentence without a traceback.
+
+    Gradio's own failures on a malformed value (a choice not offered, a string where a number belongs, a
+    list where a file belongs) echo the whole value back (10 MB in, 10 MB out) or end as a bare "Error"
+    with a traceback in the log; the page never sends such values, so the sentence says to reload it.
+    """
     original = blocks.preprocess_data
 
     async def preprocess_data(block_fn: Any, inputs: list[Any], state: Any, explicit_call: bool = False) -> Any:
-        checked = [checks.get(getattr(block, "_id", None)) for block in block_fn.inputs]
-        if any(checked):
-            if len(inputs) < len(block_fn.inputs):
-                names = ", ".join(str(localized(getattr(block, "label", ""), current_language()) or "?")
-                                  for block in block_fn.inputs)
-                event = f"/{block_fn.api_name}" if block_fn.api_name else Message("errors.this_event")
-                raise refusal(Message("errors.value_count", event=event, expected=len(block_fn.inputs), names=names,
-                                      count=len(inputs)))
-            inputs = [check(value) if check else value for check, value in zip(checked, inputs)] + list(
-                inputs[len(checked):])
-        return await original(block_fn, inputs, state, explicit_call)
+        if len(inputs) < len(block_fn.inputs):
+            names = ", ".join(str(localized(getattr(block, "label", ""), current_language()) or "?")
+                              for block in block_fn.inputs)
+            raise refusal(Message("errors.value_count", event=_event_name(block_fn), expected=len(block_fn.inputs),
+                                  names=names, count=len(inputs)))
+        inputs = [checks.get(getattr(block, "_id", None), admit_files)(value)
+                  for block, value in zip(block_fn.inputs, inputs)] + list(inputs[len(block_fn.inputs):])
+        try:
+            return await original(block_fn, inputs, state, explicit_call)
+        except gr.Error as exc:
+            if not exc.print_exception:  # one of our own refusals: already one sentence
+                raise
+            problem = "gr.Error"
+        except Exception as exc:
+            problem = type(exc).__name__
+        logger.warning("refused the values sent to %s (%s)", block_fn.api_name or block_fn.name, problem)
+        raise refusal(Message("errors.values_refused", event=_event_name(block_fn))) from None
 
     blocks.preprocess_data = preprocess_data  # type: ignore[method-assign]
+
+
+def _event_name(block_fn: Any) -> Any:
+    return f"/{block_fn.api_name}" if block_fn.api_name else Message("errors.this_event")
+
+
+def admit_files(value: Any) -> Any:
+    """`value` unchanged when every file it names is an upload (or a data URL); else refused like a URL or a
+    server path sent for the image (`admit_upload`).
+
+    The check for every input without one of its own: the sketchpad's layers, or a file slipped into any
+    other value. Gradio would fetch a URL named there (its private-address check is the only guard) or
+    hand a server path to the component.
+    """
+    if isinstance(value, dict):
+        if ("path" in value or "url" in value) and not _admissible_file(value):
+            raise refusal(NOT_AN_UPLOAD)
+        for item in value.values():
+            admit_files(item)
+    elif isinstance(value, list):
+        for item in value:
+            admit_files(item)
+    return value
+
+
+def _admissible_file(payload: dict[str, Any]) -> bool:
+    """A file reference that is an upload, or a data URL with no path; a dict with neither is no file."""
+    url, path = payload.get("url"), payload.get("path")
+    if path is None and url is None:
+        return True
+    if path is None:
+        return isinstance(url, str) and url.startswith("data:")
+    return isinstance(path, str) and is_upload(path) and (url is None or isinstance(url, str))
 
 
 # -- values the API hands to `validation` unconverted ----------------------------------------------------

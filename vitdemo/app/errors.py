@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from .i18n import current_language, localized, localized_error, text
+from .i18n import current_language, language, localized, localized_error, text
 from .uploads import ImageInputError
 
 logger = logging.getLogger(__name__)
@@ -52,3 +52,14 @@ def shown_to_user(fn: F) -> F:
                            title=text("messages.title.error", lang)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+async def unknown_component(request: Any, exc: KeyError) -> Any:
+    """The answer to a `component_server` call naming a component the page does not have: Gradio looks the id
+    up in a dict and would end in a bare 500 with a traceback. A KeyError on any other route is not ours to
+    word: it is raised again, for the server's usual 500. (A FastAPI exception handler: see `ui.launch_options`.)"""
+    from fastapi.responses import JSONResponse
+
+    if not request.url.path.rstrip("/").endswith("/component_server"):
+        raise exc
+    return JSONResponse({"error": text("errors.no_component", language(request))}, status_code=404)

@@ -29,7 +29,7 @@ from ..constants import COLORMAPS, MAX_DISCARD
 from .admission import caller, server_function
 from .cache import AnalysisKey
 from .i18n import ENGLISH, Message, current_language, explorer_strings, localized_error, text
-from .validation import UserError, fraction, method, target, whole
+from .validation import UserError, analysis_key, cell, fraction, method, target, whole
 
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
@@ -112,10 +112,7 @@ class ExplorerServer:
 
     def analysis(self, key: Any) -> Any:
         """The analysis `key` names, if the caller was shown it; else the same sentence as for one evicted."""
-        try:
-            key = AnalysisKey(*key)
-        except TypeError:
-            raise UserError(Message("errors.no_analysis_sent")) from None
+        key = AnalysisKey(*analysis_key(key))
         analysis = self.engine.cached(key) if self.engine.grants.shown(caller(), key) else None
         if analysis is None:
             raise UserError(Message("errors.analysis_gone"))
@@ -167,7 +164,7 @@ class ExplorerServer:
             if not isinstance(hidden, list) or len(hidden) >= analysis.grid[0] * analysis.grid[1]:
                 raise UserError(Message("errors.hide_some"))
             rows, cols = analysis.grid
-            cells = [(whole(r, "row", 0, rows - 1), whole(c, "col", 0, cols - 1)) for r, c in hidden]
+            cells = [(whole(r, "row", 0, rows - 1), whole(c, "col", 0, cols - 1)) for r, c in map(cell, hidden)]
             return [[label, p] for label, p in analysis.top_without(cells)]
 
         return {fn.__name__: server_function(answered(self.engine.gate.bounded(fn)))

@@ -19,7 +19,7 @@ from . import validation, views
 from .cache import AnalysisKey
 from .callbacks import Values, shown_as_warning
 from .choices import method_choices
-from .i18n import t, text
+from .i18n import Message, t, text
 from .outputs import PictureStore
 from .service import Engine
 from .validation import UserError
@@ -53,21 +53,21 @@ class FigureDownloads:
         self.engine = engine
         self.store = store
 
-    @shown_as_warning(fallback=lambda self: {"figure_file": None})
+    @shown_as_warning(fallback=lambda self, lang: {"figure_file": None})
     def download(self, values: Values, lang: str = "en", session: str = "") -> Values:
         """{"figure_file": path} of the figure of the view sent by `READ_VIEW`; refused, no file (so `SAVE`
         does not download the previous figure again). The key comes from the page, so it must be one the page's
         `session` was shown (grants.py), or the figure would draw another visitor's picture."""
         from ..explain.figure import FigureView, picture
 
-        sent = json.loads(values.get("figure_view") or "{}")
+        sent = sent_view(values.get("figure_view"))
         if not sent.get("key"):
             raise UserError(text("figure.no_analysis", lang))
         if sent.get("method") not in method_choices():  # token norms and features are no class-token maps
             raise UserError(text("figure.method", lang))
         if sent.get("patch") or sent.get("query"):
             raise UserError(text("figure.patch", lang))
-        key = AnalysisKey(*sent["key"])
+        key = AnalysisKey(*validation.analysis_key(sent["key"]))
         analysis = self.engine.cached(key) if self.engine.grants.shown(session, key) else None
         if analysis is None:
             raise UserError(text("figure.gone", lang))
@@ -79,6 +79,17 @@ class FigureDownloads:
         title = self.engine.entry(key.model).title
         name = f"figure_{key.model}_{views.picture_name(analysis, chosen, 'map')}"
         return {"figure_file": self.store.file(picture(analysis, view, title), "png", name)}
+
+
+def sent_view(value: Any) -> dict[str, Any]:
+    """The view `READ_VIEW` sends, as a dict; anything else (the page never sends it) is no view at all."""
+    try:
+        sent = json.loads(value) if isinstance(value, str) and value else {}
+    except ValueError:
+        sent = None
+    if not isinstance(sent, dict):
+        raise UserError(Message("errors.figure_view"))
+    return sent
 
 
 def wire(ui: dict[str, Any], downloads: FigureDownloads, bind: Any, hidden: dict[str, Any]) -> None:

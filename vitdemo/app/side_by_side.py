@@ -18,7 +18,7 @@ from typing import Any
 import gradio as gr
 
 from .cache import AnalysisKey
-from .callbacks import model_choices
+from .callbacks import model_choices, model_picker
 from .explorer import gallery
 from .i18n import ENGLISH, catalogue, language, localized_error, t, text
 from .models import PARTNERS, hub_offline
@@ -50,9 +50,9 @@ def partner(engine: Engine, key: str) -> str | None:
 
 def layout(ui: dict[str, Any], engine: Engine) -> None:
     """The tab's content (call inside its `gr.Tab`): the second-model picker and the two panels."""
-    ui["models_second"] = gr.Dropdown(model_choices(engine), value=partner(engine, engine.default_key),
-                                      label=t("models.second"), info=t("models.second_info"),
-                                      elem_id="models-second")
+    ui["models_second"] = model_picker(engine, value=partner(engine, engine.default_key),
+                                    label=t("models.second"), info=t("models.second_info"),
+                                    elem_id="models-second")
     ui["models_compare"] = gallery(engine, "models", "models-compare")
 
 

@@ -26,9 +26,10 @@ from . import draw, figure_download, model_info, sessions, side_by_side
 from . import tour as guided
 from .admission import concurrency, gate_queued_events
 from .api import register_endpoints
-from .callbacks import Handlers, compare_default, model_choices, patch_choices, patch_hint
-from .components import upload_image
+from .callbacks import Handlers, compare_default, model_picker, patch_choices, patch_hint
+from .components import check_first, example_index, upload_image
 from .disk import UploadCap
+from .errors import unknown_component
 from .explorer import explorer, gallery, head_script
 from .i18n import language, t, t_message, translations
 from .models import BUNDLED, HubProbe, choose_startup, settle_pending
@@ -104,7 +105,8 @@ def launch_options() -> dict[str, Any]:
     return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS + guided.CSS, "head": head_script(),
             "max_file_size": MAX_FILE_BYTES, "allowed_paths": [str(EXAMPLES_DIR)],
             "footer_links": ["api", "gradio"], "state_session_capacity": now.sessions,
-            "i18n": translations(), "app_kwargs": {"middleware": middleware, "lifespan": sessions.lifespan}}
+            "i18n": translations(), "app_kwargs": {"middleware": middleware, "lifespan": sessions.lifespan,
+                                                   "exception_handlers": {KeyError: unknown_component}}}
 
 
 def _model_group() -> dict[str, Any]:
@@ -169,8 +171,7 @@ def _layout(engine: Engine, config: Any, store: PictureStore) -> dict[str, Any]:
             with gr.Accordion(t("draw.panel"), open=False, elem_id="draw-panel"):
                 gr.Markdown(t("draw.help"), elem_id="draw-help")
                 ui["draw"] = draw.sketchpad()  # a drawing becomes the image input (see draw.py)
-            ui["model"] = gr.Dropdown(model_choices(engine), value=engine.default_key, label=t("page.model"),
-                                      elem_id="model")
+            ui["model"] = model_picker(engine, value=engine.default_key, label=t("page.model"), elem_id="model")
             ui["model_info"] = gr.Markdown(model_info.info(engine, engine.default_key), elem_id="model-info")
             ui["patch"] = gr.Radio(patch_choices(config), value=config.patch_size, label=t("page.patch_size"),
                                    elem_id="patch-size")
@@ -204,8 +205,11 @@ def _image_input(engine: Engine) -> Any:
 def _examples(image: Any) -> gr.Examples:
     """Clicking one sets the input image, whose change runs the (cached per image) analysis: examples are
     thereby cached lazily, on first use, for every later visitor."""
-    return gr.Examples([[str(EXAMPLES_DIR / name)] for name in EXAMPLES if (EXAMPLES_DIR / name).exists()], [image],
-                       label=t("page.examples"), examples_per_page=len(EXAMPLES), elem_id="examples")
+    samples = [[str(EXAMPLES_DIR / name)] for name in EXAMPLES if (EXAMPLES_DIR / name).exists()]
+    examples = gr.Examples(samples, [image], label=t("page.examples"), examples_per_page=len(EXAMPLES),
+                           elem_id="examples")
+    check_first(examples.dataset, example_index(len(samples)))
+    return examples
 
 
 def _tabs(ui: dict[str, Any], engine: Engine, config: Any, store: PictureStore) -> None:

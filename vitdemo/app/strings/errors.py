@@ -76,6 +76,7 @@ EN = {
     "errors.paste_corrupt": "The pasted image data is corrupt.",
     "errors.value_count": "{event} takes {expected} values ({names}), not {count}.",
     "errors.this_event": "This event",
+    "errors.values_refused": "{event} cannot use the values sent; please reload the page and try again.",
     # the explorer's server functions
     "errors.no_analysis_sent": "The explorer sent no analysis to work on.",
     "errors.analysis_gone": "This analysis is no longer in the server's memory: change the patch size or upload the "
@@ -84,6 +85,12 @@ EN = {
     "errors.hide_no_classifier": "This model has no classifier, so there is no class to watch.",
     "errors.hide_some": "Hide some patches, not all of them.",
     "errors.explorer_values": "The explorer sent {sent}; expected {count} values.",
+    "errors.cell": "{name} must be a [row, col] pair of whole numbers, not {sent}.",
+    "errors.figure_view": "The page sent no view to draw; please reload it and try again.",
+    "errors.no_component": "This page has no such component; please reload it.",
+    "errors.drawing_upload": "The drawing did not arrive as the sketchpad sends it; please draw it again.",
+    "errors.drawing_too_large": "The drawing is {width}×{height} pixels, larger than the sketchpad makes; please "
+                                "draw it again.",
 }
 ZH = {
     "errors.must_be": "{name} 应为{wanted}，而不是 {sent}。",
@@ -148,10 +155,16 @@ ZH = {
     "errors.paste_corrupt": "粘贴的图像数据已损坏。",
     "errors.value_count": "{event} 需要 {expected} 个值（{names}），而不是 {count} 个。",
     "errors.this_event": "这个事件",
+    "errors.values_refused": "{event} 无法使用发来的值；请刷新页面后再试。",
     "errors.no_analysis_sent": "探索器没有发送要处理的分析。",
     "errors.analysis_gone": "服务器内存中已没有这次分析：请改一下图像块大小，或重新上传图像。",
     "errors.faithfulness_no_classifier": "这个模型没有分类器：忠实度要跟踪某个类别的概率。",
     "errors.hide_no_classifier": "这个模型没有分类器，所以没有可观察的类别。",
     "errors.hide_some": "请隐藏部分图像块，而不是全部。",
     "errors.explorer_values": "探索器发送了 {sent}；应为 {count} 个值。",
+    "errors.cell": "{name} 应为由两个整数组成的 [行, 列]，而不是 {sent}。",
+    "errors.figure_view": "页面没有发来要绘制的视图；请刷新页面后再试。",
+    "errors.no_component": "页面上没有这个组件；请刷新页面。",
+    "errors.drawing_upload": "收到的绘图不是画板发送的格式；请重新绘制。",
+    "errors.drawing_too_large": "这幅绘图有 {width}×{height} 像素，比画板能生成的更大；请重新绘制。",
 }
