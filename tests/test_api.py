@@ -16,16 +16,20 @@ import base64
 import json
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import gradio_protocol as gp  # noqa: E402
+
 BUNDLED = ROOT / "assets" / "bundled"
 STAR = ROOT / "assets" / "examples" / "shape_star.png"
 META = json.loads((BUNDLED / "config.json").read_text())
@@ -108,13 +112,7 @@ def classify(client: Client, image: Any = None, patch_size: Any = None, model: A
 
 def raw_call(app: Any, endpoint: str, data: list[Any]) -> tuple[str, Any]:
     """POST `data` to /gradio_api/call/<endpoint> as it is, bypassing gradio_client's uploads; → (event, payload)."""
-    base = app.local_url.rstrip("/")
-    started = httpx.post(f"{base}/gradio_api/call/{endpoint}", json={"data": data}, timeout=30)
-    started.raise_for_status()
-    stream = httpx.get(f"{base}/gradio_api/call/{endpoint}/{started.json()['event_id']}", timeout=60).text
-    event = next(line[len("event: "):] for line in stream.splitlines() if line.startswith("event: "))
-    payload = json.loads(next(line[len("data: "):] for line in stream.splitlines() if line.startswith("data: ")))
-    return event, payload
+    return gp.call(app.local_url, endpoint, data, timeout=60)
 
 
 def picture(file: dict) -> bytes:
@@ -166,7 +164,7 @@ def test_bad_method_and_target_get_one_sentence(client):
 
 
 def test_unknown_model_gets_the_list_of_models(client, heart_folder):
-    expected = f"model must be one of {', '.join(REGISTRY_KEYS + [str(heart_folder)])}, not 'someone/huge-model'."
+    expected = f"model must be one of {', '.join(REGISTRY_KEYS + [heart_folder.name])}, not 'someone/huge-model'."
     assert refusal(lambda: classify(client, model="someone/huge-model")) == expected
     assert refusal(lambda: analyze(client, model="someone/huge-model")) == expected
 
@@ -240,7 +238,8 @@ def test_classify_takes_the_model(client, heart_folder):
 
     default = classify(client)
     assert default["label"] == "heart" and default["confidences"][0]["confidence"] > 0.99
-    assert classify(client, model=str(heart_folder))["label"] == "heart", "the folder's key, as the UI shows it"
+    assert classify(client, model=heart_folder.name)["label"] == "heart", "the folder's key, as the UI shows it"
+    assert classify(client, model=str(heart_folder))["label"] == "heart", "its path, as given on the command line"
     bundled = classify(client, model="bundled")
     expected = reference(vitdemo.load("bundled"), Image.open(STAR).convert("RGB")).top(5)
     assert [(c["label"], pytest.approx(c["confidence"], abs=1e-4)) for c in bundled["confidences"]] == expected
@@ -248,7 +247,7 @@ def test_classify_takes_the_model(client, heart_folder):
 
 def test_analyze_takes_the_model(client, heart_folder):
     assert analyze(client)[2]["label"] == "heart"
-    assert analyze(client, model=str(heart_folder))[2]["label"] == "heart"
+    assert analyze(client, model=heart_folder.name)[2]["label"] == "heart"
     assert analyze(client, model="bundled")[2]["label"] == "star"
 
 
@@ -282,7 +281,7 @@ def test_api_info_lists_every_model_and_its_example_runs_offline(app, client, he
     assert [p["parameter_name"] for p in params["/classify"]] == ["image", "patch_size", "model"]
     assert [p["parameter_name"] for p in params["/analyze"]] == [
         "image", "patch_size", "method", "layer", "head", "model", "target"]
-    keys = REGISTRY_KEYS + [str(heart_folder)]
+    keys = REGISTRY_KEYS + [heart_folder.name]
     for endpoint in params.values():
         model = next(p for p in endpoint if p["parameter_name"] == "model")
         assert model["type"]["enum"] == keys
