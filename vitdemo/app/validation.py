@@ -197,14 +197,14 @@ def target(value: Any, labels: Sequence[str]) -> str | None:
 
 
 def model(value: Any, entries: Mapping[str, Any]) -> str | None:
-    """The key of the model named by its key or its hub id among `entries`; None (the app's default) for
-    empty. Only these are served, so a stranger cannot make the server fetch any repository. A local folder
-    is named by its key only (its folder's name): its path on the server is never asked for, nor shown."""
+    """The key of the model named by its key or its source (hub id, folder) among `entries`; None (the app's
+    default) for empty. Only these are served, so a stranger cannot make the server fetch any repository.
+    A folder's key is its name (`models.register`): refusals list keys, never a path on the server."""
     if _empty(value):
         return None
     text = _text(value)
     for key, entry in entries.items():
-        if text == key or (text == getattr(entry, "source", None) and getattr(entry, "on_hub", False)):
+        if text == key or text == getattr(entry, "source", None):
             return key
     raise UserError(Message("errors.one_of", name="model", choices=", ".join(entries), sent=echo(value)))
 
