@@ -33,6 +33,8 @@ import gradio_protocol as gp  # noqa: E402
 from app_server import running_app, shown_command  # noqa: E402
 from memory_bounds import Case  # noqa: E402
 
+from vitdemo.settings import settings  # noqa: E402
+
 CLASSES = [f"c{i}" for i in range(10)]
 FORMATS = {"WEBP": Case("49 MP WebP", "RGB", (7000, 7000), "WEBP"), "JPEG": Case("49 MP JPEG", "RGB", (7000, 7000),
            "JPEG"), "PNG": Case("49 MP PNG", "RGB", (7000, 7000), "PNG"), "GIF": Case("49 MP GIF", "P", (7000, 7000),
@@ -275,7 +277,7 @@ def run(s: Server, args: argparse.Namespace) -> list[tuple[str, str, str, str, o
     now, kept = sessions(s, image)
     rows.append(("1,000 random-session requests, then the visitor's state", "evicted after 70 (64 kept)", now,
                  "kept", kept))
-    cap = args.upload_cap_mb
+    cap = args.upload_cap_mb or getattr(settings(), "upload_mb", None)  # VITDEMO_UPLOAD_MB, as the app reads it
     now, peak = upload_flood(s, args.flood_seconds, args.flood_mb)
     rows.append((f"upload flood ({args.flood_seconds:.0f} s, loopback)", "no cap (~200 MB/s kept 3,600 s)", now,
                  f"under the cap ({f'{cap:,.0f} MB' if cap else 'none given'})", bool(cap) and peak <= cap))
@@ -292,7 +294,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a ViT-Ti-sized model instead of ViT-B/16")
     parser.add_argument("--flood-seconds", type=float, default=60.0)
     parser.add_argument("--flood-mb", type=float, default=3000.0, help="stop the upload flood after this much")
-    parser.add_argument("--upload-cap-mb", type=float, default=None, help="the app's upload cap, to compare with")
+    parser.add_argument("--upload-cap-mb", type=float, default=None,
+                        help="the cap to compare with (default: VITDEMO_UPLOAD_MB's)")
     parser.add_argument("--formats", default=",".join(FORMATS), help="upload formats to try: " + ",".join(FORMATS))
     return parser.parse_args(argv)
 
