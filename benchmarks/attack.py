@@ -113,7 +113,7 @@ def relevance_explorer(s: Server, image: dict) -> tuple[str, float]:
     session = gp.new_session()
     key = s.analysed(session, image, 8)
     before, start = s.reset_peak(), time.perf_counter()
-    answers = [gp.server_function(s.url, s.ids["explorer"], "relevance", [key, c], session, timeout=900)
+    answers = [gp.server_function(s.url, s.ids["explorer"], "maps", [key, "relevance", c, 0], session, timeout=900)
                for c in CLASSES[:8]]
     refused = sum(a.status_code != 200 or "error" in a.json() for a in answers)
     growth = s.status("VmRSS") - before
@@ -144,8 +144,8 @@ def faithfulness(s: Server, image: dict, count: int) -> tuple[str, bool]:
 def big_body(s: Server, route: str, mb: int) -> tuple[str, float]:
     filler = "A" * (mb * MB)
     if route == "component_server":
-        body = json.dumps({"session_hash": "", "component_id": s.ids["explorer"], "fn_name": "rollout",
-                           "data": [filler, 0]})
+        body = json.dumps({"session_hash": "", "component_id": s.ids["explorer"], "fn_name": "maps",
+                           "data": [filler, "rollout", None, 0]})
         target = f"{s.url.rstrip('/')}/{gp.API}/component_server"
     else:
         body = json.dumps({"data": [None, filler], "fn_index": s.dep(api_name="ui_update")["id"],
