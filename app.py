@@ -70,7 +70,23 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (and no wait for it offline)
     # Gradio imports IPython (~0.5 s) only for its notebook magics and carries on without it: a server needs none.
     sys.modules.setdefault("IPython", None)  # type: ignore[arg-type]
-    serve(build_app(args.model), server_name=args.host, server_port=args.port, share=args.share)
+    try:
+        serve(build_app(args.model), server_name=args.host, server_port=args.port, share=args.share)
+    except SystemExit as stop:  # SIGTERM, after `serve`'s cleanup ran
+        exit_now(stop.code)
+
+
+def exit_now(code: object) -> None:
+    """Exit with `code` without tearing the interpreter down.
+
+    Why: a SIGTERM may come while the model's warm-up thread is still inside torch's C++ code (loading,
+    a pseudo-inverse); the interpreter's teardown then destroys objects that thread uses, and the C++ runtime
+    aborts ("terminate called without an active exception", status -6) instead of exiting 143. Everything
+    worth doing at exit (closing the server, removing this instance's files) has run by now.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 1)
 
 
 if __name__ == "__main__":
