@@ -9,7 +9,9 @@ current one. The explorer's server functions add what a bundle lacks.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import warnings
 from pathlib import Path
 
 import gradio as gr
@@ -18,6 +20,7 @@ import pytest
 from vitdemo.app.callbacks import Handlers, cell, cleared
 from vitdemo.app.models import choose_startup
 from vitdemo.app.service import Engine
+from vitdemo.app.validation import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 STAR = str(ROOT / "assets" / "examples" / "shape_star.png")
@@ -144,7 +147,52 @@ def test_no_image_or_a_bad_one_leaves_a_clean_page(engine, tmp_path):
     bogus.write_text("not a picture")
     with pytest.warns(UserWarning, match="not an image we can read"):
         out = handlers.update(controls(engine, image=str(bogus)))
-    assert out == cleared() and out["explorer"] is None and out["labels"] is None
+    assert out == {**cleared(), "source": [str(bogus), "bundled", engine.model().config.patch_size, False]}
+    assert out["explorer"] is None and out["labels"] is None and out["key"] is None
+
+
+def test_a_refused_upload_is_said_once_not_again_on_each_change(engine, tmp_path):
+    """Gradio fires `change` twice per upload, and the refused picture stays in the image box while the
+    reader tries other settings: one warning in all, until another image comes."""
+    handlers = Handlers(engine)
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("not a picture")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        first = handlers.update(controls(engine, image=str(bogus)), trigger="image")
+        again = handlers.update(after(controls(engine, image=str(bogus)), first), trigger="image")
+        later = handlers.update(after(controls(engine, image=str(bogus), patch=8), first), trigger="patch")
+    assert len(said) == 1, [str(w.message) for w in said]
+    assert "explorer" not in again and "explorer" not in later
+    with pytest.warns(UserWarning, match="not an image we can read"):  # another bad upload is said again
+        other = tmp_path / "other.png"
+        other.write_text("nor this")
+        handlers.update(after(controls(engine, image=str(other)), first), trigger="image")
+    good = handlers.update(after(controls(engine), first), trigger="image")
+    assert good["explorer"] is not None, "a good image after a refused one is analysed"
+
+
+def test_download_figure_with_no_image_says_so_without_a_traceback(engine, caplog, tmp_path):
+    """The fallback of a refused figure takes (self, lang) as `shown_as_warning` calls it (it took one
+    argument: a TypeError traceback on the server instead of the sentence)."""
+    from vitdemo.app.figure_download import FigureDownloads
+    from vitdemo.app.outputs import PictureStore
+
+    downloads = FigureDownloads(engine, PictureStore(tmp_path))
+    with pytest.warns(UserWarning) as said:
+        out = downloads.download({"figure_view": json.dumps({"key": None})}, lang="en")
+    assert out == {"figure_file": None}
+    assert [str(w.message) for w in said] == ["Upload an image first: the figure shows the analysis on screen."]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_offline_refusal_names_the_models_by_title_not_by_key(engine, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError) as refused:
+        engine.model("vit-b16")
+    message = str(refused.value)
+    assert "Available now: Bundled shapes ViT (offline)." in message, message
+    assert "bundled," not in message and not message.endswith("bundled.")
 
 
 def test_a_model_that_cannot_load_keeps_the_current_one(engine):

@@ -138,6 +138,12 @@ def cleared(lang: str = ENGLISH) -> Values:
             "compare": None}
 
 
+def refused_before(values: Values) -> bool:
+    """Whether the image shown is the upload refused last time (no analysis shown, `source` naming it):
+    its warning was given then, and the page must not repeat it on every change."""
+    return values["key"] is None and bool(values["source"]) and values["source"][0] == values["image"]
+
+
 class Handlers:
     """The event functions, bound to one `Engine`."""
 
@@ -162,8 +168,14 @@ class Handlers:
         values, out = self._model_for(values, trigger, progress, lang)
         if values["image"] is None:
             return {**out, **cleared(lang)}
+        if refused_before(values):
+            return out  # said once: not again for Gradio's second `change`, nor for each later control
         source = [values[name] for name in SOURCE]
-        result, size = self._analysed(values, source)
+        try:
+            result, size = self._analysed(values, source)
+        except ImageInputError as exc:
+            warn(localized_error(exc, lang), lang)
+            return {**out, **cleared(lang), "source": source}  # no key: `source` names the refused upload
         self.engine.grants.grant(session, result.key)
         if tuple(result.key) == tuple(values["key"] or ()) and not out:
             return {"source": source}

@@ -117,7 +117,7 @@ class Engine:
         entry = self.entry(name)
         if self.pool.peek(entry.key) is None and entry.on_hub and hub_offline() and not is_cached(entry):
             raise UserError(Message("messages.not_downloaded_offline", title=entry.title,
-                                    available=", ".join(self.available())))
+                                    available=", ".join(self.entries[k].title for k in self.available())))
         try:
             return self.pool.get(entry)
         except UserError:
