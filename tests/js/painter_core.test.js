@@ -97,3 +97,37 @@ test("download names follow the server's rule (tests/js/file_names.json, checked
   assert.equal(core.safeName("", ".png"), "picture.png");
   assert.equal(core.safeName("x".repeat(100), ".png"), "x".repeat(80) + ".png");
 });
+
+test("a canvas is sized in whole device pixels and shown at exactly that many CSS px", () => {
+  // 325.5 CSS px at 2×: 651 device px, shown 325.5 px wide; at 1× 325.7 px → 325 device px, half as high:
+  // 162.5 → 163 rows.
+  assert.deepEqual(core.deviceSize(325.5, 2, 1), { width: 651, height: 651, css: 325.5 });
+  assert.deepEqual(core.deviceSize(325.7, 1, 0.5), { width: 325, height: 163, css: 325 });
+  assert.deepEqual([1, 1.5, 2, 3].map(core.lineWidth), [1, 1, 2, 3]);
+});
+
+test("grid lines lie on whole device pixels at 1×, 2× and 3×, the last one inside the canvas", () => {
+  // 6 cells (patch 16 on a 96 px view) over 325 CSS px: i · 325/6 rounded, the last at 325 − 1.
+  assert.deepEqual(core.gridLines(6, 325, 1), [0, 54, 108, 163, 217, 271, 324]);
+  // 2×: 650 device px, i · 108.33 rounded; the last line, 2 px wide, at 650 − 2.
+  assert.deepEqual(core.gridLines(6, 325, 2), [0, 108, 217, 325, 433, 542, 648]);
+  // 3×: 975 device px, i · 162.5 rounded half up; the last, 3 px wide, at 975 − 3.
+  assert.deepEqual(core.gridLines(6, 325, 3), [0, 163, 325, 488, 650, 813, 972]);
+  // 12 cells (patch 8): i · 27.083 rounded.
+  assert.deepEqual(core.gridLines(12, 325, 1), [0, 27, 54, 81, 108, 135, 163, 190, 217, 244, 271, 298, 324]);
+  // Cells covering 90% of the canvas (the view beyond the last whole patch): over 90 of 100 px.
+  assert.deepEqual(core.gridLines(2, 100, 1, 0.9), [0, 45, 90]);
+});
+
+test("every grid line stays apart from its neighbours whenever a cell is wider than a line", () => {
+  for (const ratio of [1, 1.25, 1.5, 2, 3]) for (const css of [150, 240.5, 325, 390]) for (let n = 1; n <= 28; n++) {
+    const size = Math.floor(css * ratio), width = core.lineWidth(ratio), lines = core.gridLines(n, css, ratio);
+    if (size / n < width + 1) continue;  // cells no wider than a line: nothing to tell apart
+    assert.equal(lines.length, n + 1);
+    lines.forEach((x, i) => {
+      assert.ok(Number.isInteger(x) && x >= 0 && x + width <= size, `${n} cells, ${css} px at ${ratio}×: line ${i} at ${x}`);
+      if (i) assert.ok(x - lines[i - 1] >= width + 1 || i === n && x - lines[i - 1] >= 1,
+        `${n} cells, ${css} px at ${ratio}×: lines ${i - 1} and ${i} touch (${lines[i - 1]}, ${x})`);
+    });
+  }
+});

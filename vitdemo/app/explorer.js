@@ -323,6 +323,12 @@ controls.discard.addEventListener("change", async () => {
   }
   if (mine === d) paint();
 });
+// The grid is drawn in device pixels for the width it is shown at: again when that width changes.
+let gridWidth = 0;
+new ResizeObserver(([entry]) => {
+  const width = entry.contentRect.width;
+  if (d && width && width !== gridWidth) { gridWidth = width; V.paintGrid(controls.gridCanvas, d, view); }
+}).observe(controls.gridCanvas.parentElement);
 for (const canvas of [controls.mapCanvas, controls.gridCanvas]) {
   canvas.addEventListener("click", (event) => {
     if (!d) return;

@@ -163,14 +163,26 @@
   }
 
   // The patches the model sees: the view with a line on every patch edge (render.patch_grid), and on
-  // request each token's index and the row-by-row order the tokens follow.
+  // request each token's index and the row-by-row order the tokens follow. Drawn in device pixels (the
+  // canvas as wide as its box times devicePixelRatio, the lines on whole pixels: core.gridLines), so every
+  // line shows at any zoom; the view is upscaled nearest, as on the server.
   function paintGrid(canvas, d, view) {
-    const { base } = d;
-    canvas.width = base.width; canvas.height = base.height;
+    const { base, payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
+    const ratio = window.devicePixelRatio || 1, box = canvas.parentElement ? canvas.parentElement.clientWidth : 0;
+    const size = core.deviceSize(box || base.width / ratio, ratio, base.height / base.width);
+    canvas.width = size.width; canvas.height = size.height;
+    canvas.style.width = `${size.css}px`;
     const ctx = canvas.getContext("2d");
-    ctx.putImageData(base, 0, 0);
-    lines(ctx, d);
-    const { payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(baseCanvas(d), 0, 0, size.width, size.height);
+    ctx.fillStyle = "rgb(255, 255, 255)";
+    const css = size.css, width = core.lineWidth(ratio);
+    const xs = core.gridLines(cols, css, ratio, cols * cell / base.width);
+    const ys = core.gridLines(rows, size.height / ratio, ratio, rows * cell / base.height);
+    for (const x of xs) ctx.fillRect(x, 0, width, size.height);
+    for (const y of ys) ctx.fillRect(0, y, size.width, width);
+    const k = size.width / base.width;  // the rest in the view's pixels, scaled to the device's
+    ctx.setTransform(k, 0, 0, k, 0, 0);
     if (view.order) {
       ctx.strokeStyle = "rgba(255, 200, 0, 0.9)"; ctx.lineWidth = Math.max(1, payload.scale);
       ctx.beginPath();
@@ -191,8 +203,19 @@
       }
     }
     if (view.patch) mark(ctx, d, view.patch, MARK);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+  }
+  // The view's pixels as a canvas (drawImage scales a canvas, not ImageData), made once per decoded bundle.
+  function baseCanvas(d) {
+    if (!d.baseCanvas) {
+      d.baseCanvas = document.createElement("canvas");
+      d.baseCanvas.width = d.base.width; d.baseCanvas.height = d.base.height;
+      d.baseCanvas.getContext("2d").putImageData(d.base, 0, 0);
+    }
+    return d.baseCanvas;
   }
 
+  // The map's optional grid lines, in the map's own pixels (the map canvas stays pixel for pixel the server's).
   function lines(ctx, d) {
     const { payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
     const width = payload.size[0] * payload.scale, height = payload.size[1] * payload.scale;
@@ -224,11 +247,9 @@
     canvas.width = w * scale; canvas.height = h * scale;
     const ctx = canvas.getContext("2d");
     ctx.imageSmoothingEnabled = false;
-    const full = document.createElement("canvas");
-    full.width = d.base.width; full.height = d.base.height;
-    full.getContext("2d").putImageData(d.base, 0, 0);
-    ctx.drawImage(full, 0, 0, w * scale, h * scale);
-    const decoded = { ...d, payload: { ...payload, scale }, base: ctx.getImageData(0, 0, w * scale, h * scale) };
+    ctx.drawImage(baseCanvas(d), 0, 0, w * scale, h * scale);
+    const decoded = { ...d, payload: { ...payload, scale }, base: ctx.getImageData(0, 0, w * scale, h * scale),
+                      baseCanvas: null };
     d.small = { side, decoded };
     return decoded;
   }

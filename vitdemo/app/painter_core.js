@@ -89,6 +89,24 @@
             Math.min(Math.max(Math.floor(x / payload.patch), 0), cols - 1)];
   }
 
+  // -- device pixels: a grid that shows every line at any devicePixelRatio ----------------------------------
+  // A canvas shown `css` CSS px wide at `ratio` device pixels per CSS px, for a picture of aspect
+  // height / width: its backing store in whole device pixels, and the CSS width that shows each of them as one
+  // screen pixel. A canvas scaled by CSS (384 px shown in 325) resamples, and a one-pixel line falls between.
+  function deviceSize(css, ratio, aspect) {
+    const width = Math.max(1, Math.floor(css * ratio + 1e-6));  // 1e-6: 650 / 2 * 2 stays 650
+    return { width, height: Math.max(1, Math.round(width * aspect)), css: width / ratio };
+  }
+  // A grid line's width in device pixels: one CSS pixel, rounded down to whole device pixels.
+  const lineWidth = (ratio) => Math.max(1, Math.floor(ratio));
+  // Where the n + 1 lines of n equal cells lie over a canvas `css` CSS px wide at `ratio` (the cells covering
+  // the fraction `covered` of it: the view beyond the last whole patch has none): the first device pixel of
+  // each line, a whole number, every line inside the canvas (the last one against its far edge).
+  function gridLines(n, css, ratio, covered = 1) {
+    const size = deviceSize(css, ratio, 1).width, span = size * covered, last = size - lineWidth(ratio);
+    return Array.from({ length: n + 1 }, (_, i) => Math.max(0, Math.min(Math.round(i * span / n), last)));
+  }
+
   // -- the view ------------------------------------------------------------------------------------------------
   // Everything the reader chose; method null until a bundle names its default.
   function initialView() {
@@ -136,6 +154,6 @@
   }
 
   return { methodOf, needsClass, chainsLayers, discards, baseMethod, isFusion, labelKey, titleKey, captionKey,
-           settings, mapSlot, scaled, heatIndices, patchUnder, initialView, withMethod, forBundle, isLens,
-           drawnHead, fileName, safeName };
+           settings, mapSlot, scaled, heatIndices, patchUnder, deviceSize, lineWidth, gridLines, initialView,
+           withMethod, forBundle, isLens, drawnHead, fileName, safeName };
 });

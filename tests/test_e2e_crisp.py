@@ -1,0 +1,122 @@
+"""The explorer as it shows on screen at 1×, 2× and on a phone (issue 23): every patch-grid line visible in
+the screenshot's device pixels, a ticked box that looks ticked, and the colour bar's labels inside their panel.
+
+What is counted is the screenshot (what the reader sees), not the canvas: a canvas drawn at 384 px and shown
+at 325 CSS px loses lines in the browser's resampling, which no reading of the canvas would notice.
+Needs /usr/bin/chromium (tests/browser.py); never `playwright install`.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser import MARKS, bundled_app, chromium  # noqa: F401 (fixtures: app, browser)
+
+pytestmark = MARKS
+TIMEOUT_MS = 45_000
+SCREENS = {"desktop": (1280, 800), "phone": (390, 844)}
+SHOT = "/tmp/vitdemo_explorer_dpr2.png"  # one screenshot to look at by eye; not checked
+
+
+@pytest.fixture(scope="module")
+def open_page(app, browser):
+    """open_page(screen, scale) → a page of the app at that viewport and devicePixelRatio, first map painted."""
+    contexts = []
+
+    def open_(screen: str, scale: float):
+        width, height = SCREENS[screen]
+        context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=scale)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(app.local_url)
+        page.wait_for_function("() => Number(document.querySelector('#explorer')?.dataset.painted || 0) > 0")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+# The explorer's grid canvas repainted with the analysis' view replaced by opaque black and the patch size by
+# `patch` (a grid of view size // patch cells): only the white grid lines show.
+PAINT_LINES_ONLY = """patch => {
+  const V = window.vitdemo, d = V.decoded, p = d.payload;
+  const black = new ImageData(d.base.width, d.base.height);
+  for (let i = 3; i < black.data.length; i += 4) black.data[i] = 255;
+  const grid = [Math.floor(p.size[1] / patch), Math.floor(p.size[0] / patch)];
+  const lines = {...d, base: black, baseCanvas: null, payload: {...p, patch, grid}};
+  const canvas = document.querySelector('#explorer .vx-grid');
+  canvas.scrollIntoView();
+  V.paintGrid(canvas, lines, {...V.view, indices: false, order: false, patch: null});
+  return grid;
+}"""
+
+
+def shown(page, selector: str) -> np.ndarray:
+    """The element as the screen shows it, one array cell per device pixel (grey levels)."""
+    png = page.locator(selector).screenshot(animations="disabled")
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
+
+
+def bright_runs(profile: np.ndarray) -> int:
+    """How many separate runs of bright values (a line a few device pixels wide is one run)."""
+    bright = profile > 100
+    return int(bright[0]) + int(np.count_nonzero(bright[1:] & ~bright[:-1]))
+
+
+@pytest.mark.parametrize(("screen", "scale"), [("desktop", 1), ("desktop", 2), ("phone", 2)])
+def test_every_patch_grid_line_shows_at_patch_16_and_8(open_page, screen, scale):
+    page = open_page(screen, scale)
+    size = page.evaluate("""() => { const c = document.querySelector('#explorer .vx-grid');
+        return [c.width, c.getBoundingClientRect().width * devicePixelRatio]; }""")
+    assert abs(size[0] - size[1]) < 1, f"the grid canvas has {size[0]} pixels for {size[1]:.1f} device pixels"
+    if scale == 2 and screen == "desktop":
+        page.locator("#explorer").screenshot(path=SHOT)
+    for patch in (16, 8):
+        rows, cols = page.evaluate(PAINT_LINES_ONLY, patch)
+        picture = shown(page, "#explorer .vx-grid")
+        # A vertical line is bright the whole height; elsewhere a column is bright only where it crosses the
+        # horizontal lines (under half of it), so the column means tell the vertical lines apart.
+        vertical, horizontal = bright_runs(picture.mean(axis=0)), bright_runs(picture.mean(axis=1))
+        assert (vertical, horizontal) == (cols + 1, rows + 1), (
+            f"patch {patch} at {scale}× on the {screen}: {vertical} vertical and {horizontal} horizontal lines "
+            f"show for a {rows}×{cols} grid (expected {cols + 1} and {rows + 1}, borders included)")
+
+
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
+def test_a_ticked_display_box_looks_ticked(open_page, screen):
+    page = open_page(screen, 1)
+    page.locator(".vx-display summary").click()
+    box = page.locator(".vx-smooth")
+    box.scroll_into_view_if_needed()
+    box.set_checked(False)
+    unticked = shown(page, ".vx-smooth")
+    box.set_checked(True)
+    page.wait_for_function("() => document.querySelector('.vx-smooth').checked")
+    ticked = shown(page, ".vx-smooth")
+    # Ink: pixels well darker than the light page. An unticked box is its outline (about a quarter of its
+    # pixels); a ticked one is filled in (most of them), the tick aside.
+    ink = {name: float((picture < 200).mean()) for name, picture in (("ticked", ticked), ("unticked", unticked))}
+    assert ink["ticked"] > 0.5 and ink["ticked"] > 1.5 * ink["unticked"], f"the ticked box does not look ticked: {ink}"
+    box.set_checked(False)
+
+
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
+def test_the_colour_bars_labels_show_whole_inside_the_map_panel(open_page, screen):
+    page = open_page(screen, 1)
+    inside = page.evaluate("""() => {
+      const figure = document.querySelector('#explorer .vx-map').closest('figure').getBoundingClientRect();
+      return [...document.querySelectorAll('#explorer .vx-low, #explorer .vx-high')].map((label) => {
+        const box = label.getBoundingClientRect();
+        return [label.textContent, box.left >= figure.left - 0.5 && box.right <= figure.right + 0.5 && box.width > 0,
+                label.scrollWidth <= label.clientWidth + 1];
+      });
+    }""")
+    assert len(inside) == 2 and inside[1][0].endswith("%"), inside
+    for text, within, whole in inside:
+        assert within and whole, f"the colour bar's label {text!r} is cut off on the {screen} screen"
