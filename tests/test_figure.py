@@ -181,3 +181,13 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rho (ties broken by order, enough for continuous maps)."""
     ranks_a, ranks_b = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
     return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
+
+
+def test_the_figures_title_says_layer_with_a_space(analysis):
+    """Issue 23 saw "layer6" in a figure: the title (and the PNG's Title) reads "layer 6 of 6"; only the file
+    name joins the words (`star_p16_attention_layer6`, the download-name rule shared with the page)."""
+    from vitdemo.explain.figure import FigureView, headline
+
+    assert headline(analysis, FigureView(method="attention", layer=5, head="mean")) == (
+        f"Attention · layer 6 of {DEPTH} · mean of 4 heads")
+    assert headline(analysis, FigureView(method="rollout", layer=2, head="mean")).startswith("Rollout · layers 1–3 of")
