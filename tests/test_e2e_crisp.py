@@ -42,17 +42,21 @@ def open_page(app, browser):
         context.close()
 
 
-# The explorer's grid canvas repainted with the analysis' view replaced by opaque black and the patch size by
-# `patch` (a grid of view size // patch cells): only the white grid lines show.
-PAINT_LINES_ONLY = """patch => {
+# The explorer's patch grid (or its map with "Grid lines on the map", at opacity 0) repainted with the
+# analysis' view replaced by opaque black and the patch size by `patch` (a grid of view size // patch cells):
+# only the white grid lines show. The map is sampled at patch 8 from a bundle of patch 16: its values are
+# never seen at opacity 0.
+PAINT_LINES_ONLY = """([patch, selector]) => {
   const V = window.vitdemo, d = V.decoded, p = d.payload;
   const black = new ImageData(d.base.width, d.base.height);
   for (let i = 3; i < black.data.length; i += 4) black.data[i] = 255;
   const grid = [Math.floor(p.size[1] / patch), Math.floor(p.size[0] / patch)];
   const lines = {...d, base: black, baseCanvas: null, payload: {...p, patch, grid}};
-  const canvas = document.querySelector('#explorer .vx-grid');
+  const canvas = document.querySelector(selector), view = {...V.view, indices: false, order: false, patch: null};
   canvas.scrollIntoView();
-  V.paintGrid(canvas, lines, {...V.view, indices: false, order: false, patch: null});
+  if (selector.endsWith('.vx-grid')) V.paintGrid(canvas, lines, view);
+  else V.paintMap(canvas, lines, {...view, method: V.core.baseMethod(p.schema), query: 0, grid: true, opacity: 0},
+                  V.lutsFrom(V.colormaps));
   return grid;
 }"""
 
@@ -77,14 +81,14 @@ def test_every_patch_grid_line_shows_at_patch_16_and_8(open_page, screen, scale)
     assert abs(size[0] - size[1]) < 1, f"the grid canvas has {size[0]} pixels for {size[1]:.1f} device pixels"
     if scale == 2 and screen == "desktop":
         page.locator("#explorer").screenshot(path=SHOT)
-    for patch in (16, 8):
-        rows, cols = page.evaluate(PAINT_LINES_ONLY, patch)
-        picture = shown(page, "#explorer .vx-grid")
+    for patch, canvas in [(16, ".vx-grid"), (8, ".vx-grid"), (16, ".vx-map"), (8, ".vx-map")]:
+        rows, cols = page.evaluate(PAINT_LINES_ONLY, [patch, f"#explorer {canvas}"])
+        picture = shown(page, f"#explorer {canvas}")
         # A vertical line is bright the whole height; elsewhere a column is bright only where it crosses the
         # horizontal lines (under half of it), so the column means tell the vertical lines apart.
         vertical, horizontal = bright_runs(picture.mean(axis=0)), bright_runs(picture.mean(axis=1))
         assert (vertical, horizontal) == (cols + 1, rows + 1), (
-            f"patch {patch} at {scale}× on the {screen}: {vertical} vertical and {horizontal} horizontal lines "
+            f"{canvas}, patch {patch} at {scale}× on the {screen}: {vertical} vertical and {horizontal} horizontal lines "
             f"show for a {rows}×{cols} grid (expected {cols + 1} and {rows + 1}, borders included)")
 
 

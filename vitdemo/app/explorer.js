@@ -323,11 +323,14 @@ controls.discard.addEventListener("change", async () => {
   }
   if (mine === d) paint();
 });
-// The grid is drawn in device pixels for the width it is shown at: again when that width changes.
+// The grid (and the map with grid lines) is drawn in device pixels for the width it is shown at: again
+// when that width changes.
 let gridWidth = 0;
 new ResizeObserver(([entry]) => {
   const width = entry.contentRect.width;
-  if (d && width && width !== gridWidth) { gridWidth = width; V.paintGrid(controls.gridCanvas, d, view); }
+  if (!d || !width || width === gridWidth) return;
+  gridWidth = width;
+  view.grid ? paint() : V.paintGrid(controls.gridCanvas, d, view);
 }).observe(controls.gridCanvas.parentElement);
 for (const canvas of [controls.mapCanvas, controls.gridCanvas]) {
   canvas.addEventListener("click", (event) => {

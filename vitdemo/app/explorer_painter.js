@@ -140,11 +140,21 @@
       }
     }
     ctx.putImageData(image, 0, 0);
+    canvas.style.width = "";
+    // With grid lines the map is redrawn in device pixels, as the patch grid is; without, it stays pixel for
+    // pixel the server's picture (render.overlay).
+    if (view.grid) inDevicePixels(canvas, d, copyOf(canvas));
     const cols = d.payload.grid[1];
     if (map.outliers) for (const index of map.outliers) mark(ctx, d, [Math.floor(index / cols), index % cols], OUTLIER);
-    if (view.grid) lines(ctx, d);
     if (view.patch) mark(ctx, d, view.patch, MARK);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
     return map;
+  }
+  function copyOf(canvas) {
+    const copy = document.createElement("canvas");
+    copy.width = canvas.width; copy.height = canvas.height;
+    copy.getContext("2d").drawImage(canvas, 0, 0);
+    return copy;
   }
 
   // Each patch in its PCA colour over the view; background patches (first component's sign) dimmed.
@@ -167,22 +177,8 @@
   // canvas as wide as its box times devicePixelRatio, the lines on whole pixels: core.gridLines), so every
   // line shows at any zoom; the view is upscaled nearest, as on the server.
   function paintGrid(canvas, d, view) {
-    const { base, payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
-    const ratio = window.devicePixelRatio || 1, box = canvas.parentElement ? canvas.parentElement.clientWidth : 0;
-    const size = core.deviceSize(box || base.width / ratio, ratio, base.height / base.width);
-    canvas.width = size.width; canvas.height = size.height;
-    canvas.style.width = `${size.css}px`;
-    const ctx = canvas.getContext("2d");
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(baseCanvas(d), 0, 0, size.width, size.height);
-    ctx.fillStyle = "rgb(255, 255, 255)";
-    const css = size.css, width = core.lineWidth(ratio);
-    const xs = core.gridLines(cols, css, ratio, cols * cell / base.width);
-    const ys = core.gridLines(rows, size.height / ratio, ratio, rows * cell / base.height);
-    for (const x of xs) ctx.fillRect(x, 0, width, size.height);
-    for (const y of ys) ctx.fillRect(0, y, size.width, width);
-    const k = size.width / base.width;  // the rest in the view's pixels, scaled to the device's
-    ctx.setTransform(k, 0, 0, k, 0, 0);
+    const { payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
+    const ctx = inDevicePixels(canvas, d, baseCanvas(d));
     if (view.order) {
       ctx.strokeStyle = "rgba(255, 200, 0, 0.9)"; ctx.lineWidth = Math.max(1, payload.scale);
       ctx.beginPath();
@@ -215,13 +211,27 @@
     return d.baseCanvas;
   }
 
-  // The map's optional grid lines, in the map's own pixels (the map canvas stays pixel for pixel the server's).
-  function lines(ctx, d) {
-    const { payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
-    const width = payload.size[0] * payload.scale, height = payload.size[1] * payload.scale;
+  // Draw `picture` (the view's pixels) into `canvas` sized in device pixels for the box it is shown in,
+  // nearest, with a white line on every patch edge on whole device pixels (core.gridLines); the context is
+  // left scaled so that what follows draws in the view's pixels.
+  function inDevicePixels(canvas, d, picture) {
+    const { base, payload } = d, [rows, cols] = payload.grid, cell = payload.patch * payload.scale;
+    const ratio = window.devicePixelRatio || 1, box = canvas.parentElement ? canvas.parentElement.clientWidth : 0;
+    const size = core.deviceSize(box || base.width / ratio, ratio, base.height / base.width);
+    canvas.width = size.width; canvas.height = size.height;
+    canvas.style.width = `${size.css}px`;
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(picture, 0, 0, size.width, size.height);
     ctx.fillStyle = "rgb(255, 255, 255)";
-    for (let c = 0; c <= cols; c++) ctx.fillRect(Math.min(c * cell, width - 1), 0, 1, height);
-    for (let r = 0; r <= rows; r++) ctx.fillRect(0, Math.min(r * cell, height - 1), width, 1);
+    const width = core.lineWidth(ratio);
+    for (const x of core.gridLines(cols, size.css, ratio, cols * cell / base.width)) ctx.fillRect(x, 0, width, size.height);
+    for (const y of core.gridLines(rows, size.height / ratio, ratio, rows * cell / base.height)) {
+      ctx.fillRect(0, y, size.width, width);
+    }
+    const k = size.width / base.width;
+    ctx.setTransform(k, 0, 0, k, 0, 0);
+    return ctx;
   }
 
   function mark(ctx, d, [r, c], colour) {

@@ -57,7 +57,7 @@ function drawScale(canvas, lut) {
 
 // Click to hide: the dropped patches drawn dark over the map.
 function drawHidden(canvas, payload, hidden) {
-  const ctx = canvas.getContext("2d"), cell = payload.patch * payload.scale;
+  const ctx = canvas.getContext("2d"), cell = payload.patch * payload.scale * canvas.width / (payload.size[0] * payload.scale);
   ctx.fillStyle = "rgba(0, 0, 0, 0.75)";
   for (const [r, c] of hidden) ctx.fillRect(c * cell, r * cell, cell, cell);
 }
