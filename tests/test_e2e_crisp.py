@@ -88,8 +88,8 @@ def test_every_patch_grid_line_shows_at_patch_16_and_8(open_page, screen, scale)
         # horizontal lines (under half of it), so the column means tell the vertical lines apart.
         vertical, horizontal = bright_runs(picture.mean(axis=0)), bright_runs(picture.mean(axis=1))
         assert (vertical, horizontal) == (cols + 1, rows + 1), (
-            f"{canvas}, patch {patch} at {scale}× on the {screen}: {vertical} vertical and {horizontal} horizontal lines "
-            f"show for a {rows}×{cols} grid (expected {cols + 1} and {rows + 1}, borders included)")
+            f"{canvas}, patch {patch} at {scale}× on the {screen}: {vertical} vertical and {horizontal} "
+            f"horizontal lines show for a {rows}×{cols} grid (expected {cols + 1} and {rows + 1}, borders included)")
 
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
