@@ -42,11 +42,11 @@ def open_page(app, browser):
         context.close()
 
 
-# The explorer's patch grid (or its map with "Grid lines on the map", at opacity 0) repainted with the
+# A patch grid (kind "grid") or a map with "Grid lines on the map" at opacity 0 (kind "map") repainted with the
 # analysis' view replaced by opaque black and the patch size by `patch` (a grid of view size // patch cells):
 # only the white grid lines show. The map is sampled at patch 8 from a bundle of patch 16: its values are
 # never seen at opacity 0.
-PAINT_LINES_ONLY = """([patch, selector]) => {
+PAINT_LINES_ONLY = """([patch, selector, kind]) => {
   const V = window.vitdemo, d = V.decoded, p = d.payload;
   const black = new ImageData(d.base.width, d.base.height);
   for (let i = 3; i < black.data.length; i += 4) black.data[i] = 255;
@@ -54,7 +54,7 @@ PAINT_LINES_ONLY = """([patch, selector]) => {
   const lines = {...d, base: black, baseCanvas: null, payload: {...p, patch, grid}};
   const canvas = document.querySelector(selector), view = {...V.view, indices: false, order: false, patch: null};
   canvas.scrollIntoView();
-  if (selector.endsWith('.vx-grid')) V.paintGrid(canvas, lines, view);
+  if (kind === 'grid') V.paintGrid(canvas, lines, view);
   else V.paintMap(canvas, lines, {...view, method: V.core.baseMethod(p.schema), query: 0, grid: true, opacity: 0},
                   V.lutsFrom(V.colormaps));
   return grid;
@@ -82,7 +82,7 @@ def test_every_patch_grid_line_shows_at_patch_16_and_8(open_page, screen, scale)
     if scale == 2 and screen == "desktop":
         page.locator("#explorer").screenshot(path=SHOT)
     for patch, canvas in [(16, ".vx-grid"), (8, ".vx-grid"), (16, ".vx-map"), (8, ".vx-map")]:
-        rows, cols = page.evaluate(PAINT_LINES_ONLY, [patch, f"#explorer {canvas}"])
+        rows, cols = page.evaluate(PAINT_LINES_ONLY, [patch, f"#explorer {canvas}", canvas[4:]])
         picture = shown(page, f"#explorer {canvas}")
         # A vertical line is bright the whole height; elsewhere a column is bright only where it crosses the
         # horizontal lines (under half of it), so the column means tell the vertical lines apart.
@@ -90,6 +90,23 @@ def test_every_patch_grid_line_shows_at_patch_16_and_8(open_page, screen, scale)
         assert (vertical, horizontal) == (cols + 1, rows + 1), (
             f"{canvas}, patch {patch} at {scale}× on the {screen}: {vertical} vertical and {horizontal} "
             f"horizontal lines show for a {rows}×{cols} grid (expected {cols + 1} and {rows + 1}, borders included)")
+
+
+def test_the_comparisons_patch_grids_are_drawn_in_device_pixels(open_page):
+    """The Compare tab's grids: each canvas has one pixel per device pixel it is shown on (at 1×, a 384 px
+    grid in a 320 px card lost lines), and in a card every line of the grid shows."""
+    page = open_page("desktop", 1)
+    page.get_by_role("tab", name="Compare patch sizes").click()
+    page.wait_for_function("() => document.querySelectorAll('#compare-gallery figure').length >= 2 && "
+                           "document.querySelectorAll('#compare-gallery canvas').length >= 4")
+    sizes = page.evaluate("""() => [...document.querySelectorAll('#compare-gallery figure')].map((figure) => {
+        const grid = figure.querySelector('canvas');
+        return [grid.width, grid.getBoundingClientRect().width * devicePixelRatio]; })""")
+    for backing, device in sizes:
+        assert abs(backing - device) < 1, f"a compared grid has {backing} pixels for {device:.1f} device pixels"
+    grid = page.evaluate(PAINT_LINES_ONLY, [16, "#compare-gallery figure canvas", "grid"])  # the first card's
+    picture = shown(page, "#compare-gallery figure >> nth=0 >> canvas >> nth=0")
+    assert (bright_runs(picture.mean(axis=0)), bright_runs(picture.mean(axis=1))) == (grid[1] + 1, grid[0] + 1)
 
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
