@@ -73,12 +73,14 @@ def chromium() -> Iterator[Any]:
 
 
 def open_page(browser: Any, app: Any, width: int = 1280, height: int = 800, locale: str = "en-US",
-              timeout_ms: int = TIMEOUT_MS) -> Any:
-    """A new page of `app` at width×height in `locale` (its own browser context), once its first analysis is
+              timeout_ms: int = TIMEOUT_MS, scale: float = 1) -> Any:
+    """A new page of `app` at width×height in `locale` (its own browser context) at devicePixelRatio
+    `scale`, once its first analysis is
     painted and the page load's follow-up events have run. `page.errors` collects console errors and
     uncaught exceptions; `page.app` is the app it shows; `page.loading` the requests under way (uploads
     included: a drawing or a file is uploaded before its event is queued). Close it with `page.close()`."""
-    page = browser.new_page(viewport={"width": width, "height": height}, locale=locale, accept_downloads=True)
+    page = browser.new_page(viewport={"width": width, "height": height}, locale=locale, accept_downloads=True,
+                            device_scale_factor=scale)
     page.set_default_timeout(timeout_ms)
     page.errors, page.app, page.loading = [], app, set()
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
@@ -94,12 +96,13 @@ def open_page(browser: Any, app: Any, width: int = 1280, height: int = 800, loca
 
 @pytest.fixture
 def new_page(browser: Any, app: Any) -> Iterator[Callable[..., Any]]:
-    """`new_page(width=1280, height=800, locale="en-US")`: a page of this module's `app` (see `open_page`),
-    closed when the test ends."""
+    """`new_page(width=1280, height=800, locale="en-US", scale=1)`: a page of this module's `app` (see
+    `open_page`), closed when the test ends."""
     pages: list[Any] = []
 
-    def make(width: int = 1280, height: int = 800, locale: str = "en-US", timeout_ms: int = TIMEOUT_MS) -> Any:
-        pages.append(open_page(browser, app, width, height, locale, timeout_ms))
+    def make(width: int = 1280, height: int = 800, locale: str = "en-US", timeout_ms: int = TIMEOUT_MS,
+             scale: float = 1) -> Any:
+        pages.append(open_page(browser, app, width, height, locale, timeout_ms, scale))
         return pages[-1]
 
     yield make

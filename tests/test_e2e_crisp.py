@@ -14,32 +14,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import MARKS, bundled_app, chromium  # noqa: F401 (fixtures: app, browser)
+from tests.browser import MARKS
 
 pytestmark = MARKS
-TIMEOUT_MS = 45_000
 SCREENS = {"desktop": (1280, 800), "phone": (390, 844)}
-SHOT = "/tmp/vitdemo_explorer_dpr2.png"  # one screenshot to look at by eye; not checked
 
 
-@pytest.fixture(scope="module")
-def open_page(app, browser):
+@pytest.fixture
+def open_page(new_page):
     """open_page(screen, scale) → a page of the app at that viewport and devicePixelRatio, first map painted."""
-    contexts = []
-
-    def open_(screen: str, scale: float):
-        width, height = SCREENS[screen]
-        context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=scale)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(app.local_url)
-        page.wait_for_function("() => Number(document.querySelector('#explorer')?.dataset.painted || 0) > 0")
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
+    return lambda screen, scale: new_page(*SCREENS[screen], scale=scale)
 
 
 # A patch grid (kind "grid") or a map with "Grid lines on the map" at opacity 0 (kind "map") repainted with the
@@ -74,13 +58,13 @@ def bright_runs(profile: np.ndarray) -> int:
 
 
 @pytest.mark.parametrize(("screen", "scale"), [("desktop", 1), ("desktop", 2), ("phone", 2)])
-def test_every_patch_grid_line_shows_at_patch_16_and_8(open_page, screen, scale):
+def test_every_patch_grid_line_shows_at_patch_16_and_8(open_page, shots, screen, scale):
     page = open_page(screen, scale)
     size = page.evaluate("""() => { const c = document.querySelector('#explorer .vx-grid');
         return [c.width, c.getBoundingClientRect().width * devicePixelRatio]; }""")
     assert abs(size[0] - size[1]) < 1, f"the grid canvas has {size[0]} pixels for {size[1]:.1f} device pixels"
     if scale == 2 and screen == "desktop":
-        page.locator("#explorer").screenshot(path=SHOT)
+        page.locator("#explorer").screenshot(path=str(shots / "explorer_dpr2.png"))  # to look at by eye
     for patch, canvas in [(16, ".vx-grid"), (8, ".vx-grid"), (16, ".vx-map"), (8, ".vx-map")]:
         rows, cols = page.evaluate(PAINT_LINES_ONLY, [patch, f"#explorer {canvas}", canvas[4:]])
         picture = shown(page, f"#explorer {canvas}")
