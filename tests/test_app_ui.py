@@ -98,6 +98,7 @@ def as_page(fn, session: str = "page"):
     return lambda args: asyncio.run(fn(args, Caller(session)))
 
 
+@pytest.mark.slow
 def test_the_explorers_server_functions_add_what_a_bundle_lacks(engine):
     from vitdemo.app.explorer import ExplorerServer
     from vitdemo.explain import payload
@@ -254,6 +255,7 @@ def test_keep_aspect_says_when_it_had_to_crop(engine, tmp_path):
     assert "longer than 3:1" not in out["summary"]
 
 
+@pytest.mark.slow
 def test_a_model_without_a_classifier_runs_every_view_and_says_so(tmp_path):
     import transformers
 

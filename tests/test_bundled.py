@@ -46,6 +46,7 @@ def test_bundled_loads_offline_with_its_labels_and_patch_sizes() -> None:
     assert min(model.config.offered_patch_sizes()) <= 8 and max(model.config.offered_patch_sizes()) >= 32
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(reason="target missed since the issue-15 retrains on the broader data (outlines, hand-drawn, "
                    "3-50% scale, occlusion): measured 81.3% native and 63.2% at patch 32 on 1,100 held-out images "
                    "(MODEL_CARD.md); the targets stay 95% / 90%", strict=False)

@@ -216,6 +216,7 @@ FAMILIES = {"vit": {}, "deit": dict(distilled=True),
             "dinov2-registers": dict(num_registers=2, layer_scale=True, head_input="class+mean")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("mode", ["tokens", "blur"])
 @pytest.mark.parametrize("shape,p,steps", [((40, 56), 8, 10), ((44, 56), 8, 3), ((36, 36), 12, 10)])

@@ -115,6 +115,7 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, ar
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_missing_file_in_a_real_process(tmp_path):
     """The real command line: exit status 2, one line on stderr, no traceback, nothing written."""
     result = subprocess.run([sys.executable, "-m", "vitdemo", "figure", str(tmp_path / "nope.png"), "--out",

@@ -99,6 +99,7 @@ def _features(spectrum: np.ndarray, seed: int) -> np.ndarray:
     return (left * np.sqrt(spectrum)) @ right.T + rng.standard_normal(768)  # an offset: the PCA centres it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spectrum", ["like a random ViT-B", "a few strong components"])
 def test_feature_pca_at_patch_8_is_numpys_svd_up_to_sign(spectrum, monkeypatch):
     # ViT-B/16 read at patch 8: 28×28 = 784 patch tokens of 768 features. The first spectrum is the one measured
