@@ -17,10 +17,11 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from vitdemo.app.callbacks import Handlers, cell, cleared
+from vitdemo.app.callbacks import Handlers, cleared
 from vitdemo.app.models import choose_startup
 from vitdemo.app.service import Engine
 from vitdemo.app.validation import UserError
+from vitdemo.app.views import cell
 
 ROOT = Path(__file__).resolve().parents[1]
 STAR = str(ROOT / "assets" / "examples" / "shape_star.png")

@@ -87,7 +87,7 @@ def test_a_registry_model_not_cached_says_it_needs_a_download_with_its_size(engi
 
 
 def model_info_choices(engine):
-    from vitdemo.app.callbacks import model_choices
+    from vitdemo.app.choices import model_choices
 
     return model_choices(engine)
 
@@ -160,7 +160,8 @@ def test_model_names_are_translated_and_the_english_ones_are_the_registry_titles
 
 
 def test_the_status_line_and_the_choices_name_the_model_in_the_page_language() -> None:
-    from vitdemo.app.callbacks import Handlers, model_choices
+    from vitdemo.app.callbacks import Handlers
+    from vitdemo.app.choices import model_choices
 
     engine = Engine(choose_startup("bundled"))
     assert "内置形状 ViT（离线可用）" in Handlers(engine).status("bundled", CHINESE)

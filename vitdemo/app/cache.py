@@ -14,11 +14,14 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from PIL import Image
 
 from ..settings import settings
+
+if TYPE_CHECKING:
+    from ..explain.analysis import Analysis
 
 _DIGEST_BAND_BYTES = 4 * 2**20
 
@@ -49,7 +52,7 @@ def image_digest(image: Image.Image, salt: bytes = b"") -> str:
     return digest.hexdigest()
 
 
-def analysis_nbytes(analysis: Any) -> int:
+def analysis_nbytes(analysis: Analysis) -> int:
     """Bytes an analysis holds now: its forward's results, the backward's tape, its gradients and computed
     views (`Analysis.nbytes`)."""
     return int(analysis.nbytes())

@@ -5,7 +5,7 @@ Each handler takes `values: dict[str, Any]` (control name → value, see `ui.SOU
 components, so no handler lines up positional lists by hand.
 
 Every output that depends on the image, the model or the patch size comes from one handler, `update`,
-bound to one Gradio event that fires on every such control (`ui._wire`): Gradio runs that event's triggers
+bound to one Gradio event that fires on every such control (`ui._wire_model`): Gradio runs that event's triggers
 one after another and, while one runs, keeps only the newest waiting (`trigger_mode="always_last"`), so the
 last question asked is the last one answered and no result of a superseded request can land after it.
 What `update` sends is one bundle per analysis (`vitdemo.explain.payload`): every view of it (method,
@@ -20,25 +20,27 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from ..preprocessing import MAX_KEEP_ASPECT
 from . import validation, views
 from .cache import AnalysisKey
+from .choices import MAX_COMPARED, compare_default, model_choices, patch_choices, patch_hint
 from .components import check_first
 from .errors import refusal
-from .i18n import ENGLISH, Message, catalogue, localized, localized_error, t, text
-from .model_info import choice_label
+from .i18n import ENGLISH, Message, localized, localized_error, text
 from .models import title_of
 from .service import Analysed, Engine
 from .uploads import ImageInputError
 from .validation import UserError
 
+if TYPE_CHECKING:
+    from ..config import ViTConfig
+    from ..explain.analysis import Analysis
+
 logger = logging.getLogger(__name__)
-MAX_COMPARED = 3
-NATIVE_MARK = "★"
 WARNING_SECONDS = 12
 SOURCE = ("image", "model", "patch", "keep_aspect")  # what decides the forward pass; the rest is a view
 Values = dict[str, Any]
@@ -71,36 +73,6 @@ def warn(message: str, lang: str) -> None:
     gr.Warning(message, duration=WARNING_SECONDS, title=text("messages.title.warning", lang))
 
 
-def patch_choices(config: Any) -> list[tuple[str, int]]:
-    """Radio choices: every offered size, the ones the model was trained at marked with a star."""
-    native = set(config.native_patch_sizes)
-    return [(f"{p} {NATIVE_MARK}" if p in native else str(p), p) for p in config.offered_patch_sizes()]
-
-
-def patch_hint(config: Any, lang: str | None = None) -> Any:
-    """One line under the patch-size picker: what the star means and what to expect from the others.
-
-    In `lang`; without one (the page being built) as static text the browser translates."""
-    native = config.native_patch_sizes
-    key = ("messages.patch_hint.all_native" if set(config.offered_patch_sizes()) <= set(native)
-           else "messages.patch_hint.resized")
-    message = Message(key, star=NATIVE_MARK, patch=config.patch_size)
-    return message.render(lang) if lang else t(key, **message.values)
-
-
-def compare_default(config: Any) -> list[int]:
-    """Smallest, native and largest offered size: the comparison that shows the trade-off best."""
-    offered = config.offered_patch_sizes()
-    return sorted({offered[0], config.patch_size, offered[-1]})[:MAX_COMPARED]
-
-
-def model_choices(engine: Engine, lang: str = ENGLISH) -> list[tuple[str, str]]:
-    """Dropdown choices; models that must be downloaded say so with the size (offline: that they are not
-    downloaded). The wording is `model_info.choice_label`'s."""
-    available = set(engine.available())
-    return [(choice_label(e, k in available, lang), k) for k, e in engine.entries.items()]
-
-
 def model_picker(engine: Engine, **kwargs: Any) -> gr.Dropdown:
     """A model dropdown (the page's picker, the side-by-side tab's second model) offering `engine`'s models.
 
@@ -123,7 +95,7 @@ def model_value(engine: Engine) -> Callable[[Any], str | None]:
     return check
 
 
-def model_controls(config: Any, lang: str = ENGLISH) -> Values:
+def model_controls(config: ViTConfig, lang: str = ENGLISH) -> Values:
     """Every server-side control that depends on the model, reset to its default for `config`."""
     return {"patch": gr.update(choices=patch_choices(config), value=config.patch_size),
             "patch_hint": patch_hint(config, lang),
@@ -242,14 +214,12 @@ class Handlers:
     def status(self, model: str, lang: str = ENGLISH) -> str:
         """The line at the top: which model runs, what it is, and why it was chosen when it is the default."""
         entry = self.engine.entry(model)
-        why = f" {localized(self.engine.startup.reason, lang)}" if entry.key == self.engine.default_key else ""
-        blurb = f"messages.blurb.{entry.key}"
-        blurb = text(blurb, lang) if blurb in catalogue()[ENGLISH] else entry.blurb  # a folder's model has none
-        return text("messages.status", lang, title=title_of(entry, lang), blurb=blurb, why=why)
+        why = localized(self.engine.startup.reason, lang) if entry.key == self.engine.default_key else ""
+        return views.status_line(entry, why, lang)
 
     # -- events that follow `update` (below the fold) or need no forward pass ----------------------------
 
-    def stored(self, values: Values) -> Any:
+    def stored(self, values: Values) -> Analysis | None:
         """The analysis behind the pictures shown (None before the first), recomputed if the cache dropped it."""
         if not values.get("key"):
             return None
@@ -303,14 +273,7 @@ class Handlers:
         analysis = self.stored(values)
         if analysis is None:
             return {"recipe_table": text("messages.recipe.prompt", lang), "recipe_gallery": []}
-        from ..explain.recipe import recipe
-
-        stages = [(text(f"recipe.{st.kind}.name", lang, **st.values), text(f"recipe.{st.kind}.note", lang, **st.values),
-                   st) for st in recipe(analysis)]
-        rows = "\n".join(f"| {i} | {cell(name)} | `{' × '.join(map(str, st.shape))}` | {cell(note)} |"
-                         for i, (name, note, st) in enumerate(stages, 1))
-        table = text("messages.recipe.header", lang) + "\n|---|---|---|---|\n" + rows
-        pictures = [(st.picture, f"{i}. {name}") for i, (name, _, st) in enumerate(stages, 1) if st.picture is not None]
+        table, pictures = views.recipe_table(analysis, lang)
         return {"recipe_table": table, "recipe_gallery": pictures}
 
     def probing(self, values: Values) -> Values:
@@ -324,9 +287,4 @@ class Handlers:
         return {"probe_filters": figures["embedding filters"],
                 "probe_positions": figures["position embedding similarity"],
                 "probe_distance": figures["mean attention distance"]}
-
-
-def cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: a `|` would end the cell (and cut the row) otherwise."""
-    return text.replace("|", "\\|").replace("\n", " ")
 

@@ -1,7 +1,7 @@
 """The "Draw" input: what is drawn on the sketchpad becomes the analysed image.
 
 The sketchpad does not run the model itself: each change sets the image input to the drawing, flattened onto
-white paper, and the image's own change runs the one update event every input shares (`ui._wire`), so a
+white paper, and the image's own change runs the one update event every input shares (`ui._wire_model`), so a
 drawing is analysed, cached and explained exactly as an upload is. A blank pad (cleared, or nothing drawn
 yet) leaves the image as it was.
 """

@@ -20,7 +20,7 @@ import json
 import logging
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -30,6 +30,9 @@ from .admission import caller, server_function
 from .cache import AnalysisKey
 from .i18n import ENGLISH, Message, current_language, explorer_strings, localized_error, text
 from .validation import UserError, analysis_key, cell, fraction, method, target, whole
+
+if TYPE_CHECKING:
+    from .service import Engine
 
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
@@ -190,7 +193,7 @@ GALLERY_MODE_CSS = {"compare": ".vg figure {flex: 1 1 200px; max-width: 320px;}"
                     "models": ".vg figure {flex: 1 1 280px; max-width: 480px;}"}
 
 
-def gallery(engine: Any, mode: str, elem_id: str) -> gr.HTML:
+def gallery(engine: Engine, mode: str, elem_id: str) -> gr.HTML:
     """The per-head gallery (`mode="heads"`), the patch-size comparison (`"compare"`, value: bundles) or the
     side-by-side models (`"models"`, value: the second model's bundle, see `side_by_side.py`), which also
     fetches clicked rows of large grids."""
@@ -201,7 +204,7 @@ def gallery(engine: Any, mode: str, elem_id: str) -> gr.HTML:
                    elem_id=elem_id, apply_default_css=False, padding=False)
 
 
-def explorer(engine: Any) -> gr.HTML:
+def explorer(engine: Engine) -> gr.HTML:
     """The explorer component: its value is an explorer payload (or None for no analysis)."""
     return gr.HTML(None, html_template=template(), css_template=asset("explorer.css"),
                    js_on_load=scripts(*EXPLORER_SCRIPTS),

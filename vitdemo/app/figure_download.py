@@ -11,7 +11,7 @@ stores it in the app's `PictureStore` under a name that says what it shows
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -23,6 +23,10 @@ from .i18n import Message, t, text
 from .outputs import PictureStore
 from .service import Engine
 from .validation import UserError
+
+if TYPE_CHECKING:
+    from .page import Page
+    from .ui import Binder
 
 ELEM_ID = "download-figure"
 READ_VIEW = """() => {
@@ -92,8 +96,8 @@ def sent_view(value: Any) -> dict[str, Any]:
     return sent
 
 
-def wire(ui: dict[str, Any], downloads: FigureDownloads, bind: Any, hidden: dict[str, Any]) -> None:
+def wire(page: Page, downloads: FigureDownloads, bind: Binder, hidden: dict[str, Any]) -> None:
     """Click: read the view in the page, draw the figure on the server, then download it in the page."""
-    ui["figure_button"].click(*bind(downloads.download, ui, ["figure_view"], ["figure_file"], extra="session"),
-                              js=READ_VIEW, show_progress="minimal", **hidden).then(
-        None, [ui["figure_file"]], None, js=SAVE)
+    page.figure_button.click(*bind(downloads.download, page, ["figure_view"], ["figure_file"], extra="session"),
+                             js=READ_VIEW, show_progress="minimal", **hidden).then(
+        None, [page.figure_file], None, js=SAVE)

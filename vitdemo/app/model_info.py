@@ -4,23 +4,25 @@ Every fact comes from one place: the registry's `Facts` table (`models.REGISTRY`
 knows (licence, download size, what the classes are), and the model's own config wherever it is already at
 hand (loaded, or a vitdemo folder read without torch), which is the truth for patch size, token layout and
 classes. Nothing here loads a model or asks the network: the line must be there before a download starts.
-`wire` binds it to the page.
+`shown` is what the page shows (`ui._wire_model` binds it to the model control).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-import gradio as gr
-
-from .i18n import ENGLISH, language, text
+from .i18n import ENGLISH, text
 from .models import BUNDLED, Facts, ModelEntry, hub_offline, is_cached, peek_config, peek_labels, title_of
-from .views import MAX_LISTED_CLASSES
 
+if TYPE_CHECKING:
+    from ..config import ViTConfig
+    from .service import Engine
+
+MAX_LISTED_CLASSES = 20  # a model with at most this many classes names them (here and in the result's summary)
 LISTED = 4  # class names the line names (the summary under the result lists up to MAX_LISTED_CLASSES)
 
 
-def family_of(config: Any) -> str:
+def family_of(config: ViTConfig) -> str:
     """The family a config's shape gives away, for a model the registry does not know (a command-line folder)."""
     if config.num_registers:
         return "DINOv2 with registers"
@@ -33,7 +35,7 @@ def family_of(config: Any) -> str:
     return "ViT"
 
 
-def facts_of(entry: ModelEntry, config: Any | None = None) -> Facts | None:
+def facts_of(entry: ModelEntry, config: ViTConfig | None = None) -> Facts | None:
     """The entry's facts, with patch sizes, tokens and classes from `config` when it is known; None for a
     model outside the registry that has not loaded yet (a transformers or timm folder from the command line)."""
     table = entry.facts
@@ -45,7 +47,7 @@ def facts_of(entry: ModelEntry, config: Any | None = None) -> Facts | None:
                  licence=table.licence if table else "", download_mb=table.download_mb if table else 0.0)
 
 
-def known(engine: Any, entry: ModelEntry) -> tuple[Any | None, list[str] | None]:
+def known(engine: Engine, entry: ModelEntry) -> tuple[ViTConfig | None, list[str] | None]:
     """(config, class names) of `entry` as far as they are known without loading: from the loaded model, or
     from a vitdemo folder's config.json; (None, None) for a hub model not loaded yet."""
     loaded = engine.pool.peek(entry.key)
@@ -100,7 +102,7 @@ def download_text(entry: ModelEntry, facts: Facts, available: bool, lang: str) -
     return text(key, lang, mb=size(facts.download_mb))
 
 
-def info(engine: Any, key: str | None, lang: str = ENGLISH) -> str:
+def info(engine: Engine, key: str | None, lang: str = ENGLISH) -> str:
     """The Markdown line under the picker: family, patch, token layout, classifier, licence, download."""
     entry = engine.entry(key)
     config, labels = known(engine, entry)
@@ -125,14 +127,10 @@ def choice_label(entry: ModelEntry, available: bool, lang: str = ENGLISH) -> str
     return text(key, lang, title=title_of(entry, lang), mb=mb)
 
 
-def wire(demo: Any, ui: dict[str, Any], engine: Any) -> None:
-    """Keep #model-info on the model the picker names, in the reader's language: on page load, when the
-    pick changes (before any download starts) and after each analysis (a download has finished)."""
-    def show(model: str | None, request: gr.Request) -> str:
-        try:
-            return info(engine, model, language(request))
-        except ValueError:  # a key the engine does not know (never offered): say nothing rather than fail
-            return ""
-
-    gr.on([demo.load, ui["model"].change, ui["explorer"].change], show, ui["model"], ui["model_info"],
-          api_visibility="private", show_progress="hidden")
+def shown(engine: Engine, model: str | None, lang: str = ENGLISH) -> str:
+    """#model-info for the model the picker names, in `lang`; "" for a key the engine does not know (never
+    offered: say nothing rather than fail)."""
+    try:
+        return info(engine, model, lang)
+    except ValueError:
+        return ""

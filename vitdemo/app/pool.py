@@ -11,14 +11,17 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..settings import settings
 from .models import ModelEntry
 
+if TYPE_CHECKING:
+    from ..model import ViT
+
 logger = logging.getLogger(__name__)
 
-def load_model(source: str) -> Any:
+def load_model(source: str) -> ViT:
     """`vitdemo.load` with the device and precision from the environment (VITDEMO_DEVICE, VITDEMO_PRECISION)."""
     from ..loading import load
 
@@ -28,17 +31,17 @@ def load_model(source: str) -> Any:
 class ModelPool:
     """A bounded LRU of loaded models, keyed by `ModelEntry.key`; `on_evict(key)` runs when one is dropped."""
 
-    def __init__(self, loader: Callable[[str], Any] = load_model, capacity: int | None = None,
+    def __init__(self, loader: Callable[[str], ViT] = load_model, capacity: int | None = None,
                  on_evict: Callable[[str], None] | None = None):
         capacity = settings().max_models if capacity is None else capacity
         if capacity < 1:
             raise ValueError("the pool must hold at least one model")
         self.loader, self.capacity, self.on_evict = loader, capacity, on_evict
-        self._models: OrderedDict[str, Any] = OrderedDict()
+        self._models: OrderedDict[str, ViT] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
 
-    def get(self, entry: ModelEntry) -> Any:
+    def get(self, entry: ModelEntry) -> ViT:
         """The loaded model for `entry`, loading it (once, even when asked from many threads) if needed."""
         model = self.peek(entry.key)
         if model is not None:
@@ -53,7 +56,7 @@ class ModelPool:
                 self._insert(entry.key, model)
         return model
 
-    def peek(self, key: str) -> Any | None:
+    def peek(self, key: str) -> ViT | None:
         """The model if loaded (marking it recently used), else None; never loads."""
         with self._lock:
             if key in self._models:
@@ -66,7 +69,7 @@ class ModelPool:
         with self._lock:
             return list(self._models)
 
-    def _insert(self, key: str, model: Any) -> None:
+    def _insert(self, key: str, model: ViT) -> None:
         with self._lock:
             self._models[key] = model
             evicted = []

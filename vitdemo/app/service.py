@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from PIL import Image
 
@@ -28,6 +28,10 @@ from .pool import ModelPool
 from .validation import UserError, patch_size_of
 from .zerogpu import gpu, gpu_machine
 
+if TYPE_CHECKING:
+    from ..explain.analysis import Analysis
+    from ..model import ViT
+
 logger = logging.getLogger(__name__)
 BATCH_WAIT_S = 0.005  # on a GPU, how long the first request of a batch waits for others to join
 
@@ -40,7 +44,7 @@ class Analysed(NamedTuple):
     """An analysis, the cache key it is stored under, whether it came from the cache, and the seconds it took."""
 
     key: AnalysisKey
-    analysis: Any
+    analysis: Analysis
     cached: bool
     seconds: float
 
@@ -64,7 +68,7 @@ def _forward(pool_id: int, model_key: str, inputs: Any, patch_size: int) -> list
                       tuple(r.map(lambda t, i=i: t[i:i + 1]) for r in records)) for i in range(inputs.shape[0])]
 
 
-def prepare(model: Any) -> None:
+def prepare(model: ViT) -> None:
     """Do once, before a user asks, what the first request would otherwise wait for.
 
     That is the PI-resize matrix of every offered patch size (a pseudo-inverse per size, cached by the model
@@ -112,7 +116,7 @@ class Engine:
         except ValueError as exc:
             raise UserError(*exc.args) from None  # the same sentence (a Message: see i18n)
 
-    def model(self, name: str | None = None) -> Any:
+    def model(self, name: str | None = None) -> ViT:
         """The loaded model (loading it now if needed: the UI wraps this with download progress)."""
         entry = self.entry(name)
         if self.pool.peek(entry.key) is None and entry.on_hub and hub_offline() and not is_cached(entry):
@@ -193,11 +197,11 @@ class Engine:
         """The image's part of an analysis key: its pixels hashed with this instance's secret."""
         return image_digest(image, self.salt)
 
-    def cached(self, key: AnalysisKey | None) -> Any | None:
+    def cached(self, key: AnalysisKey | None) -> Analysis | None:
         """The analysis stored under `key`, or None if it was never made or has been evicted."""
         return self.cache.get(key) if key else None
 
-    def _analyse(self, net: Any, model_key: str, image: Image.Image, p: int, keep_aspect: bool) -> Any:
+    def _analyse(self, net: ViT, model_key: str, image: Image.Image, p: int, keep_aspect: bool) -> Analysis:
         """`vitdemo.analyze`, with the forward pass sent through the batcher (one model, many requests)."""
         from ..explain import analyze
 

@@ -13,17 +13,21 @@ The second model runs at the explorer's patch size when it was trained at that s
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from .cache import AnalysisKey
-from .callbacks import model_choices, model_picker
+from .callbacks import model_picker
+from .choices import model_choices
 from .explorer import gallery
 from .i18n import ENGLISH, catalogue, language, localized_error, t, text
 from .models import PARTNERS, hub_offline
-from .service import Engine
 from .uploads import ImageInputError
+
+if TYPE_CHECKING:
+    from .page import Page
+    from .service import Engine
 
 logger = logging.getLogger(__name__)
 BROWSER_KEYS = "models.js."
@@ -48,12 +52,12 @@ def partner(engine: Engine, key: str) -> str | None:
     return available[0] if available else None
 
 
-def layout(ui: dict[str, Any], engine: Engine) -> None:
-    """The tab's content (call inside its `gr.Tab`): the second-model picker and the two panels."""
-    ui["models_second"] = model_picker(engine, value=partner(engine, engine.default_key),
-                                    label=t("models.second"), info=t("models.second_info"),
-                                    elem_id="models-second")
-    ui["models_compare"] = gallery(engine, "models", "models-compare")
+def layout(engine: Engine) -> dict[str, Any]:
+    """The tab's content (call inside its `gr.Tab`), by name: the second-model picker and the two panels."""
+    return {"models_second": model_picker(engine, value=partner(engine, engine.default_key),
+                                          label=t("models.second"), info=t("models.second_info"),
+                                          elem_id="models-second"),
+            "models_compare": gallery(engine, "models", "models-compare")}
 
 
 class SideBySide:
@@ -94,33 +98,33 @@ class SideBySide:
         result = self.engine.analysis(self.engine.decode(image), entry.key, patch, main.keep_aspect)
         return explorer_payload(result.analysis, key=tuple(result.key), title=entry.title)
 
+    def proposed(self, model: str | None, second: str | None) -> Any:
+        """A new main model brings its partner (else the first other model that can run) as the second one."""
+        wanted = partner(self.engine, model) if model else None
+        return gr.update(value=wanted) if wanted and (wanted != second) else gr.skip()
 
-def wire(demo: gr.Blocks, ui: dict[str, Any], engine: Engine, concurrency: dict[str, Any]) -> None:
-    """Recompute the second panel when its tab opens, its model is picked, or the explorer gets a new analysis;
-    offer the new main model's partner as the second one."""
+
+def wire(page: Page, engine: Engine, concurrency: dict[str, Any]) -> None:
+    """Recompute the second panel when its tab opens, its model is picked, or the explorer gets a new analysis.
+
+    (A new main model's partner is offered as the second model by `ui._wire_model`, with everything else the
+    model control does.)"""
     side = SideBySide(engine)
-    names = {ui[name]: name for name in INPUTS}
+    names = {page.component(name): name for name in INPUTS}
 
     def run(data: dict[Any, Any], request: gr.Request) -> Any:
         return side.value({names[c]: v for c, v in data.items()}, language(request), request.session_hash or "")
 
     hidden = {"api_visibility": "undocumented", **concurrency}
-    inputs, output = set(names), ui["models_compare"]
-    ui["tab_models"].select(lambda: TAB, None, ui["tab"], api_visibility="private").then(
+    inputs, output = set(names), page.models_compare
+    page.tab_models.select(lambda: TAB, None, page.tab, api_visibility="private").then(
         run, inputs, output, show_progress="minimal", **hidden)
-    ui["models_second"].select(run, inputs, output, show_progress="minimal", **hidden)
-    ui["explorer"].change(run, inputs, output, show_progress="hidden", **hidden)
-
-    def propose(model: str | None, second: str | None) -> Any:
-        """A new main model brings its partner (else the first other model that can run) as the second one."""
-        wanted = partner(engine, model) if model else None
-        return gr.update(value=wanted) if wanted and (wanted != second) else gr.skip()
+    page.models_second.select(run, inputs, output, show_progress="minimal", **hidden)
+    page.explorer.change(run, inputs, output, show_progress="hidden", **hidden)
 
     def choices(second: str | None, request: gr.Request) -> Any:
         """The picker's names in the reader's language (the page is built once, in English)."""
         return gr.update(choices=model_choices(engine, language(request)), value=second)
 
-    ui["tab_models"].select(choices, ui["models_second"], ui["models_second"], api_visibility="private",
-                            show_progress="hidden")
-    ui["model"].change(propose, [ui["model"], ui["models_second"]], ui["models_second"], api_visibility="private",
-                       show_progress="hidden")
+    page.tab_models.select(choices, page.models_second, page.models_second, api_visibility="private",
+                           show_progress="hidden")

@@ -15,13 +15,17 @@ The steps' numbers, pictures and code are `vitdemo.explain.tour`'s; this module 
 from __future__ import annotations
 
 import html
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from ..explain import tour as recipe_tour
 from .i18n import t, text
 from .outputs import PictureStore, output_image
+
+if TYPE_CHECKING:
+    from ..explain.analysis import Analysis
 
 INPUTS = ("image", "key", "tab", "tour_step", "tour_block", "tour_label")
 OUTPUTS = ("tour_progress", "tour_why", "tour_shape", "tour_picture", "tour_code", "tour_block", "tour_label",
@@ -73,7 +77,7 @@ def tour_panel(store: PictureStore) -> dict[str, Any]:
 class TourHandlers:
     """The tour's events; `analysis_of(values)` is the analysis the page shows (None before the first)."""
 
-    def __init__(self, analysis_of: Any):
+    def __init__(self, analysis_of: Callable[[Values], Analysis | None]):
         self.analysis_of = analysis_of
 
     def show(self, values: Values, lang: str = "en") -> Values:

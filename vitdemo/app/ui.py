@@ -9,14 +9,15 @@ the patch-size comparison, the recipe, the probing figures and a second model si
 stacks and the input shrinks, so the first screen shows a result. Every control and output has a stable `elem_id`
 (the browser tests and the screenshot walkthrough find them by it).
 
-Components live in one dict, `ui`, under the names the handlers use; `bind` turns a handler of named values
-into a Gradio function of components, so nothing is passed by position.
+The components are one typed `Page` (page.py), under the names the handlers use; `bind` turns a handler of named
+values into a Gradio function of components, so nothing is passed by position, and a name that is no component
+fails while the page is built. What a change of the model control does is wired in one function, `_wire_model`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -26,7 +27,8 @@ from . import draw, figure_download, model_info, sessions, side_by_side
 from . import tour as guided
 from .admission import concurrency, gate_queued_events
 from .api import register_endpoints
-from .callbacks import Handlers, compare_default, model_picker, patch_choices, patch_hint
+from .callbacks import Handlers, model_picker
+from .choices import compare_default, patch_choices, patch_hint
 from .components import check_first, example_index, upload_image
 from .disk import UploadCap
 from .errors import unknown_component
@@ -34,10 +36,15 @@ from .explorer import explorer, gallery, head_script
 from .i18n import language, t, t_message, translations
 from .models import BUNDLED, HubProbe, choose_startup, settle_pending
 from .outputs import PictureStore, output_gallery, output_image
+from .page import Page
 from .request_limit import BodyLimit
 from .service import Engine
 from .uploads import ACCEPTED_DESCRIPTION, MAX_FILE_BYTES
 
+if TYPE_CHECKING:
+    from ..config import ViTConfig
+
+Binder = Callable[..., tuple[Callable[..., Any], set[Any], list[Any]]]  # `bind`, passed to wire elsewhere
 EXAMPLES = ("cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg", "shape_star.png", "shape_triangle.png")
 # What `update` reads and what it may change, by name (see callbacks.Handlers.update). Every view of an
 # analysis (method, layer, head, colours, a clicked patch) is drawn by the explorer in the browser.
@@ -84,14 +91,15 @@ def build_app(model: str | None = None, engine: Engine | None = None) -> gr.Bloc
     # Gradio's cache of uploads and outputs (ours included: see outputs.py) is aged out on a schedule.
     with gr.Blocks(title="ViT explorer", analytics_enabled=False,
                    delete_cache=(now.cache_seconds, now.cache_seconds)) as demo:
-        ui = _layout(engine, engine.config(), store)
-        _wire(demo, ui, handlers, engine, probe)
-        figure_download.wire(ui, figure_download.FigureDownloads(engine, store), bind,
+        page = _layout(engine, engine.config(), store)
+        _wire(demo, page, handlers, engine, probe)
+        figure_download.wire(page, figure_download.FigureDownloads(engine, store), bind,
                              {"api_visibility": "undocumented", **_model_group()})
         register_endpoints(engine, _model_group(), store)
     demo.queue(default_concurrency_limit=concurrency(), max_size=now.queue_size)
     gate_queued_events(demo, engine.gate, MODEL_GROUP)  # one limit for them and the explorer's server functions
     demo.vitdemo_engine = engine  # tests and benchmarks reach the cache through it
+    demo.vitdemo_page = page  # and the components by name
     demo.vitdemo_pictures = store
     return demo
 
@@ -115,26 +123,28 @@ def _model_group() -> dict[str, Any]:
     return {"concurrency_id": MODEL_GROUP, "concurrency_limit": concurrency()}
 
 
-def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable[str], outputs: Iterable[str],
+def bind(fn: Callable[..., dict[str, Any]], page: Page, inputs: Iterable[str], outputs: Iterable[str],
          extra: str = "") -> tuple[Callable[..., Any], set[Any], list[Any]]:
     """(Gradio function, input components, output components) for a handler of named values.
 
     Gradio hands a function with a *set* of inputs one dict {component: value}; the handler gets
     {name: value} and returns {name: value} for the outputs it changes, which become {component: value}.
+    Every name must be a field of `page` (`UnknownComponent` otherwise, while the page is built).
     `extra`: "select" passes Gradio's SelectData on; "update" passes the name of the control that fired, a
     progress tracker (model downloads show in the page), `lang` and `session`; "request" passes `lang`, the
     page's language (`i18n.language` of the request: what the handler writes is written in it); "session"
     passes `lang` and `session`, the page's session hash (the analyses a handler sends are granted to it, and
     a key the page sends back is checked against them: see grants.py).
     """
-    names = {ui[name]: name for name in inputs}
-    every = {component: name for name, component in ui.items()}
+    names = {page.component(name): name for name in inputs}
     outs = tuple(outputs)
+    components = page.components(outs)
+    every = {component: name for name, component in page.items()}
 
     def call(data: dict[Any, Any], **more: Any) -> dict[Any, Any]:
         values = {names[component]: value for component, value in data.items()}
-        changed = {ui[name]: value for name, value in fn(values, **more).items() if name in outs}
-        return changed or {ui[outs[0]]: gr.skip()}  # Gradio reads an empty dict as one value, not as "none"
+        changed = {page.component(name): value for name, value in fn(values, **more).items() if name in outs}
+        return changed or {components[0]: gr.skip()}  # Gradio reads an empty dict as one value, not as "none"
 
     if extra == "select":
         def run(data: dict[Any, Any], evt: gr.SelectData) -> dict[Any, Any]:
@@ -149,16 +159,18 @@ def bind(fn: Callable[..., dict[str, Any]], ui: dict[str, Any], inputs: Iterable
         def run(data: dict[Any, Any], evt: gr.EventData, request: gr.Request,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[Any, Any]:  # noqa: B008 (Gradio's API)
             target = getattr(evt, "target", None)  # None for the page load: Gradio names no component for it
-            return call(data, trigger="page" if target is None else every.get(target), progress=progress,
-                        lang=language(request), session=request.session_hash or "")
+            trigger = "page" if target is None or isinstance(target, gr.Blocks) else every.get(target)
+            return call(data, trigger=trigger, progress=progress, lang=language(request),
+                        session=request.session_hash or "")
     else:
         def run(data: dict[Any, Any]) -> dict[Any, Any]:
             return call(data)
     run.__name__ = getattr(fn, "__name__", "handler")
-    return run, set(names), [ui[name] for name in outs]
+    return run, set(names), components
 
 
-def _layout(engine: Engine, config: Any, store: PictureStore) -> dict[str, Any]:
+def _layout(engine: Engine, config: ViTConfig, store: PictureStore) -> Page:
+    """The page's layout; its components by name (built here, then checked by `Page`)."""
     ui: dict[str, Any] = {}
     with gr.Row(elem_id="header"):
         gr.Markdown("# " + t("page.title"))  # Gradio translates a key inside a longer string too
@@ -192,17 +204,17 @@ def _layout(engine: Engine, config: Any, store: PictureStore) -> dict[str, Any]:
     ui["source"] = gr.State(None)  # the (image, model, patch size, keep aspect) that key answers
     ui["active_model"] = gr.State(engine.default_key)
     ui["tab"] = gr.State("heads")  # the open tab, so a new analysis also refreshes its figures
-    return ui
+    return Page(**ui)
 
 
-def _image_input(engine: Engine) -> Any:
+def _image_input(engine: Engine) -> gr.Image:
     first = "shape_star.png" if engine.default_key == BUNDLED else "cat.jpg"
     return upload_image(value=str(EXAMPLES_DIR / first), label=t("page.image"), height=230,
                         sources=["upload", "webcam", "clipboard"], format="png", elem_id="input-image",
                         placeholder=t("page.image_placeholder", accepted=ACCEPTED_DESCRIPTION))
 
 
-def _examples(image: Any) -> gr.Examples:
+def _examples(image: gr.Image) -> gr.helpers.Examples:
     """Clicking one sets the input image, whose change runs the (cached per image) analysis: examples are
     thereby cached lazily, on first use, for every later visitor."""
     samples = [[str(EXAMPLES_DIR / name)] for name in EXAMPLES if (EXAMPLES_DIR / name).exists()]
@@ -212,7 +224,7 @@ def _examples(image: Any) -> gr.Examples:
     return examples
 
 
-def _tabs(ui: dict[str, Any], engine: Engine, config: Any, store: PictureStore) -> None:
+def _tabs(ui: dict[str, Any], engine: Engine, config: ViTConfig, store: PictureStore) -> None:
     with gr.Tabs(elem_id="tabs") as ui["tabs"]:
         with gr.Tab(t("page.tab.heads"), id="heads", elem_id="tab-heads") as ui["tab_heads"]:
             ui["heads_gallery"] = gallery(engine, "heads", "heads-gallery")
@@ -238,51 +250,70 @@ def _tabs(ui: dict[str, Any], engine: Engine, config: Any, store: PictureStore) 
                 ui["probe_distance"] = output_image(store, label=t("page.probe_distance"), format="png",
                                                     elem_id="probe-distance", interactive=False)
         with gr.Tab(t("models.tab"), id="models", elem_id="tab-models") as ui["tab_models"]:
-            side_by_side.layout(ui, engine)
+            ui.update(side_by_side.layout(engine))
         with gr.Tab(t("tour.tab"), id="tour", elem_id="tab-tour") as ui["tab_tour"]:
             ui.update(guided.tour_panel(store))
 
 
-def _wire(demo: gr.Blocks, ui: dict[str, Any], handlers: Handlers, engine: Engine, probe: HubProbe | None) -> None:
+def _wire(demo: gr.Blocks, page: Page, handlers: Handlers, engine: Engine, probe: HubProbe | None) -> None:
     hidden = {"api_visibility": "undocumented", **_model_group()}
-    controls = SOURCE_CONTROLS + STATES
-    with_sizes = controls + ("compare_sizes",)
-    # One event answers for every control that needs the server (see callbacks.py): the image's change
-    # (upload, paste, webcam, example, clear), the model (`.select`: the dropdown fires `input` again when a
-    # failed switch puts the old value back), the patch size, keep-aspect, and the page load.
-    handlers.settle = lambda: _settled(engine, probe)
-    ui["page"] = demo  # names the page load as the trigger
-    triggers = [ui["image"].change, ui["model"].select, ui["patch"].input, ui["keep_aspect"].input, demo.load]
-    gr.on(triggers, *bind(handlers.update, ui, controls, UPDATE_OUTPUTS, extra="update"),
-          trigger_mode="always_last", show_progress="minimal", api_name="ui_update",
-          show_progress_on=[ui["explorer"], ui["labels"]], **hidden).then(
-        *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS, extra="session"), show_progress="hidden", **hidden)
-    ui["draw"].change(*bind(draw.drawing_as_image, ui, ["draw"], ["image"]), trigger_mode="always_last",
-                      show_progress="hidden", api_visibility="private")
-    ui["compare_sizes"].input(*bind(handlers.compare_button, ui, ["compare_sizes"], ["compare_button"]),
-                              api_visibility="private")
-    ui["compare_button"].click(*bind(handlers.compare, ui, with_sizes, ["compare"], extra="session"), **hidden)
+    _wire_model(demo, page, handlers, engine, probe, hidden)
+    with_sizes = SOURCE_CONTROLS + STATES + ("compare_sizes",)
+    page.draw.change(*bind(draw.drawing_as_image, page, ["draw"], ["image"]), trigger_mode="always_last",
+                     show_progress="hidden", api_visibility="private")
+    page.compare_sizes.input(*bind(handlers.compare_button, page, ["compare_sizes"], ["compare_button"]),
+                             api_visibility="private")
+    page.compare_button.click(*bind(handlers.compare, page, with_sizes, ["compare"], extra="session"), **hidden)
     for name in ("heads", "compare", "recipe", "probing"):
-        ui[f"tab_{name}"].select(lambda n=name: n, None, ui["tab"], api_visibility="private").then(
-            *bind(handlers.refresh_tab, ui, with_sizes, TAB_OUTPUTS, extra="session"), **hidden)
-    _wire_tour(ui, guided.TourHandlers(handlers.stored), hidden)
-    side_by_side.wire(demo, ui, engine, _model_group())
-    model_info.wire(demo, ui, engine)
+        page.component(f"tab_{name}").select(lambda n=name: n, None, page.tab, api_visibility="private").then(
+            *bind(handlers.refresh_tab, page, with_sizes, TAB_OUTPUTS, extra="session"), **hidden)
+    _wire_tour(page, guided.TourHandlers(handlers.stored), hidden)
+    side_by_side.wire(page, engine, _model_group())
 
 
-def _wire_tour(ui: dict[str, Any], tour: guided.TourHandlers, hidden: dict[str, Any]) -> None:
+def _wire_model(demo: gr.Blocks, page: Page, handlers: Handlers, engine: Engine, probe: HubProbe | None,
+                hidden: dict[str, Any]) -> None:
+    """Everything a change of the model control (#model) does; no other function listens to it.
+
+    1. The one event that answers for every control that needs the server (see callbacks.py): the model
+       (`.select`: the dropdown fires `input` again when a failed switch puts the old value back), the
+       image's change (upload, paste, webcam, example, clear), the patch size, keep-aspect and the page load.
+       It loads the model, refits every model-dependent control and analyses the image; then the open tab
+       redraws.
+    2. #model-info follows the pick before any download starts (and after each analysis: a download ended).
+    3. The side-by-side tab offers the new model's partner as its second model.
+    """
+    controls = SOURCE_CONTROLS + STATES
+    handlers.settle = lambda: _settled(engine, probe)
+    triggers = [page.image.change, page.model.select, page.patch.input, page.keep_aspect.input, demo.load]
+    gr.on(triggers, *bind(handlers.update, page, controls, UPDATE_OUTPUTS, extra="update"),
+          trigger_mode="always_last", show_progress="minimal", api_name="ui_update",
+          show_progress_on=[page.explorer, page.labels], **hidden).then(
+        *bind(handlers.refresh_tab, page, controls + ("compare_sizes",), TAB_OUTPUTS, extra="session"),
+        show_progress="hidden", **hidden)
+
+    def info_line(model: str | None, request: gr.Request) -> str:
+        return model_info.shown(engine, model, language(request))
+
+    gr.on([demo.load, page.model.change, page.explorer.change], info_line, page.model, page.model_info,
+          api_visibility="private", show_progress="hidden")
+    page.model.change(side_by_side.SideBySide(engine).proposed, [page.model, page.models_second],
+                      page.models_second, api_visibility="private", show_progress="hidden")
+
+
+def _wire_tour(page: Page, tour: guided.TourHandlers, hidden: dict[str, Any]) -> None:
     """The guided tour (tour.py): Next, Back, the block slider and the loss label redraw one step; opening the
     tab (or the header's button) shows the step the visitor left; a new analysis redraws it while it is open."""
     inputs, outputs = guided.INPUTS, guided.OUTPUTS
-    for event, handler in ((ui["tour_next"].click, tour.next), (ui["tour_back"].click, tour.back),
-                           (ui["tour_block"].input, tour.show), (ui["tour_label"].input, tour.show),
-                           (ui["key"].change, tour.shown_if_open)):
-        event(*bind(handler, ui, inputs, outputs, extra="request"), trigger_mode="always_last", **hidden)
-    ui["tab_tour"].select(*bind(tour.opened, ui, inputs, outputs + ("tab",), extra="request"), **hidden)
-    ui["tour_start"].click(*bind(tour.opened, ui, inputs, outputs + ("tab", "tabs"), extra="request"), **hidden)
-    ui["tour_start"].click(None, js=guided.SCROLL_TO_TABS)
-    ui["tour_free"].click(*bind(tour.left, ui, ["tab"], ["tab", "tabs"]), api_visibility="private")
-    ui["tour_free"].click(None, js=guided.SCROLL_TO_TOP)
+    for event, handler in ((page.tour_next.click, tour.next), (page.tour_back.click, tour.back),
+                           (page.tour_block.input, tour.show), (page.tour_label.input, tour.show),
+                           (page.key.change, tour.shown_if_open)):
+        event(*bind(handler, page, inputs, outputs, extra="request"), trigger_mode="always_last", **hidden)
+    page.tab_tour.select(*bind(tour.opened, page, inputs, outputs + ("tab",), extra="request"), **hidden)
+    page.tour_start.click(*bind(tour.opened, page, inputs, outputs + ("tab", "tabs"), extra="request"), **hidden)
+    page.tour_start.click(None, js=guided.SCROLL_TO_TABS)
+    page.tour_free.click(*bind(tour.left, page, ["tab"], ["tab", "tabs"]), api_visibility="private")
+    page.tour_free.click(None, js=guided.SCROLL_TO_TOP)
 
 
 def _settled(engine: Engine, probe: HubProbe | None) -> str:

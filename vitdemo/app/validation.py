@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import methods
 from ..constants import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS, MAX_DISCARD
-from .choices import method_choices
 from .i18n import Message
 
 MAX_ECHO = 24  # characters of a bad value repeated in a message: enough to recognise it, never a wall of digits
@@ -125,7 +125,7 @@ def _text(value: Any) -> str | None:
 
 def method(value: Any) -> str:
     text = "attention" if _empty(value) else (_text(value) or "").lower()
-    offered = method_choices()
+    offered = methods.names()  # the table itself: choices.py imports the model registry, which imports this module
     if text not in offered:
         raise UserError(Message("errors.one_of", name="method", choices=", ".join(offered), sent=echo(value)))
     return text

@@ -13,20 +13,24 @@ the page does not wait for torch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from .. import methods
-from .i18n import ENGLISH, text
+from .i18n import ENGLISH, catalogue, text
+from .model_info import MAX_LISTED_CLASSES
+from .models import ModelEntry, title_of
 from .validation import Patch, View, fit, layer_index
 
+if TYPE_CHECKING:
+    from ..explain.analysis import Analysis
+
 Named = tuple[Image.Image, str]  # a picture and the name (without suffix) it downloads as
-MAX_LISTED_CLASSES = 20  # a model with at most this many classes lists them next to its result
 
 
-def current_map(analysis: Any, v: View) -> np.ndarray:
+def current_map(analysis: Analysis, v: View) -> np.ndarray:
     """The (rows, cols) map the view asks for: a clicked patch's attention row, else the class token's."""
     fit(analysis, v)
     layer = layer_index(v.layer, analysis.depth)
@@ -36,7 +40,7 @@ def current_map(analysis: Any, v: View) -> np.ndarray:
                                   discard_ratio=v.discard_ratio)
 
 
-def attention_picture(analysis: Any, v: View) -> Named:
+def attention_picture(analysis: Analysis, v: View) -> Named:
     """The heatmap over the model's view; with a clicked patch, that patch outlined."""
     from ..explain import render
 
@@ -46,7 +50,7 @@ def attention_picture(analysis: Any, v: View) -> Named:
     return picture, picture_name(analysis, v, "attention")
 
 
-def grid_picture(analysis: Any, v: View) -> Named:
+def grid_picture(analysis: Analysis, v: View) -> Named:
     """The patches the model sees; with a clicked patch, that patch outlined."""
     from ..explain import render
 
@@ -57,7 +61,7 @@ def grid_picture(analysis: Any, v: View) -> Named:
     return picture, picture_name(analysis, v, "grid")
 
 
-def picture_name(analysis: Any, v: View, kind: str) -> str:
+def picture_name(analysis: Analysis, v: View, kind: str) -> str:
     """What a picture downloads as: top-1 class, patch size, and what it shows (`star_p16_rollout_layer6`)."""
     from ..explain.payload import stem
 
@@ -80,12 +84,12 @@ def file_name(stem: str, kind: str, method: str, layer: int, head: str | int, ta
     return f"{stem}_{method}{target}_layer{layer}{heads}"
 
 
-def top_labels(analysis: Any, k: int = 5) -> dict[str, float] | None:
+def top_labels(analysis: Analysis, k: int = 5) -> dict[str, float] | None:
     """{label: probability} of the k best classes, the shape `gr.Label` takes; None without a classifier."""
     return dict(analysis.top(k)) or None
 
 
-def known_classes(analysis: Any, lang: str = ENGLISH) -> str:
+def known_classes(analysis: Analysis, lang: str = ENGLISH) -> str:
     """For a model with few classes, the line that says so: a photo still gets one of *these* labels; for a
     model without a classifier, that it has none."""
     if not analysis.top(1):
@@ -96,7 +100,7 @@ def known_classes(analysis: Any, lang: str = ENGLISH) -> str:
     return text("messages.summary.few_classes", lang, count=len(labels), labels=", ".join(labels))
 
 
-def summary(analysis: Any, title: str, seconds: float | None = None, cached: bool = False,
+def summary(analysis: Analysis, title: str, seconds: float | None = None, cached: bool = False,
             cropped_from: tuple[int, int] | None = None, lang: str = ENGLISH) -> str:
     """Markdown, in `lang`: the model, the grid, the token count, the timing, and what was cut or what the
     model knows."""
@@ -115,3 +119,29 @@ def summary(analysis: Any, title: str, seconds: float | None = None, cached: boo
         w, h = cropped_from
         notes.append(text("messages.summary.cropped", lang, width=w, height=h))
     return "  \n".join([line] + [n for n in notes if n])
+
+
+def status_line(entry: ModelEntry, why: str, lang: str = ENGLISH) -> str:
+    """The line at the top of the page: which model runs, what it is, and `why` it was chosen ("" when picked)."""
+    blurb = f"messages.blurb.{entry.key}"
+    blurb = text(blurb, lang) if blurb in catalogue()[ENGLISH] else entry.blurb  # a folder's model has none
+    return text("messages.status", lang, title=title_of(entry, lang), blurb=blurb, why=f" {why}" if why else "")
+
+
+def recipe_table(analysis: Analysis, lang: str = ENGLISH) -> tuple[str, list[Named]]:
+    """The recipe tab, in `lang`: a Markdown table of every stage (number, name, shape, what happened) and the
+    pictures of the stages that have one, captioned with their number and name (strings/recipe.py)."""
+    from ..explain.recipe import recipe
+
+    stages = [(text(f"recipe.{st.kind}.name", lang, **st.values), text(f"recipe.{st.kind}.note", lang, **st.values),
+               st) for st in recipe(analysis)]
+    rows = "\n".join(f"| {i} | {cell(name)} | `{' × '.join(map(str, st.shape))}` | {cell(note)} |"
+                     for i, (name, note, st) in enumerate(stages, 1))
+    table = text("messages.recipe.header", lang) + "\n|---|---|---|---|\n" + rows
+    pictures = [(st.picture, f"{i}. {name}") for i, (name, _, st) in enumerate(stages, 1) if st.picture is not None]
+    return table, pictures
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: a `|` would end the cell (and cut the row) otherwise."""
+    return text.replace("|", "\\|").replace("\n", " ")
