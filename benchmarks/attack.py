@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gradio_protocol as gp  # noqa: E402
 from app_server import running_app, shown_command  # noqa: E402
+from attack_requests import folder_bytes  # noqa: E402
 from memory_bounds import Case  # noqa: E402
 
 from vitdemo.settings import settings  # noqa: E402
@@ -210,7 +211,7 @@ def sessions(s: Server, image: dict, count: int = 1000) -> tuple[str, bool]:
 
 
 def folder_mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / MB if folder.exists() else 0.0
+    return folder_bytes(folder) / MB if folder.exists() else 0.0
 
 
 def upload_flood(s: Server, seconds: float, limit_mb: float) -> tuple[str, float]:

@@ -32,26 +32,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 MB = 2**20
 TARGET_MB = 400.0
 PATHS = ("api", "explorer")
 
-
-def status_mb(field: str) -> float:
-    """One memory line of /proc/self/status (VmRSS, VmHWM), in MB."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field + ":"))
-
-
-def reset_peak() -> bool:
-    """Start VmHWM again from the current resident memory; False where the kernel does not allow it."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        return True
-    except OSError:
-        return False
+from memory_bounds import peak_resettable as reset_peak  # noqa: E402
+from memory_bounds import status_mb  # noqa: E402
 
 
 def random_vit_b16(folder: str) -> None:

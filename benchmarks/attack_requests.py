@@ -44,16 +44,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 MB = 2**20
 BODY_MB = 60
 
-
-def status_mb(field: str) -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field + ":"))
+import gradio_protocol as gp  # noqa: E402
+from memory_bounds import peak_resettable, status_mb  # noqa: E402
 
 
 def reset_peak() -> float:
+    """The resident memory now, the peak (VmHWM) started again from it."""
     gc.collect()
-    with open("/proc/self/clear_refs", "w") as file:
-        file.write("5")
+    peak_resettable()
     return status_mb("VmRSS")
 
 
@@ -117,16 +115,6 @@ def tab_event(demo: Any, name: str) -> tuple[int, int]:
     return index, tab._id
 
 
-def run_event(client: httpx.Client, session: str, fn_index: int) -> None:
-    joined = client.post("gradio_api/queue/join", json={"data": [], "fn_index": fn_index, "session_hash": session,
-                                                       "event_data": None, "trigger_id": None})
-    joined.raise_for_status()
-    with client.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
-        for line in stream.iter_lines():
-            if '"process_completed"' in line:
-                return
-
-
 def visitor_kept(demo: Any, visitor: str, state_id: int) -> bool:
     holder = demo.app.state_holder
     return visitor in holder.session_data and holder.session_data[visitor].state_data.get(state_id) == "recipe"
@@ -138,7 +126,7 @@ def session_rows(demo: Any, count: int) -> list[tuple[str, str, str]]:
     with httpx.Client(base_url=demo.local_url, timeout=60) as client:
         for what in ("nothing but a session (component_server)", "the cheapest state-writing event (a tab)"):
             visitor = "visitor-" + uuid.uuid4().hex
-            run_event(client, visitor, opens_recipe)
+            gp.queue_join(demo.local_url, opens_recipe, [], session=visitor, timeout=60)
             start = time.perf_counter()
             for _ in range(count):
                 session = uuid.uuid4().hex
@@ -146,7 +134,7 @@ def session_rows(demo: Any, count: int) -> list[tuple[str, str, str]]:
                     client.post("gradio_api/component_server", json={"session_hash": session, "fn_name": "x",
                                                                      "component_id": state_id, "data": None})
                 else:
-                    run_event(client, session, opens_recipe)
+                    gp.queue_join(demo.local_url, opens_recipe, [], session=session, timeout=60)
             seconds = time.perf_counter() - start
             kept = "kept" if visitor_kept(demo, visitor, state_id) else "EVICTED"
             rows.append((f"{count} made-up sessions making {what}, then the visitor", kept,

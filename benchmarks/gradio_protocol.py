@@ -5,13 +5,15 @@ and the session's stream `queue/data` (server-sent events, ending with the event
 the explorer's server functions through `component_server`, outside the queue; named endpoints through
 `call/<name>`. gradio_client converts or refuses many malformed values before sending them, so the tests of
 what the server answers to them (tests/test_hardening.py, tests/test_api.py) and the attack replay
-(benchmarks/attack.py) send them with these functions instead.
+(benchmarks/attack.py) send them with these functions instead; `Page` wraps them as one browser page
+(its session and the page's names for things), for tests/test_admission.py.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -131,3 +133,50 @@ def upload(url: str, name: str, content: bytes, timeout: float = 120.0) -> dict[
     answer = httpx.post(f"{base_of(url)}/{API}/upload", files={"files": (name, content)}, timeout=timeout)
     answer.raise_for_status()
     return {"path": answer.json()[0], "orig_name": name, "meta": FILE_META}
+
+
+class Page:
+    """One browser page's worth of the protocol: its session, the app's `/config`, and the calls a page makes,
+    with events named by `api_name` and inputs and outputs by `elem_id` (the page's test contract).
+
+        page = Page(url)
+        image = page.upload(Path("star.png"))                                       # upload
+        out = page.run("ui_update", {"input-image": image, "model": "bundled"})     # queue/join + queue/data
+        page.call("explorer", "maps", [...])                                        # component_server
+    """
+
+    def __init__(self, url: str, session: str | None = None, timeout: float = 120.0):
+        self.url, self.timeout = url, timeout
+        self.session = new_session() if session is None else session
+        self.config = page_config(url)
+
+    def component(self, elem_id: str) -> int:
+        return component_id(self.config, elem_id)
+
+    def upload(self, path: Path) -> dict[str, Any]:
+        """`path` uploaded as the page uploads a file; → the FileData to send in its place."""
+        return upload(self.url, path.name, path.read_bytes(), timeout=self.timeout)
+
+    def run(self, api_name: str, values: dict[str, Any], trigger: str | None = None) -> dict[str, Any]:
+        """Run a queued event; → its outputs by elem_id (or id). `values` by elem_id; inputs left out are sent
+        as `/config` has them, State components as null (Gradio keeps their values on the server); `trigger`:
+        the elem_id of the component that fired (default: the first input). A failed event raises."""
+        dep = dependency(self.config, api_name=api_name)
+        props = {c["id"]: c.get("props", {}) for c in self.config["components"]}
+        states = {c["id"] for c in self.config["components"] if c["type"] == "state"}
+        data = [None if i in states else values.get(props[i].get("elem_id"), props[i].get("value"))
+                for i in dep["inputs"]]
+        trigger_id = self.component(trigger) if trigger else dep["inputs"][0]
+        message = queue_join(self.url, dep["id"], data, session=self.session, trigger_id=trigger_id,
+                             timeout=self.timeout)
+        if not message.get("success"):
+            raise AssertionError(f"{api_name} failed: {message}")
+        names = [props[i].get("elem_id") or i for i in dep["outputs"]]
+        return dict(zip(names, message["output"]["data"], strict=True))
+
+    def call(self, elem_id: str, fn_name: str, data: Any, session: str | None = None) -> Any:
+        """A server function of the component `elem_id`, as the page's `server.<fn_name>(...)` calls it
+        (`session`: another session id to claim, "" for none); → its JSON answer."""
+        answer = server_function(self.url, self.component(elem_id), fn_name, data, timeout=self.timeout,
+                                 session=self.session if session is None else session)
+        return answer.raise_for_status().json()

@@ -177,7 +177,8 @@ def _child_env(precision: str | None) -> dict[str, str]:
     return env
 
 
-def _status_mb(field: str) -> float:
+def status_mb(field: str) -> float:
+    """One memory line of /proc/self/status (VmRSS, VmHWM), in MB."""
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field + ":"))
 
@@ -204,7 +205,7 @@ def child(model: str, path: str) -> None:
         Image.new("RGB", (320, 240), (200, 30, 30)).save(warm)
         engine.analysis(engine.decode(str(warm)))
     gc.collect()
-    before = _status_mb("VmRSS")
+    before = status_mb("VmRSS")
     with open("/proc/self/clear_refs", "w") as file:
         file.write("5")
     start = time.perf_counter()
@@ -215,7 +216,7 @@ def child(model: str, path: str) -> None:
     except ImageInputError as error:
         outcome = f"refused: {str(error).split(' Accepted:')[0]}"
     seconds = time.perf_counter() - start
-    print(json.dumps({"growth_mb": _status_mb("VmHWM") - before, "before_mb": before, "seconds": seconds,
+    print(json.dumps({"growth_mb": status_mb("VmHWM") - before, "before_mb": before, "seconds": seconds,
                       "outcome": outcome, "precision": str(engine.model().dtype).replace("torch.", "")}))
 
 

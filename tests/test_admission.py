@@ -12,17 +12,20 @@ speak that route (and upload, queue/join, queue/data) by hand, as a script would
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from raw_gradio import RawPage
 
 from vitdemo.app.i18n import ENGLISH, text
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from gradio_protocol import Page  # noqa: E402
+
 STAR = ROOT / "assets" / "examples" / "shape_star.png"
 TRIANGLE = ROOT / "assets" / "examples" / "shape_triangle.png"
 HEAVY_S = 0.4  # added to each heavy call, so that calls running at once would overlap by much more than jitter
@@ -58,10 +61,10 @@ def maps(method: str, key: list, extra) -> tuple[str, list]:
     return "maps", [key, method, label, discard]
 
 
-def analysed(app, image: Path = STAR, page: RawPage | None = None, patch: int | None = None) -> tuple[RawPage, list]:
+def analysed(app, image: Path = STAR, page: Page | None = None, patch: int | None = None) -> tuple[Page, list]:
     """A page (a fresh session unless given) that uploaded `image` and got its analysis: (page, key shown)."""
-    page = page or RawPage(app.local_url)
-    values = {"input-image": page.file(page.upload(image)), "model": "bundled"}
+    page = page or Page(app.local_url)
+    values = {"input-image": page.upload(image), "model": "bundled"}
     if patch:
         values["patch-size"] = patch
     out = page.run("ui_update", values, trigger="input-image")
@@ -108,7 +111,6 @@ def test_eight_concurrent_heavy_calls_run_one_at_a_time_or_are_refused(app, monk
     assert all(a["error"] == BUSY for a in refused), refused
     assert len(heavy.spans) == len(served) >= 1 and len(served) + len(refused) == 8
     assert heavy.most_at_once() == 1, heavy.spans
-    page.close()
 
 
 def test_a_server_function_waits_for_queued_model_work(app, monkeypatch):
@@ -146,7 +148,6 @@ def test_a_server_function_answers_busy_after_its_wait(monkeypatch):
             queued.result()
         assert answer == {"error": BUSY}
         assert answered - start >= 0.5 and answered < forward.spans[0][1]  # its wait, not till the forward's end
-        page.close()
     finally:
         demo.close()
 
@@ -162,7 +163,6 @@ def test_a_key_is_answered_only_for_the_session_it_was_shown_to(app):
                          ("patch_row", [key, 0, 0, 0])):
             assert mine.call("explorer", fn, args, session=session) == {"error": GONE}, (session, fn)
     assert mine.call("heads-gallery", *maps("relevance", key, "star"), session=other.session) == {"error": GONE}
-    mine.close(), other.close()
 
 
 def test_the_key_differs_between_two_instances_for_the_same_image(app):
@@ -179,8 +179,6 @@ def test_the_key_differs_between_two_instances_for_the_same_image(app):
         assert again == first
         # a key of one instance names nothing on the other, even for a page that analysed the same image there
         assert second_page.call("explorer", *maps("relevance", first, "star")) == {"error": GONE}
-        for page in (first_page, second_page, again_page):
-            page.close()
     finally:
         second.close()
 

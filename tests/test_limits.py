@@ -18,12 +18,16 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import gradio_protocol as gp  # noqa: E402
 
 pytestmark = pytest.mark.server
 
@@ -176,16 +180,8 @@ def test_made_up_sessions_do_not_evict_a_visitors_state(served):
 
 def run_event(demo: Any, session: str, fn_index: int) -> None:
     """Run one event through the queue for `session`, as the page does (join, then read the stream)."""
-    with httpx.Client(base_url=demo.local_url, timeout=60) as client:
-        joined = client.post("gradio_api/queue/join", json={"data": [], "fn_index": fn_index, "session_hash": session,
-                                                           "event_data": None, "trigger_id": None})
-        assert joined.status_code == 200, joined.text
-        with client.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
-            for line in stream.iter_lines():
-                if '"process_completed"' in line:
-                    assert '"success":true' in line.replace(" ", ""), line
-                    return
-    raise AssertionError("the event never completed")
+    message = gp.queue_join(demo.local_url, fn_index, [], session=session, timeout=60)
+    assert message.get("success"), message
 
 
 # -- the upload folder -------------------------------------------------------------------------------------
