@@ -1,7 +1,7 @@
 """What every server and browser test shares: the app on the bundled model, served once for the whole run, one
 Debian Chromium (never `playwright install`, which downloads), a page factory, and waits on the page's state.
 
-The fixtures (`app`, `browser`, `new_page`) are made available to every test module by conftest.py. A module
+The fixtures (`app`, `browser`, `page`, `new_page`) are made available to every test module by conftest.py. A module
 that needs another app (another model, a slow engine) defines its own `app` fixture with `serving`:
 `new_page` then opens that one. Starting Gradio and Chromium costs seconds each on a busy 2-core machine,
 which is why there is one of each per run rather than one per module.
@@ -10,6 +10,7 @@ which is why there is one of each per run rather than one per module.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +57,20 @@ def bundled_app() -> Iterator[Any]:
         yield demo
 
 
+@contextmanager
+def app_under_test(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The run's bundled app, or one of its own on $VITDEMO_TEST_MODEL (a checkpoint folder or key), for the
+    modules that may be pointed at another model."""
+    model = os.environ.get("VITDEMO_TEST_MODEL", "bundled")
+    if model == "bundled":
+        yield request.getfixturevalue("bundled_app")
+        return
+    from vitdemo.app import build_app
+
+    with serving(build_app(model)) as demo:
+        yield demo
+
+
 @pytest.fixture(scope="session")
 def app(bundled_app: Any) -> Any:
     """The app a test talks to: the bundled one, unless its module defines an `app` of its own."""
@@ -92,6 +107,27 @@ def open_page(browser: Any, app: Any, width: int = 1280, height: int = 800, loca
     wait_painted(page)
     settle(page)
     return page
+
+
+@pytest.fixture(scope="module")
+def page(app: Any, browser: Any) -> Iterator[Any]:
+    """One page on the module's app, shared by the module's tests (a module needing a fresh page per test, or
+    a page opened on some tab, defines its own)."""
+    page = open_page(browser, app)
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def clean_server_log(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Any:
+    """Whatever a test sends, the server prints no traceback (Gradio's `traceback.print_exc` for a bare
+    error) and logs no exception (our "something went wrong" path)."""
+    caplog.set_level(logging.INFO)
+    yield
+    printed = capfd.readouterr().err
+    assert "Traceback" not in printed, printed[-3000:]
+    logged = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not logged, [r.getMessage() for r in logged]
 
 
 @pytest.fixture

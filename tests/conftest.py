@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from tests import tiers
-from tests.browser import app, bundled_app, chromium, new_page, shots  # noqa: F401 (fixtures; chromium: `browser`)
+from tests.browser import app, bundled_app, chromium, clean_server_log, new_page, page, shots  # noqa: F401 (fixtures; chromium: `browser`)
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 # Never the developer's own Hugging Face cache: a cached ViT-B/16 there would change what the app offers and

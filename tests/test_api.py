@@ -4,7 +4,7 @@ One app for the module: the two endpoints in a `gr.Blocks` of their own (so thes
 page's layout), launched on 127.0.0.1 at a free port. Its default model is a local folder, as given by
 `python app.py --model DIR`: a copy of the bundled model whose head always says "heart", so a test can tell
 which model answered. Every bad value must come back as exactly one sentence, and the server must print no
-traceback and log no exception for any request in this module (`clean_server_log`, autouse).
+traceback and log no exception for any request in this module (`clean_server_log`, tests/browser.py).
 
 Expected sentences and numbers are written out here from the bundled model's own config.json (depth 6,
 4 heads, patch sizes 8 to 32), not taken from the code under test.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import shutil
 import sys
 from pathlib import Path
@@ -37,7 +36,7 @@ DEPTH, HEADS, LABELS = META["config"]["depth"], META["config"]["heads"], META["l
 REGISTRY_KEYS = ["bundled", "flexivit-b", "vit-b16", "deit-tiny", "deit-small", "dino-s8", "dino-s16", "dino-b8",
                  "dino-b16", "dinov2-s", "dinov2-b", "dinov2-reg-s", "dinov2-reg-b"]
 FILE_META = {"_type": "gradio.FileData"}
-pytestmark = pytest.mark.server  # one app of its own for the module (below)
+pytestmark = [pytest.mark.server, pytest.mark.usefixtures("clean_server_log")]  # one app of its own (below)
 NOT_AN_UPLOAD = ("Send the image as a file upload (gradio_client: handle_file('picture.png')), not a URL or a path "
                  "on the server.")
 
@@ -79,18 +78,6 @@ def app(heart_folder: Path) -> Any:
 @pytest.fixture(scope="module")
 def client(app: Any) -> Client:
     return Client(app.local_url, verbose=False, download_files=False)
-
-
-@pytest.fixture(autouse=True)
-def clean_server_log(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Any:
-    """Whatever a test sends, the server prints no traceback (Gradio's `traceback.print_exc` for a bare
-    error) and logs no exception (our "something went wrong" path)."""
-    caplog.set_level(logging.INFO)
-    yield
-    printed = capfd.readouterr().err
-    assert "Traceback" not in printed, printed[-3000:]
-    logged = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
-    assert not logged, [r.getMessage() for r in logged]
 
 
 def refusal(call: Any) -> str:

@@ -10,7 +10,6 @@ The app runs the bundled model; set VITDEMO_TEST_MODEL to a checkpoint folder to
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from PIL import Image
 
 from tests.bad_inputs import bad_input_corpus, good_odd_input_corpus
-from tests.browser import serving
+from tests.browser import app_under_test
 from vitdemo.app.cache import AnalysisCache, AnalysisKey
 from vitdemo.app.models import REGISTRY, ModelEntry, choose_startup
 from vitdemo.app.pool import ModelPool
@@ -31,18 +30,11 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT = ROOT / "assets" / "examples" / "cat.jpg"
-MODEL = os.environ.get("VITDEMO_TEST_MODEL", "bundled")
 
 
 @pytest.fixture(scope="module")
 def app(request):
-    """The run's app on the bundled model (tests/browser.py), or one of its own on $VITDEMO_TEST_MODEL."""
-    if MODEL == "bundled":
-        yield request.getfixturevalue("bundled_app")
-        return
-    from vitdemo.app import build_app
-
-    with serving(build_app(MODEL)) as demo:
+    with app_under_test(request) as demo:
         yield demo
 
 

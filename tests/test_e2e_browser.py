@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -21,33 +20,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import MARKS, open_page, painted, serving, stamp, wait_painted
+from tests.browser import MARKS, app_under_test, painted, stamp, wait_painted
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
-MODEL = os.environ.get("VITDEMO_TEST_MODEL", "bundled")
 
 
 @pytest.fixture(scope="module")
 def app(request):
-    """The run's app on the bundled model, or one of its own on $VITDEMO_TEST_MODEL."""
-    if MODEL == "bundled":
-        yield request.getfixturevalue("bundled_app")
-        return
-    from vitdemo.app import build_app
-
-    with serving(build_app(MODEL)) as demo:
+    with app_under_test(request) as demo:
         yield demo
-
-
-@pytest.fixture(scope="module")
-def page(app, browser):
-    page = open_page(browser, app)
-    yield page
-    page.close()
 
 
 def canvas_pixels(page, selector: str) -> np.ndarray:

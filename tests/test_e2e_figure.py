@@ -19,17 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import MARKS, open_page, settle, stamp, wait_painted
+from tests.browser import MARKS, settle, stamp, wait_painted
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def page(app, browser):
-    page = open_page(browser, app)
-    yield page
-    page.close()
 
 
 def repaint(page, action) -> dict:

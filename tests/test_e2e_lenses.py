@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import MARKS, open_page, serving, stamp, wait_painted
+from tests.browser import MARKS, serving, stamp, wait_painted
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
@@ -27,13 +27,6 @@ def app(tmp_path_factory):
     transformers.Dinov2WithRegistersModel(config).save_pretrained(folder)
     with serving(build_app(str(folder))) as demo:
         yield demo
-
-
-@pytest.fixture(scope="module")
-def page(app, browser):
-    page = open_page(browser, app)
-    yield page
-    page.close()
 
 
 def click(page, selector: str) -> dict:
