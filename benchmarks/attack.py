@@ -15,7 +15,9 @@ attack). Every loop is bounded in count and time and talks to loopback only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
 import sys
 import tempfile
@@ -31,8 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gradio_protocol as gp  # noqa: E402
 from app_server import running_app, shown_command  # noqa: E402
-from attack_requests import folder_bytes  # noqa: E402
-from memory_bounds import Case  # noqa: E402
+from memory_bounds import (  # noqa: E402
+    Case,  # noqa: E402
+    peak_resettable,
+    status_mb,
+)
 
 from vitdemo.settings import settings  # noqa: E402
 
@@ -65,12 +70,10 @@ class Server:
         self.ids = {c.get("props", {}).get("elem_id"): c["id"] for c in self.config["components"]}
 
     def status(self, field: str) -> float:
-        with open(f"/proc/{self.pid}/status") as status:
-            return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field + ":"))
+        return status_mb(field, self.pid)
 
     def reset_peak(self) -> float:
-        with open(f"/proc/{self.pid}/clear_refs", "w") as file:
-            file.write("5")
+        peak_resettable(self.pid)
         return self.status("VmRSS")
 
     def memory(self, before: float) -> str:
@@ -208,6 +211,18 @@ def sessions(s: Server, image: dict, count: int = 1000) -> tuple[str, bool]:
     kept = recipe_shown()
     return (f"state {'kept' if kept else 'LOST'} (shown before: {shown_before}); {s.memory(before)}; "
             f"{time.perf_counter() - start:.0f} s"), kept
+
+
+def folder_bytes(folder: Path) -> int:
+    """The folder's size, each file once: a file renamed while the folder is walked (Gradio moves every
+    upload from the folder's top into a folder named by its hash) would otherwise be counted twice."""
+    sizes = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):  # removed meanwhile
+                stat = os.lstat(os.path.join(root, name))
+                sizes[stat.st_ino] = stat.st_size
+    return sum(sizes.values())
 
 
 def folder_mb(folder: Path) -> float:

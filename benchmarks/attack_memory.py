@@ -3,8 +3,9 @@
     python benchmarks/attack_memory.py                       # 8 classes at patch 8, both request paths
     python benchmarks/attack_memory.py --classes 4 --paths api --patch-size 16
 
-In-process: no server, no HTTP (benchmarks/attack.py replays the attacks over HTTP and can import
-`relevance_memory` for this row). A random ViT-B/16 (transformers' `ViTForImageClassification` with the
+What this adds to benchmarks/attack.py (the one replay of issue 21, over HTTP, whose relevance rows give
+the server's growth for 8 classes at once): the growth class by class and what the cache counts for it,
+in-process: no server, no HTTP. A random ViT-B/16 (transformers' `ViTForImageClassification` with the
 default config, written with `save_pretrained`, loaded with `vitdemo.load` as the app loads a folder, default
 precision) analyses one photo at `--patch-size` (8: 785 tokens), then relevance is asked for `--classes`
 classes other than the top-1, one after another, the way a request path asks:

@@ -1,6 +1,12 @@
 """Replay issue 21's request-level attacks on the served app, on loopback, in bounded loops; print a table.
 
-    python benchmarks/attack_requests.py [--before] [--flood-seconds 60] [--sessions 1000] [--formats]
+    python benchmarks/attack_requests.py [--before] [--sessions 1000]
+
+What this adds to benchmarks/attack.py (the one replay of issue 21, whose table BENCHMARKS.md reports): the
+server in this process, so that a body's cost is measured without a second process and one session's memory
+with tracemalloc; bodies sent chunked and to the upload route too; sessions that create nothing but a
+session; and `--before`, Gradio's own behaviour side by side. The upload flood and the per-format uploads are
+attack.py's rows (and memory_bounds.py's `--cases formats`), not repeated here.
 
 The app (bundled model, its own upload folder) is launched in this process on 127.0.0.1 with the app's
 launch options, or with `--before` without the app's server limits (Gradio's own holder, no body limit, no
@@ -11,24 +17,18 @@ folder cap), to show what the limits change side by side. Rows:
 - `--sessions` requests with made-up session ids after a visitor's event: is the visitor's state still
   kept? Once for requests that create nothing but a session (component_server), once for requests that
   each run the page's cheapest state-writing event (a tab's select); and the memory one kept session costs
-  (tracemalloc over 200 sessions holding a visitor's state);
-- an upload flood: two threads upload distinct 20 MB files as fast as loopback allows for
-  `--flood-seconds` (the issue asks for 5 minutes; 60 s is the default here), while the folder's size is
-  sampled every 0.25 s: its largest size against the cap;
-- `--formats`: memory_bounds' per-format cases (each upload in a fresh process), the decoding budgets.
+  (tracemalloc over 200 sessions holding a visitor's state).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
 import socket
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 import uuid
@@ -158,85 +158,19 @@ def session_kb(demo: Any, state_id: int, count: int = 200) -> float:
     return grown / count / 1024
 
 
-def flood_row(demo: Any, folder: Path, seconds: float, cap_mb: float) -> tuple[str, str, str]:
-    stop = threading.Event()
-    largest, uploads, failures = [0], [0], [0]
-
-    def sample() -> None:
-        while not stop.is_set():
-            largest[0] = max(largest[0], folder_bytes(folder))
-            stop.wait(0.25)
-
-    def upload(seed: int) -> None:
-        data = bytearray(os.urandom(20 * MB - 4096))
-        with httpx.Client(base_url=demo.local_url, timeout=60) as client:
-            n = 0
-            while not stop.is_set():
-                data[:16] = f"{seed}-{n}".encode().ljust(16)
-                n += 1
-                answer = client.post("gradio_api/upload", files={"files": (f"f{seed}-{n}.png", bytes(data))})
-                uploads[0] += answer.status_code == 200
-                failures[0] += answer.status_code != 200
-
-    threads = [threading.Thread(target=sample), *(threading.Thread(target=upload, args=(s,)) for s in range(2))]
-    for thread in threads:
-        thread.start()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    rate = uploads[0] * 20 / seconds
-    return (f"upload flood, 2 threads × 20 MB files for {seconds:.0f} s ({uploads[0]} uploads, {rate:.0f} MB/s, "
-            f"{failures[0]} refused)", f"largest {largest[0] / MB:.0f} MB", f"cap {cap_mb:.0f} MB")
-
-
-def folder_bytes(folder: Path) -> int:
-    """The folder's size, each file once: a file renamed while the folder is walked (Gradio moves every
-    upload from the folder's top into a folder named by its hash) would otherwise be counted twice."""
-    sizes = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            with contextlib.suppress(OSError):  # removed meanwhile
-                stat = os.lstat(os.path.join(root, name))
-                sizes[stat.st_ino] = stat.st_size
-    return sum(sizes.values())
-
-
-def format_rows() -> list[tuple[str, str, str]]:
-    import memory_bounds
-
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="vitdemo-formats-") as tmp:
-        for case in memory_bounds.PER_FORMAT:
-            path = memory_bounds.write_case(case, Path(tmp))
-            result = memory_bounds.measure("bundled", path)
-            path.unlink()
-            outcome = result["outcome"] if len(result["outcome"]) < 60 else result["outcome"][:57] + "…"
-            rows.append((f"upload: {case.name}", outcome, f"+{result['growth_mb']:.0f} MB peak"))
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", action="store_true", help="launch without the app's server limits")
-    parser.add_argument("--flood-seconds", type=float, default=60.0)
     parser.add_argument("--sessions", type=int, default=1000)
-    parser.add_argument("--formats", action="store_true", help="also the per-format decode peaks (fresh processes)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from vitdemo.settings import settings
-
     with tempfile.TemporaryDirectory(prefix="vitdemo-attack-") as tmp:
         demo = launch(Path(tmp), args.before)
         try:
             rows = body_rows(demo)
             rows += session_rows(demo, args.sessions)
-            rows.append(flood_row(demo, Path(tmp), args.flood_seconds,
-                                  float("inf") if args.before else settings().upload_mb))
         finally:
             demo.close()
-    if args.formats:
-        rows += format_rows()
     command = " ".join(["python", "benchmarks/attack_requests.py", *(sys.argv[1:] if argv is None else argv)])
     print(f"`{command}`\n\n| attack | outcome | cost |\n|---|---|---|")
     for row in rows:

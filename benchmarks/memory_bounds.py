@@ -177,16 +177,17 @@ def _child_env(precision: str | None) -> dict[str, str]:
     return env
 
 
-def status_mb(field: str) -> float:
-    """One memory line of /proc/self/status (VmRSS, VmHWM), in MB."""
-    with open("/proc/self/status") as status:
+def status_mb(field: str, pid: int | str = "self") -> float:
+    """One memory line of /proc/<pid>/status (VmRSS, VmHWM), in MB."""
+    with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field + ":"))
 
 
-def peak_resettable() -> bool:
-    """Whether this kernel lets a process reset its own peak (VmHWM), which every measurement needs."""
+def peak_resettable(pid: int | str = "self") -> bool:
+    """Reset the peak (VmHWM) of process `pid` to its resident memory now; → whether this kernel allows it,
+    which every measurement needs."""
     try:
-        with open("/proc/self/clear_refs", "w") as file:
+        with open(f"/proc/{pid}/clear_refs", "w") as file:
             file.write("5")
         return True
     except OSError:
