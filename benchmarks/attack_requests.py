@@ -26,7 +26,6 @@ import argparse
 import gc
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -68,29 +67,14 @@ def launch(folder: Path, before: bool) -> Any:
 
 
 def send_raw(demo: Any, path: str, body: memoryview, chunked: bool, timeout: float = 120.0) -> int | str:
-    """POST `body` to `path`; → the status, or what went wrong."""
-    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
-    head.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}")
-    with socket.create_connection((demo.server_name, demo.server_port), timeout=timeout) as sock:
-        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-        try:
-            step = MB
-            for start in range(0, len(body), step):
-                part = body[start:start + step]
-                if chunked:
-                    sock.sendall(b"%x\r\n" % len(part))
-                sock.sendall(part)
-                if chunked:
-                    sock.sendall(b"\r\n")
-            if chunked:
-                sock.sendall(b"0\r\n\r\n")
-        except OSError:
-            pass  # answered and closed before the whole body was sent
-        try:
-            answer = sock.recv(4096)
-        except OSError as error:
-            return type(error).__name__
-    return int(answer.split()[1]) if answer.startswith(b"HTTP/") else "no answer"
+    """POST `body` to `path`, declared (Content-Length) or chunked, sent without a copy; → the status, or what
+    went wrong."""
+    framing = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(len(body))}
+    parts = gp.chunked(body) if chunked else gp.slices(body)
+    try:
+        return gp.raw_exchange(demo.server_name, demo.server_port, gp.post_head(path, framing), parts, timeout)[0]
+    except OSError as error:
+        return type(error).__name__
 
 
 def body_rows(demo: Any) -> list[tuple[str, str, str]]:

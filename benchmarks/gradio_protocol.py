@@ -12,7 +12,9 @@ what the server answers to them (tests/test_hardening.py, tests/test_api.py) and
 from __future__ import annotations
 
 import json
+import socket
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +135,64 @@ def upload(url: str, name: str, content: bytes, timeout: float = 120.0) -> dict[
     answer = httpx.post(f"{base_of(url)}/{API}/upload", files={"files": (name, content)}, timeout=timeout)
     answer.raise_for_status()
     return {"path": answer.json()[0], "orig_name": name, "meta": FILE_META}
+
+
+# -- bytes on a socket: what an HTTP client would not send (a declared length it never sends, a chunked body) --
+
+
+def post_head(path: str, headers: dict[str, str]) -> bytes:
+    """A POST's request line and headers (JSON content type, plus `headers`), ready for `raw_exchange`."""
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def slices(data: bytes | memoryview, size: int = 2**20) -> Iterator[memoryview]:
+    """`data` in `size` pieces, without copying it (a measured body must not be copied by its sender)."""
+    view = memoryview(data)
+    return (view[start:start + size] for start in range(0, len(view), size))
+
+
+def chunked(data: bytes | memoryview, size: int = 2**20) -> Iterator[bytes | memoryview]:
+    """`data` in HTTP/1.1 chunked framing, piece by piece, without copying it."""
+    for part in slices(data, size):
+        yield b"%x\r\n" % len(part)
+        yield part
+        yield b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+def raw_exchange(host: str, port: int, head: bytes, body_parts: Iterable[bytes | memoryview] = (),
+                 timeout: float = 20.0) -> tuple[int, bytes]:
+    """Send `head` and then `body_parts` on a plain socket; → (status, body of the answer).
+
+    The server may answer and close before the body is sent: sending then fails, and the answer is read."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(head)
+        try:
+            for part in body_parts:
+                sock.sendall(part)
+        except OSError:  # refused and closed mid-body
+            pass
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < _length(answer):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    if not answer.startswith(b"HTTP/"):
+        raise ConnectionError("no HTTP answer")
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.split(b"\r\n\r\n", 1)[-1]
+
+
+def _length(answer: bytes) -> int:
+    """The Content-Length of an answer's head (as good as endless without one: read until closed)."""
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 1 << 30
 
 
 class Page:

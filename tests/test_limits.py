@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -60,45 +60,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
     demo.close()
 
 
-def raw_exchange(demo: Any, head: bytes, body_parts: list[bytes] = (), timeout: float = 20.0) -> tuple[int, bytes]:
-    """Send `head` (request line and headers) and then `body_parts` on a plain socket; → (status, body).
-
-    The server may answer and close before the body is sent: sending then fails, and the answer is read."""
-    host, port = demo.server_name, demo.server_port
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(head)
-        try:
-            for part in body_parts:
-                sock.sendall(part)
-        except OSError:  # refused and closed mid-body: what we are testing for
-            pass
-        answer = b""
-        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < _length(answer):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-    status_line, _, rest = answer.partition(b"\r\n")
-    return int(status_line.split()[1]), rest.split(b"\r\n\r\n", 1)[1]
-
-
-def _length(answer: bytes) -> int:
-    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value.strip())
-    return 1 << 30
-
-
-def post_head(path: str, headers: dict[str, str]) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
-             *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def chunked(data: bytes, size: int = MB) -> list[bytes]:
-    parts = [b"%x\r\n%s\r\n" % (len(data[i:i + size]), data[i:i + size]) for i in range(0, len(data), size)]
-    return [*parts, b"0\r\n\r\n"]
+def raw_exchange(demo: Any, head: bytes, body_parts: Iterable[bytes] = (), timeout: float = 20.0) -> tuple[int, bytes]:
+    return gp.raw_exchange(demo.server_name, demo.server_port, head, body_parts, timeout=timeout)
 
 
 def assert_one_sentence_refusal(status: int, body: bytes) -> None:
@@ -115,19 +78,19 @@ def assert_one_sentence_refusal(status: int, body: bytes) -> None:
                                   "/gradio_api/run/predict", "/gradio_api/upload"])
 def test_a_60_mb_body_is_refused_from_its_declared_length(served, path):
     """Only the headers are sent: without the limit the server would wait for 60 MB that never come."""
-    status, body = raw_exchange(served[0], post_head(path, {"Content-Length": str(60 * MB)}), timeout=15)
+    status, body = raw_exchange(served[0], gp.post_head(path, {"Content-Length": str(60 * MB)}), timeout=15)
     assert_one_sentence_refusal(status, body)
 
 
 def test_a_chunked_body_is_refused_once_it_passes_the_limit(served):
     """No Content-Length: 40 MB in chunks of 1 MB; the server must stop reading and answer 413."""
-    head = post_head("/gradio_api/component_server", {"Transfer-Encoding": "chunked"})
-    status, body = raw_exchange(served[0], head, chunked(b"x" * (40 * MB)))
+    head = gp.post_head("/gradio_api/component_server", {"Transfer-Encoding": "chunked"})
+    status, body = raw_exchange(served[0], head, gp.chunked(b"x" * (40 * MB)))
     assert_one_sentence_refusal(status, body)
 
 
 def test_the_refusal_is_in_the_readers_language(served):
-    head = post_head("/gradio_api/queue/join", {"Content-Length": str(60 * MB), "Accept-Language": "zh-CN,zh"})
+    head = gp.post_head("/gradio_api/queue/join", {"Content-Length": str(60 * MB), "Accept-Language": "zh-CN,zh"})
     status, body = raw_exchange(served[0], head)
     assert status == 413 and "拒绝" in json.loads(body)["error"]
 
@@ -138,8 +101,8 @@ def test_a_picture_at_the_upload_limit_as_a_data_url_passes(served):
     padding = "A" * LARGEST_DATA_URL
     payload = json.dumps({"session_hash": "s", "component_id": min(served[0].blocks), "fn_name": "nothing",
                           "data": "data:image/png;base64," + padding}).encode()
-    head = post_head("/gradio_api/component_server", {"Transfer-Encoding": "chunked"})
-    status, _ = raw_exchange(served[0], head, chunked(payload), timeout=60)
+    head = gp.post_head("/gradio_api/component_server", {"Transfer-Encoding": "chunked"})
+    status, _ = raw_exchange(served[0], head, gp.chunked(payload), timeout=60)
     assert status not in (413, 500)
 
 
