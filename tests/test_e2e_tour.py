@@ -79,6 +79,8 @@ def test_next_steps_through_every_stage_with_its_code_shape_and_picture(page):
         assert shape in page.locator("#tour-shape").inner_text()
         assert page.locator("#tour-why").inner_text().strip()
         picture = page.locator("#tour-picture img").first
+        picture.wait_for()
+        page.wait_for_function("() => document.querySelector('#tour-picture img')?.complete")  # loaded, or failed
         assert picture.evaluate("i => i.naturalWidth") >= 64
         shoot(page, f"{index + 1:02d}-{key}")
     assert page.locator("#tour-next").is_disabled()
