@@ -215,8 +215,8 @@ def _check_requests(blocks: gr.Blocks, checks: dict[int, Check]) -> None:
             if not exc.print_exception:  # one of our own refusals: already one sentence
                 raise
             problem = "gr.Error"
-        except Exception as exc:
-            problem = type(exc).__name__
+        except Exception as exc:  # a bad value, or a bug: the log line names it (cut short: values can be huge)
+            problem = f"{type(exc).__name__}: {str(exc)[:160]}"
         logger.warning("refused the values sent to %s (%s)", block_fn.api_name or block_fn.name, problem)
         raise refusal(Message("errors.values_refused", event=_event_name(block_fn))) from None
 
