@@ -54,7 +54,7 @@ def model_choices(model: str) -> Choices:
     config = vitdemo.load(model, device="cpu", precision="fp32").config
     return Choices(patch_sizes=list(config.offered_patch_sizes()), methods=list(methods.names()),
                    layers=list(range(1, config.depth + 1)),
-                   heads=[*HEAD_FUSIONS, *map(str, range(config.heads))])
+                   heads=[*HEAD_FUSIONS, *map(str, range(1, config.heads + 1))])  # counted from 1, as the API
 
 
 def check_label(result: object) -> object:

@@ -136,10 +136,10 @@ def test_bad_layer_gets_one_sentence_with_the_models_range(client, sent, shown):
 
 @pytest.mark.parametrize("sent, shown", [
     ("inf", "'inf'"), ("1e400", "'1e400'"), FIVE_THOUSAND, ("nan", "'nan'"),
-    ("median", "'median'"), (1.5, "1.5"), (HEADS, str(HEADS)), (-1, "-1"),
+    ("median", "'median'"), (1.5, "1.5"), (0, "0"), ("0", "'0'"), (HEADS + 1, str(HEADS + 1)), (-1, "-1"),
 ])
 def test_bad_head_gets_one_sentence(client, sent, shown):
-    assert refusal(lambda: analyze(client, head=sent)) == f"head must be a head index from 0 to {HEADS - 1} or " \
+    assert refusal(lambda: analyze(client, head=sent)) == f"head must be a head number from 1 to {HEADS} or " \
                                                           f"one of mean, max, min, not {shown}."
 
 
@@ -246,6 +246,37 @@ def test_layers_count_from_one_and_empty_is_the_last(client):
     assert picture(analyze(client, model="bundled", layer=float(DEPTH))[1]) == last, "6.0 is a whole number"
     assert picture(analyze(client, model="bundled", layer="1")[1]) == first
     assert len({first, second, last}) == 3
+
+
+def test_heads_count_from_one_head_1_is_the_librarys_head_0(app, client):
+    """/analyze's head 1 is `Analysis.attention_map(head=0)`: its picture is that map drawn over the view, computed
+    here straight from the library (the API's default colours: inferno at opacity 0.6), and head 4 the last."""
+    import numpy as np
+
+    import vitdemo
+    from vitdemo.explain import analyze as reference
+    from vitdemo.explain import render
+
+    analysis = reference(vitdemo.load("bundled"), Image.open(STAR).convert("RGB"))
+
+    def drawn(index: int) -> np.ndarray:
+        picture = render.overlay(analysis, analysis.attention_map("attention", layer=-1, head=index), "inferno", 0.6)
+        return np.asarray(picture.convert("RGB"), dtype=np.int16)
+
+    def served(head: Any) -> np.ndarray:
+        file = analyze(client, model="bundled", head=head)[1]
+        return np.asarray(Image.open(file["path"]).convert("RGB"), dtype=np.int16)
+
+    for head, index in ((1, 0), ("1", 0), (HEADS, HEADS - 1)):
+        answer = served(head)
+        assert np.abs(answer - drawn(index)).max() <= 2, f"head={head!r} is not the library's head {index}"
+        others = [np.abs(answer - drawn(i)).max() for i in range(HEADS) if i != index]
+        assert min(others) > 20, f"head={head!r} looks like another head too: {others}"
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/analyze"]["parameters"]
+    assert "head counted from 1" in json.dumps(next(p for p in info if p["parameter_name"] == "head"))
+    described = next(d["api_description"] for d in app.get_config_file()["dependencies"]
+                     if d.get("api_name") == "analyze")
+    assert "head counted from 1" in described, described
 
 
 def test_layer_range_is_refused_at_both_ends(client):

@@ -89,20 +89,34 @@ def test_main_panel_and_small_multiples_show_the_analysis_map(tmp_path, analysis
 
 
 def test_attention_map_of_one_head(tmp_path, analysis):
-    from vitdemo.explain.figure import FigureView, build
+    from vitdemo.explain.figure import FigureView, build, headline
 
     out = tmp_path / "head.png"
-    assert figure_command(STAR, "--layer", "4", "--head", "1", "--opacity", "1", "--out", out) == 0
-    expected = analysis.attentions[3][1][0, 1:].reshape(analysis.grid)  # layer 4, head 1, class token's row
+    # The command counts from 1, as the page does: --layer 4 --head 2 is the library's layer 3, head 1.
+    assert figure_command(STAR, "--layer", "4", "--head", "2", "--opacity", "1", "--out", out) == 0
+    expected = analysis.attentions[3][1][0, 1:].reshape(analysis.grid)  # library layer 3, head 1, class token's row
     layout = build(analysis, FigureView(layer=3, head=1, opacity=1.0), title="vitdemo-bundled")
+    assert headline(analysis, FigureView(layer=3, head=1)) == "Attention · layer 4 of 6 · head 2"
     assert_brightest_is_argmax(cell_brightness(panel(Image.open(out), layout, "map"), analysis.grid), expected)
+
+
+def test_the_figure_commands_help_says_layers_and_heads_count_from_1():
+    import argparse
+
+    from vitdemo.figure_cli import add_figure_arguments
+
+    parser = argparse.ArgumentParser()
+    add_figure_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    assert "--layer and --head count from 1" in text and "or a head counted from 1" in text, text
 
 
 @pytest.mark.parametrize(("args", "says"), [
     (["--method", "saliency"], "method must be one of attention, rollout, relevance, legrad"),
     (["--layer", "7"], "layer must be a whole number from 1 to 6"),
     (["--layer", "0"], "layer must be a whole number from 1 to 6"),
-    (["--head", "4"], "head must be a head index from 0 to 3"),
+    (["--head", "5"], "head must be a head number from 1 to 4"),
+    (["--head", "0"], "head must be a head number from 1 to 4"),
     (["--out", "star.jpg"], "must end in .png, .svg, .pdf or .gif"),
     (["--patch-size", "5"], "patch_size must be a whole number from 8 to 32"),
     (["--layer", "two"], "layer must be a whole number"),

@@ -33,8 +33,8 @@ def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
     chained = ", ".join(m.name for m in methods.rows() if m.chains_layers)
     parser.add_argument("--layer", default=None, metavar="L", help=f"counted from 1, as on the page; for {chained} "
                         "the last layer accumulated (default: the last)")
-    parser.add_argument("--head", default="mean", help=f"{', '.join(HEAD_FUSIONS)} or a head index from 0 "
-                        "(default: %(default)s)")
+    parser.add_argument("--head", default="mean", help=f"{', '.join(HEAD_FUSIONS)} or a head counted from 1, as on "
+                        "the page (default: %(default)s)")
     explaining = ", ".join(m.name for m in methods.rows() if m.needs_class)
     parser.add_argument("--target", default=None, help=f"the class {explaining} explain (default: the top-1)")
     parser.add_argument("--cmap", default=DEFAULT_COLORMAP, help=f"{', '.join(COLORMAPS)} (default: %(default)s)")
@@ -42,6 +42,9 @@ def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="FILE", help="where to write; the suffix picks the format: "
                         ".png (1760 px wide), .svg, .pdf, or .gif (the map through the layers, one frame per layer) "
                         "(default: IMAGE's name + _p<P>_<method>_layer<L>.png, in the current folder)")
+    parser.epilog = ("Counting: --layer and --head count from 1, as the page, the API and the figure's own text do "
+                     "(--layer 1 --head 1 is the first layer's first head); the Python library "
+                     "(vitdemo.analyze, Analysis.attention_map) takes 0-based indices instead.")
     parser.error = lambda message: sys.exit(_refuse(f"{parser.prog}: {message}"))  # type: ignore[method-assign]
 
 
@@ -79,10 +82,10 @@ def run_figure(args: argparse.Namespace, argv: object = None) -> int:
     except (ValueError, OSError) as exc:  # CheckpointNotFound is a FileNotFoundError
         return _refuse(str(exc))
     analysis = vitdemo.analyze(model, image, patch_size=patch)
-    view = FigureView(method=method, layer=validation.layer_index(layer, config.depth), head=head, target=target,
-                      cmap=cmap, opacity=opacity)
+    view = FigureView(method=method, layer=validation.layer_index(layer, config.depth),
+                      head=validation.head_index(head), target=target, cmap=cmap, opacity=opacity)
     out = Path(args.out) if args.out else Path(f"{Path(args.image).stem}_p{patch}_{method}_layer"
-                                               f"{view.layer + 1}.png")
+                                               f"{validation.layer_number(layer, config.depth)}.png")
     try:
         save(analysis, out, view, title=config.name or args.model)
     except ValueError as exc:  # a class-specific map of a model without a classifier

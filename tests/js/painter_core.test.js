@@ -88,6 +88,15 @@ test("the strings a view is named and captioned with come from the table", () =>
   assert.equal(core.drawnHead({ method: "attention", head: 3, patch: null }), 3);
 });
 
+test("the page counts rows, columns and heads from 1; the view keeps the bundle's indices", () => {
+  assert.deepEqual([0, 1, 5].map(core.counted), [1, 2, 6]);
+  assert.deepEqual([0, 3, "mean", "max"].map(core.countedHead), [1, 4, "mean", "max"]);
+  const view = { ...core.initialView(), method: "attention", layer: 1, head: 0, patch: [0, 0] };
+  assert.deepEqual(core.countedView(view), { ...view, head: 1 }, "head 0 of the bundle is head 1; the patch stays");
+  assert.equal(view.head, 0, "the view itself is untouched");
+  assert.equal(core.fileName("star_p16", "map", core.countedView(view), SCHEMA), "star_p16_patch1-1_layer1_head1");
+});
+
 test("download names follow the server's rule (tests/js/file_names.json, checked in Python too)", () => {
   const schema = { ...SCHEMA, methods: SCHEMA.methods.map((m) => ({ ...m, needs_class: names.class_methods.includes(m.name) })) };
   for (const c of names.cases) {

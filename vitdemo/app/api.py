@@ -8,7 +8,8 @@ or head is a view switch and runs no forward pass.
 The hidden inputs hand every value over unconverted (`components.raw_number`, `components.raw_choice`),
 so each is checked by `validation`, the same checks the page's controls go through, and a bad value gets
 one sentence naming the parameter instead of Gradio's bare "Error" and a traceback in the server log.
-Layers count from 1 here as on the page (empty = the last layer). Refusals are in English for API clients,
+Layers and heads count from 1 here as on the page (empty layer = the last; head 1 is the library's head 0,
+`vitdemo.numbering`). Refusals are in English for API clients,
 in Chinese when the request's Accept-Language asks for it (the page's rule, `i18n.language`); the API page's
 descriptions stay English.
 
@@ -54,7 +55,8 @@ def analyze_description(keys: list[str]) -> str:
             "those models), in that order. Parameters: image (a file upload); patch_size (empty or 0 = "
             f"native); method = {described_methods()}; layer = counted "
             "from 1, as on the page (empty = the last layer); head = "
-            f"{', '.join(repr(f) for f in HEAD_FUSIONS)} or a head index from 0; model = one of "
+            f"{', '.join(repr(f) for f in HEAD_FUSIONS)} or a head counted from 1, as on the page (1 = the "
+            "first head); model = one of "
             f"{', '.join(keys)} (empty = the app's default); target = the class a class method ("
             f"{', '.join(m.name for m in methods.rows() if m.needs_class)}) explains, one of "
             "the model's labels (empty = the top-1). The forward pass is cached per (image, model, patch "
@@ -124,8 +126,8 @@ def register_endpoints(engine: Engine, concurrency: dict[str, Any], store: Pictu
         method = raw_choice(method_choices(), value="attention", label="method", elem_id="api-method")
         layer = raw_number(config.depth, "counted from 1, as on the page; empty = the last layer", label="layer",
                            elem_id="api-layer")
-        head = raw_text("mean", f"{', '.join(HEAD_FUSIONS)} or a head index from 0", value="mean", label="head",
-                        elem_id="api-head")
+        head = raw_text("mean", f"{', '.join(HEAD_FUSIONS)} or a head counted from 1, as on the page", value="mean",
+                        label="head", elem_id="api-head")
         model = raw_choice(keys, "empty = the app's default", value="", label="model", elem_id="api-model")
         target = raw_text("", "the class a class method explains, one of the model's labels; empty = the top-1",
                           value="", label="target", elem_id="api-target")

@@ -5,7 +5,8 @@
 // the view. What a view means (methods, heads, file names) is V.core's (painter_core.js), from the bundle.
 //
 // Test contract (keep stable): the root #explorer gets data-painted (performance.now() after a paint) and
-// data-view (JSON: layer from 1, head, method, ...); the layer control is input[type=range] inside
+// data-view (JSON: layer and head from 1, as the page counts them (core.countedView), method, the clicked
+// patch as the grid's [row, col] from 0, ...); the layer control is input[type=range] inside
 // #explorer-layer, the head control a <select> inside #explorer-head.
 const root = element.closest("#explorer") || element;
 const $ = (selector) => element.querySelector(selector);
@@ -43,7 +44,7 @@ function readout(x) {
 function fillHeads() {
   const p = d.payload, options = p.head_order.map(String);
   controls.head.innerHTML = options.map((h) => `<option value="${h}">${core.isFusion(p.schema, h) ? tr(`explorer.fusion.${h}`)
-    : tr("explorer.head_n", { head: h })}</option>`).join("");
+    : tr("explorer.head_n", { head: core.counted(Number(h)) })}</option>`).join("");
 }
 
 function fillTargets() {
@@ -166,19 +167,22 @@ function histogram(map) {
 function caption() {
   const p = d.payload, schema = p.schema, layer = tr("explorer.layer_in", { layer: view.layer, depth: p.depth });
   const head = core.isFusion(schema, view.head)
-    ? tr("explorer.fused", { fusion: tr(`explorer.fusion_short.${view.head}`), heads: p.heads }) : tr("explorer.head_n", { head: view.head });
+    ? tr("explorer.fused", { fusion: tr(`explorer.fusion_short.${view.head}`), heads: p.heads })
+    : tr("explorer.head_n", { head: core.counted(view.head) });
   const title = tr(core.titleKey(schema, view.method));
   if (view.method === "norms") {
     const map = V.currentMap(d, view), count = map ? map.outliers.size : 0;
     return tr(count === 1 ? "explorer.caption.norms_one" : "explorer.caption.norms", { title, layer, count });
   }
   if (view.method === "features") return view.patch
-    ? tr("explorer.caption.similarity", { row: view.patch[0], col: view.patch[1] })
+    ? tr("explorer.caption.similarity", { row: core.counted(view.patch[0]), col: core.counted(view.patch[1]) })
     : tr("explorer.caption.features", { title });
   if (view.query > 0 && !view.patch) {
     return tr("explorer.caption.prefix", { kind: tr(`explorer.kind.${p.prefix[view.query]}`), index: view.query, layer, head });
   }
-  if (view.patch) return tr("explorer.caption.patch", { row: view.patch[0], col: view.patch[1], layer, heads: p.heads });
+  if (view.patch) {
+    return tr("explorer.caption.patch", { row: core.counted(view.patch[0]), col: core.counted(view.patch[1]), layer, heads: p.heads });
+  }
   const label = view.target || (p.top[0] || [""])[0];
   return tr(core.captionKey(schema, view.method), { title, label, layer, head });
 }
@@ -227,7 +231,8 @@ function paint() {
   if (hidden.length) drawHidden(controls.mapCanvas, d.payload, hidden);
   controls.caption.textContent = caption();
   const { grid: gridLines, ...rest } = view;
-  root.dataset.view = JSON.stringify({ ...rest, grid_lines: gridLines, patch_size: d.payload.patch, name: d.payload.name });
+  root.dataset.view = JSON.stringify({ ...core.countedView(rest), grid_lines: gridLines, patch_size: d.payload.patch,
+    name: d.payload.name });
   root.dataset.painted = String(performance.now());
   V.view = { ...view }; V.decoded = d;
   V.bus.dispatchEvent(new CustomEvent("view", { detail: { view: { ...view }, decoded: d } }));
@@ -346,7 +351,8 @@ for (const canvas of [controls.mapCanvas, controls.gridCanvas]) {
     const value = !map || map.rgb ? "" : view.method === "norms" ? ` · ${readout(map.norms[at])}`
       : view.method === "features" ? ` · ${readout(map.values[at] * map.peak)}`
       : tr("explorer.of_map", { percent: percent(map.values[at] * map.peak) });
-    controls.hover.textContent = tr("explorer.hover", { row: r, col: c, token: p.prefix.length + r * p.grid[1] + c, value });
+    controls.hover.textContent = tr("explorer.hover", { row: core.counted(r), col: core.counted(c),
+      token: p.prefix.length + r * p.grid[1] + c, value });
   });
   canvas.addEventListener("mouseleave", () => { controls.hover.textContent = ""; });
 }
@@ -359,7 +365,7 @@ element.addEventListener("keydown", (event) => {
 });
 function download(canvas, what) {
   const link = document.createElement("a");
-  const drawn = { ...view, head: core.drawnHead(view) };
+  const drawn = core.countedView({ ...view, head: core.drawnHead(view) });
   link.download = core.safeName(core.fileName(d.payload.name, what, drawn, d.payload.schema), ".png");
   link.href = canvas.toDataURL("image/png");
   link.click();

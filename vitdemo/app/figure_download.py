@@ -1,7 +1,7 @@
 """The "Download figure" button: the figure (`vitdemo.explain.figure`) of the view the explorer shows.
 
 The view lives in the browser (the explorer repaints without the server), so the button's click first runs
-`READ_VIEW` in the page: it reads #explorer's `data-view` (method, layer from 1, head, class, colours), the
+`READ_VIEW` in the page: it reads #explorer's `data-view` (method, layer and head from 1, class, colours), the
 analysis' key from the bundle on screen and the rollout discard ratio, and sends them as one JSON string in
 place of the hidden textbox's value. The server draws the figure for exactly that (`FigureDownloads.download`),
 stores it in the app's `PictureStore` under a name that says what it shows
@@ -77,7 +77,8 @@ class FigureDownloads:
             raise UserError(text("figure.gone", lang))
         chosen = validation.fit(analysis, validation.view(sent))
         view = FigureView(method=chosen.method, layer=validation.layer_index(chosen.layer, analysis.depth),
-                          head=chosen.head, target=chosen.target, discard_ratio=chosen.discard_ratio,
+                          head=validation.head_index(chosen.head), target=chosen.target,
+                          discard_ratio=chosen.discard_ratio,
                           cmap=chosen.cmap, opacity=chosen.opacity, smooth=chosen.smooth,
                           show_indices=chosen.show_indices, show_order=chosen.show_order)
         title = self.engine.entry(key.model).title

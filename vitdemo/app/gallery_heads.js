@@ -13,7 +13,8 @@ function paint(view) {
   const thumbs = V.small(d);
   for (const head of heads) {
     const figure = card(V.tr("explorer.gallery.card", { layer: view.layer,
-      head: typeof head === "number" ? V.tr("explorer.head_n", { head }) : V.tr(`explorer.fusion_short.${head}`) }));
+      head: typeof head === "number" ? V.tr("explorer.head_n", { head: V.core.counted(head) })
+        : V.tr(`explorer.fusion_short.${head}`) }));
     const shown = { ...view, head, patch: null, grid: false };
     if (!V.paintMap(canvasIn(figure), thumbs, shown, luts)) { missing(d, shown); return; }
   }

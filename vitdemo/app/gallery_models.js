@@ -3,7 +3,8 @@
 // second model (layer by relative depth, ...: mapView), the texts in the page's language (side_by_side.py).
 let ticket = null;
 let models = null;  // {d: the second model's decoded bundle, strings, error}
-// Test contract: #models-compare gets data-painted (performance.now()) and data-views (JSON, one view per panel).
+// Test contract: #models-compare gets data-painted (performance.now()) and data-views (JSON, one view per panel,
+// counted as #explorer's data-view is: layer and head from 1, the patch the grid's [row, col] from 0).
 const modelsRoot = element.closest("#models-compare") || element;
 const tried = new Set();  // what was fetched for the second model already (never asked twice)
 const fill = (template, values) => (template || "").replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
@@ -40,7 +41,10 @@ function mapView(view, main, other, s) {
   if (view.patch) {
     const [r, c] = view.patch, [rows, cols] = p.grid, [R, C] = q.grid;
     shown.patch = [Math.min(R - 1, Math.floor((r + 0.5) * R / rows)), Math.min(C - 1, Math.floor((c + 0.5) * C / cols))];
-    if (R !== rows || C !== cols) notes.push(fill(s["models.js.patch"], { title, rows: R, cols: C, row: shown.patch[0], col: shown.patch[1] }));
+    if (R !== rows || C !== cols) {
+      notes.push(fill(s["models.js.patch"], { title, rows: R, cols: C, row: V.core.counted(shown.patch[0]),
+        col: V.core.counted(shown.patch[1]) }));
+    }
   }
   return { shown, notes };
 }
@@ -92,7 +96,7 @@ function paint(view) {
     }
   }
   modelsRoot.dataset.views = JSON.stringify(panels.map(([d, v]) => ({ title: d.payload.title, depth: d.payload.depth,
-    layer: v.layer, head: v.head, method: v.method, target: v.target, query: v.query, patch: v.patch })));
+    layer: v.layer, head: V.core.countedHead(v.head), method: v.method, target: v.target, query: v.query, patch: v.patch })));
   modelsRoot.dataset.painted = String(performance.now());
 }
 

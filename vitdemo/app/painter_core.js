@@ -137,11 +137,23 @@
     return view.patch || isLens(view.method) ? "mean" : view.head;
   }
 
+  // -- counting: what a person reads ----------------------------------------------------------------------------
+  // The view holds the bundle's indices (rows, columns and heads from 0, as head_order and the stacks have them;
+  // the layer, as the slider shows it, from 1). People read rows, columns, heads and layers from 1: this is the
+  // one place the page turns an index into the number it shows (vitdemo/numbering.py `shown`, the server's).
+  const counted = (index) => index + 1;
+  // A head as people count it: a fusion ("mean") stays its name, head index 0 is "head 1".
+  const countedHead = (head) => (typeof head === "number" ? counted(head) : head);
+  // The view as the page counts it, for #explorer's data-view and the figure it asks the server for
+  // (validation.View): layer and head from 1; a clicked patch stays the grid's [row, col] from 0.
+  const countedView = (view) => ({ ...view, head: countedHead(view.head) });
+
   // -- file names: the rule of vitdemo/app/views.py `file_name` (cases: tests/js/file_names.json) -------------
+  // `view` as the page counts it (countedView): its layer and head from 1, its patch the grid's from 0.
   function fileName(stem, kind, view, schema) {
     if (kind === "grid") return `${stem}_grid`;
     const head = String(view.head) === "mean" ? "" : `_head${view.head}`;
-    if (view.patch) return `${stem}_patch${view.patch[0]}-${view.patch[1]}_layer${view.layer}${head}`;
+    if (view.patch) return `${stem}_patch${counted(view.patch[0])}-${counted(view.patch[1])}_layer${view.layer}${head}`;
     const target = view.target && needsClass(schema, view.method) ? `_${view.target}` : "";
     return `${stem}_${view.method}${target}_layer${view.layer}${head}`;
   }
@@ -155,5 +167,5 @@
 
   return { methodOf, needsClass, chainsLayers, discards, baseMethod, isFusion, labelKey, titleKey, captionKey,
            settings, mapSlot, scaled, heatIndices, patchUnder, deviceSize, lineWidth, gridLines, initialView,
-           withMethod, forBundle, isLens, drawnHead, fileName, safeName };
+           withMethod, forBundle, isLens, drawnHead, counted, countedHead, countedView, fileName, safeName };
 });

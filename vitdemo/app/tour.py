@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from .. import numbering
 from ..explain import tour as recipe_tour
 from .i18n import t, text
 from .outputs import PictureStore, output_image
@@ -88,11 +89,11 @@ class TourHandlers:
         keys = recipe_tour.step_keys(analysis)
         index = min(max(int(values.get("tour_step") or 0), 0), len(keys) - 1)
         key = keys[index]
-        block = int(values.get("tour_block") or 1)
-        block = min(max(block, 1), analysis.depth)
+        block = int(values.get("tour_block") or numbering.FIRST)  # the slider counts blocks from 1
+        block = min(max(block, numbering.FIRST), analysis.depth)
         label = values.get("tour_label")
         label = label if label in analysis.labels else None
-        step = recipe_tour.step(analysis, key, block=block - 1, label=label)
+        step = recipe_tour.step(analysis, key, block=numbering.index(block), label=label)
         code_label = text("tour.code_label", lang, names=", ".join(step.sources))
         return {"tour_step": index, "tour_progress": progress(keys, index, lang),
                 "tour_why": why(step, lang, last=index == len(keys) - 1), "tour_shape": shape_line(step.shape, lang),

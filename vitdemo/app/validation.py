@@ -3,8 +3,8 @@
 Each checker returns the value in the type the app uses, or raises `UserError` with one sentence that names
 the parameter, says what is accepted and echoes (a short form of) what was sent. Nothing is rounded or
 clamped: `layer=2.5` is refused, not shown as layer 2, because a silently changed request answers a
-question nobody asked. Layers count from 1 here, as the page shows them; the library's Python-style index
-is made only at the last moment (`layer_index`).
+question nobody asked. Layers and heads count from 1 here, as the page shows them (`vitdemo.numbering`); the
+library's Python-style index is made only at the last moment (`layer_index`, `head_index`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import methods
+from .. import methods, numbering
 from ..constants import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS, MAX_DISCARD
 from .i18n import Message
 
@@ -36,7 +36,7 @@ class View:
 
     method: str = "attention"
     layer: int | None = None  # counted from 1, as the page shows it; None = the last layer
-    head: str | int = "mean"  # a head index (from 0, as the model numbers them), or "mean", "max", "min"
+    head: str | int = "mean"  # a head counted from 1, as the page shows it, or "mean", "max", "min"
     target: str | None = None  # class explained by relevance; None = the top-1
     discard_ratio: float = 0.0
     cmap: str = DEFAULT_COLORMAP
@@ -44,7 +44,9 @@ class View:
     smooth: bool = False
     show_indices: bool = False
     show_order: bool = False
-    patch: Patch | None = None  # a clicked patch: show what it attends to instead of the class token
+    # A clicked patch, (row, col) as the library indexes the grid (from 0: the page's data-view holds it so and no
+    # client sends one): show what it attends to instead of the class token.
+    patch: Patch | None = None
 
 
 def echo(value: Any) -> str:
@@ -139,28 +141,38 @@ def colormap(value: Any) -> str:
 
 
 def head(value: Any, heads: int | None = None) -> str | int:
-    """"mean"/"max"/"min", or a head index from 0 (below `heads` when the model is known)."""
+    """"mean"/"max"/"min", or a head counted from 1 (at most `heads` when the model is known)."""
     if _empty(value):
         return "mean"
     if isinstance(value, str) and value.strip().lower() in HEAD_FUSIONS:
         return value.strip().lower()
-    high = None if heads is None else heads - 1
     try:
-        return whole(value, "head", 0, high)
+        return whole(value, "head", numbering.FIRST, heads)
     except UserError:
-        allowed = Message("errors.head_from_to", high=high) if high is not None else Message("errors.head_any")
+        allowed = (Message("errors.head_from_to", low=numbering.FIRST, high=heads) if heads is not None
+                   else Message("errors.head_any"))
         raise UserError(Message("errors.head", allowed=allowed, fusions=", ".join(HEAD_FUSIONS),
                                 sent=echo(value))) from None
 
 
 def layer(value: Any, depth: int | None = None) -> int | None:
     """A layer counted from 1 (None for the last), at most `depth` when the model is known."""
-    return None if _empty(value) else whole(value, "layer", 1, depth)
+    return None if _empty(value) else whole(value, "layer", numbering.FIRST, depth)
 
 
 def layer_index(value: int | None, depth: int) -> int:
-    """The library's 0-based index of a 1-based layer (None = the last)."""
-    return depth - 1 if value is None else value - 1
+    """The library's 0-based index of a layer counted from 1 (None = the last)."""
+    return depth - 1 if value is None else numbering.index(value)
+
+
+def layer_number(value: int | None, depth: int) -> int:
+    """The layer counted from 1 that a view shows (None = the last, `depth`)."""
+    return numbering.shown(layer_index(value, depth))
+
+
+def head_index(value: str | int) -> str | int:
+    """The library's head of a checked head (`head`): a fusion stays its name, head 1 is the library's 0."""
+    return numbering.head_index(value)
 
 
 def patch_size(value: Any, offered: Sequence[int], native: Sequence[int]) -> int | None:

@@ -19,10 +19,11 @@ import numpy as np
 from PIL import Image
 
 from .. import methods
+from ..numbering import shown
 from .i18n import ENGLISH, catalogue, text
 from .model_info import MAX_LISTED_CLASSES
 from .models import ModelEntry, title_of
-from .validation import Patch, View, fit, layer_index
+from .validation import Patch, View, fit, head_index, layer_index, layer_number
 
 if TYPE_CHECKING:
     from ..explain.analysis import Analysis
@@ -33,10 +34,10 @@ Named = tuple[Image.Image, str]  # a picture and the name (without suffix) it do
 def current_map(analysis: Analysis, v: View) -> np.ndarray:
     """The (rows, cols) map the view asks for: a clicked patch's attention row, else the class token's."""
     fit(analysis, v)
-    layer = layer_index(v.layer, analysis.depth)
+    layer, head = layer_index(v.layer, analysis.depth), head_index(v.head)
     if v.patch is not None:
-        return analysis.patch_attention(*v.patch, layer=layer, head=v.head)
-    return analysis.attention_map(v.method, layer=layer, head=v.head, target=v.target,
+        return analysis.patch_attention(*v.patch, layer=layer, head=head)
+    return analysis.attention_map(v.method, layer=layer, head=head, target=v.target,
                                   discard_ratio=v.discard_ratio)
 
 
@@ -65,7 +66,7 @@ def picture_name(analysis: Analysis, v: View, kind: str) -> str:
     """What a picture downloads as: top-1 class, patch size, and what it shows (`star_p16_rollout_layer6`)."""
     from ..explain.payload import stem
 
-    return file_name(stem(analysis), kind, v.method, layer_index(v.layer, analysis.depth) + 1, v.head, v.target,
+    return file_name(stem(analysis), kind, v.method, layer_number(v.layer, analysis.depth), v.head, v.target,
                      v.patch)
 
 
@@ -74,12 +75,13 @@ def file_name(stem: str, kind: str, method: str, layer: int, head: str | int, ta
     """The rule for download names, the page's too (`painter_core.js` `fileName`, tested on the same cases in
     tests/js/file_names.json): `stem_grid`, `stem_patchR-C_layerL`, or `stem_METHOD[_CLASS]_layerL`, with
     `_headH` for a head other than the mean; the class is named for a class method whose class was chosen.
-    `layer` counts from 1; `head` is the one the picture was drawn with."""
+    `layer` and `head` (the one the picture was drawn with) count from 1, as the page shows them; `patch` is the
+    grid's (row, col) from 0, as a `View` holds it, and is named from 1 like everything else a person reads."""
     if kind == "grid":
         return f"{stem}_grid"
     heads = "" if head == "mean" else f"_head{head}"
     if patch is not None:
-        return f"{stem}_patch{patch[0]}-{patch[1]}_layer{layer}{heads}"
+        return f"{stem}_patch{shown(patch[0])}-{shown(patch[1])}_layer{layer}{heads}"
     target = f"_{target}" if target and methods.method(method).needs_class else ""
     return f"{stem}_{method}{target}_layer{layer}{heads}"
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .. import methods
+from .. import methods, numbering
 from . import render
 from .analysis import Analysis
 from .maps import Head
@@ -48,9 +48,9 @@ HIGHLIGHT = "#4f46e5"
 class FigureView:
     """Which map the figure shows and how: what the page's explorer calls its view.
 
-    `layer` is the library's index (0-based, -1 = the last); the page and the command count from 1 and
-    convert. `target` (a label or class index, None = the top-1) matters for class methods only
-    (`Method.needs_class`).
+    `layer` and `head` are the library's indices (0-based, layer -1 = the last); the page and the command count
+    from 1 and convert (`vitdemo.numbering`), and so does the figure's text. `target` (a label or class index,
+    None = the top-1) matters for class methods only (`Method.needs_class`).
     """
 
     method: str = "attention"
@@ -133,10 +133,17 @@ def layer_span(method: str, layer: int) -> str:
     return f"layers 1–{layer}" if methods.method(method).chains_layers else f"layer {layer}"
 
 
+def heads_text(analysis: Analysis, view: FigureView) -> str:
+    """"head 2" (counted from 1, the library's head 1) or "mean of 4 heads"."""
+    if isinstance(view.head, int):
+        return f"head {numbering.shown(view.head)}"
+    return f"{view.head} of {analysis.heads} heads"
+
+
 def headline(analysis: Analysis, view: FigureView) -> str:
     """The figure's title: method, layer, heads (and the class, for class-specific maps)."""
-    span = layer_span(view.method, view.layer % analysis.depth + 1)
-    heads = f"head {view.head}" if isinstance(view.head, int) else f"{view.head} of {analysis.heads} heads"
+    span = layer_span(view.method, numbering.shown(view.layer % analysis.depth))
+    heads = heads_text(analysis, view)
     target = ""
     if methods.method(view.method).needs_class:
         label = view.target if view.target is not None else (analysis.top(1) or [("?", 0.0)])[0][0]
@@ -194,7 +201,7 @@ def build(analysis: Analysis, view: FigureView | None = None, title: str = "") -
          render.upscaled(analysis.view, render.display_scale(analysis.view.size))),
         ("grid", f"{analysis.grid[0]}×{analysis.grid[1]} patches of {analysis.patch_size}×{analysis.patch_size} px",
          render.patch_grid(analysis, show_indices=view.show_indices, show_order=view.show_order)),
-        ("map", f"{method_title(view.method)}, {layer_span(view.method, chosen + 1)}",
+        ("map", f"{method_title(view.method)}, {layer_span(view.method, numbering.shown(chosen))}",
          render.overlay(analysis, current, view.cmap, view.opacity, view.smooth)),
     ]
     for column, (label, heading, picture) in enumerate(pictures):
@@ -208,11 +215,11 @@ def build(analysis: Analysis, view: FigureView | None = None, title: str = "") -
     bar.set_label("share of the map", fontsize=7.5)
 
     figure.text(layout.x(layout.MARGIN), layout.y(layout.strip_top), f"{method_title(view.method)} through the "
-                f"layers (layer {chosen + 1} framed)", fontsize=9.5, fontweight="bold", va="top")
+                f"layers (layer {numbering.shown(chosen)} framed)", fontsize=9.5, fontweight="bold", va="top")
     for index, layer_map in enumerate(by_layer):
-        ax = figure.add_axes(layout.small(index), label=f"layer {index + 1}")
+        ax = figure.add_axes(layout.small(index), label=f"layer {numbering.shown(index)}")
         _picture(ax, render.overlay(analysis, layer_map, view.cmap, view.opacity, view.smooth, min_side=SMALL_SIDE))
-        ax.set_title(f"layer {index + 1}", fontsize=7.5, color=HIGHLIGHT if index == chosen else "black",
+        ax.set_title(f"layer {numbering.shown(index)}", fontsize=7.5, color=HIGHLIGHT if index == chosen else "black",
                      fontweight="bold" if index == chosen else "normal", pad=2)
         if index == chosen:
             for spine in ax.spines.values():
@@ -302,14 +309,15 @@ def animation_frames(analysis: Analysis, view: FigureView | None = None, title: 
     ax = figure.add_axes((0.15 / GIF_WIDTH_IN, 0.35 / height_in, side_in / GIF_WIDTH_IN, picture_in / height_in))
     shown = _picture(ax, pictures[0])
     heading = figure.text(0.5, 1 - 0.1 / height_in, "", ha="center", va="top", fontsize=11, fontweight="bold")
-    heads = f"head {view.head}" if isinstance(view.head, int) else f"{view.head} of {analysis.heads} heads"
+    heads = heads_text(analysis, view)
     model = title or analysis.model.config.name or "ViT"
     figure.text(0.5, 0.12 / height_in, f"{model} · patch {analysis.patch_size} px · {heads} · each frame scaled "
                 "to its own maximum", ha="center", fontsize=7, color="#333333")
     frames = []
     for index, picture in enumerate(pictures):
         shown.set_data(np.asarray(picture))
-        heading.set_text(f"{method_title(view.method)} · {layer_span(view.method, index + 1)} of {analysis.depth}")
+        span = layer_span(view.method, numbering.shown(index))
+        heading.set_text(f"{method_title(view.method)} · {span} of {analysis.depth}")
         canvas.draw()
         frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy()))
     return frames

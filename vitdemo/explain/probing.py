@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from ..model import ViT
+from ..numbering import shown
 from .analysis import Analysis
 from .render import colorize, tile_grid, upscaled
 
@@ -113,7 +114,7 @@ def distance_plot(distances: np.ndarray, image_size: int | None = None, dpi: int
     axes = figure.add_subplot()
     colors = colorize(np.arange(heads) / max(heads - 1, 1), "turbo", 0.0, 1.0) / 255
     for h in range(heads):
-        axes.scatter(np.arange(1, layers + 1), distances[:, h], s=14, color=colors[h], label=f"head {h}")
+        axes.scatter(np.arange(1, layers + 1), distances[:, h], s=14, color=colors[h], label=f"head {shown(h)}")
     axes.set_xlabel("network depth (layer)")
     axes.set_ylabel("mean attention distance (pixels)")
     axes.set_xticks(range(1, layers + 1, max(1, math.ceil(layers / 12))))

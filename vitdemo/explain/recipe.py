@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from ..model import embed_patches_conv, embed_patches_unfold
+from ..numbering import shown
 from .analysis import Analysis
 from .render import colorize, matrix_picture, tile_grid, upscaled
 
@@ -87,10 +88,10 @@ def recipe(analysis: Analysis) -> list[Stage]:
               matrix_picture(s["with_position"]), "position", {"rows": rows, "cols": cols}),
     ]
     for i in range(analysis.depth):
-        stages.append(Stage(f"encoder block {i + 1}", tuple(s[f"block{i}"].shape),
+        stages.append(Stage(f"encoder block {shown(i)}", tuple(s[f"block{i}"].shape),
                             "x + attention(LN(x)), then x + MLP(LN(x)); picture: where the class token looked",
                             _map_picture(analysis, analysis.attention_map("attention", layer=i)),
-                            "block", {"block": i + 1}))
+                            "block", {"block": shown(i)}))
     stages.append(Stage("class-token output", tuple(s["class_token_output"].shape),
                         "the final layer norm of token 0: the whole image summarised in one vector",
                         matrix_picture(as_rows(s["class_token_output"]), size=(256, 64)), "output"))

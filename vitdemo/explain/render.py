@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..constants import COLORMAPS, DEFAULT_COLORMAP
+from ..numbering import shown
 from .analysis import Analysis
 from .maps import patch_boundaries
 
@@ -137,10 +138,11 @@ def mark_patch(picture: Image.Image, analysis: Analysis, row: int, col: int, col
 
 def head_gallery(analysis: Analysis, layer: int = -1, cmap: str = DEFAULT_COLORMAP, opacity: float = 0.6,
                  stretch: bool = False, min_side: int = GALLERY_SIDE) -> list[tuple[Image.Image, str]]:
-    """One (overlay, caption) per head of `layer`: the class token's attention in each, for `gr.Gallery`."""
+    """One (overlay, caption) per head of `layer`: the class token's attention in each, for `gr.Gallery`;
+    the captions count layers and heads from 1, as people read them (`vitdemo.numbering`)."""
     index = layer % analysis.depth
     return [(overlay(analysis, head_map, cmap, opacity, stretch=stretch, min_side=min_side),
-             f"layer {index + 1} · head {h}") for h, head_map in enumerate(analysis.head_maps(layer))]
+             f"layer {shown(index)} · head {shown(h)}") for h, head_map in enumerate(analysis.head_maps(layer))]
 
 
 def matrix_picture(values: np.ndarray, size: tuple[int, int] = (256, 128), cmap: str = "coolwarm") -> Image.Image:

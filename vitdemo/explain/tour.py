@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 
 from .. import model as model_code
+from ..numbering import shown
 from .analysis import Analysis
 from .probing import position_similarity, similarity_image
 from .recipe import as_rows as folded
@@ -174,8 +175,8 @@ def _encoder(analysis: Analysis, block: int = -1, **_: Any) -> Made:
     where = analysis.attention_map("attention", layer=index)
     row, col = np.unravel_index(int(np.argmax(where)), where.shape)
     tokens = analysis.intermediates[f"block{index}"]
-    facts = {"block": index + 1, "depth": analysis.depth, "heads": analysis.heads, "tokens": tokens.shape[0],
-             "row": int(row) + 1, "col": int(col) + 1, "share": float(where[row, col]),
+    facts = {"block": shown(index), "depth": analysis.depth, "heads": analysis.heads, "tokens": tokens.shape[0],
+             "row": shown(int(row)), "col": shown(int(col)), "share": float(where[row, col]),
              "attention_shape": (analysis.inputs.shape[0], *analysis.attentions[index].shape)}
     return _batched(analysis, tokens), overlay(analysis, where, min_side=PICTURE_SIDE), facts
 

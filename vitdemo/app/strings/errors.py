@@ -16,8 +16,8 @@ EN = {
     "errors.number_from_to": "a number from {low} to {high}",
     "errors.big_number": "a number of about {digits} digits",
     "errors.head": "head must be {allowed} or one of {fusions}, not {sent}.",
-    "errors.head_from_to": "a head index from 0 to {high}",
-    "errors.head_any": "a head index",
+    "errors.head_from_to": "a head number from {low} to {high}",
+    "errors.head_any": "a head number, counted from 1",
     "errors.patch_size": "patch_size must be a whole number from {low} to {high} for this model (trained at "
                          "{native}), not {sent}.",
     "errors.target_classes": "target must be one of the model's classes ({shown}), not {sent}.",
@@ -102,8 +102,8 @@ ZH = {
     "errors.number_from_to": " {low} 到 {high} 之间的数",
     "errors.big_number": "一个约 {digits} 位的数",
     "errors.head": "head 应为{allowed}，或以下之一：{fusions}，而不是 {sent}。",
-    "errors.head_from_to": " 0 到 {high} 之间的注意力头编号",
-    "errors.head_any": "注意力头编号",
+    "errors.head_from_to": " {low} 到 {high} 之间的注意力头编号",
+    "errors.head_any": "从 1 开始计数的注意力头编号",
     "errors.patch_size": "对这个模型，patch_size 应为 {low} 到 {high} 之间的整数（训练时用的是 {native}），而不是 "
                          "{sent}。",
     "errors.target_classes": "target 应为模型的类别之一（{shown}），而不是 {sent}。",
