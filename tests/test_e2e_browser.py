@@ -78,8 +78,8 @@ def test_view_switches_paint_the_asked_view_without_a_request(page, app):
         set_layer(page, layer)
         assert wait_painted(page, before)["layer"] == layer
     before = stamp(page)
-    page.locator("#explorer-head select").select_option("1")
-    assert wait_painted(page, before)["head"] == 1
+    page.locator("#explorer-head select").select_option(label="head 2")  # the page counts heads from 1
+    assert wait_painted(page, before)["head"] == 2
     before = stamp(page)
     page.locator(".vx-method button[data-method=rollout]").click()
     view = wait_painted(page, before)
@@ -101,7 +101,7 @@ def test_view_switches_paint_the_asked_view_without_a_request(page, app):
 
 
 @pytest.mark.parametrize("steps, expected", [
-    ([("layer", 1), ("head", "0")], dict(method="attention", layer=1, head=0)),
+    ([("layer", 1), ("head", "head 1")], dict(method="attention", layer=1, head=1)),  # head 1: the library's 0
     ([("method", "rollout")], dict(method="rollout", layer=None, head="mean")),
     ([("method", "relevance"), ("layer", 3)], dict(method="relevance", layer=3, head="mean")),
     ([("method", "attention"), ("layer", 2), ("opacity", "0.85"), ("cmap", "turbo")],
@@ -120,7 +120,7 @@ def test_the_painted_map_equals_the_servers_picture(page, app, steps, expected):
         if kind == "layer":
             set_layer(page, value)
         elif kind == "head":
-            page.locator("#explorer-head select").select_option(value)
+            page.locator("#explorer-head select").select_option(label=value)
         elif kind == "method":
             page.locator(f".vx-method button[data-method={value}]").click()
         elif kind == "opacity":
@@ -167,7 +167,7 @@ def test_play_hover_keys_and_back_to_the_class_token(page, app):
     box = page.locator("#explorer .vx-map").bounding_box()
     page.mouse.move(box["x"] + 2, box["y"] + 2)
     hover = page.locator(".vx-hover").inner_text()
-    assert hover.startswith("row 0, col 0 · token 1") and "% of the map" in hover
+    assert hover.startswith("row 1, col 1 · token 1") and "% of the map" in hover, "rows and columns count from 1"
 
     page.locator("#explorer .vx").focus()
     before = stamp(page)
@@ -180,7 +180,7 @@ def test_play_hover_keys_and_back_to_the_class_token(page, app):
     page.mouse.click(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
     rows, cols = page.evaluate("() => window.vitdemo.decoded.payload.grid")
     assert painted(page)["patch"] == [rows - 1, cols - 1]
-    assert page.locator("#explorer .vx-caption").inner_text().startswith(f"What patch (row {rows - 1}, col {cols - 1})")
+    assert page.locator("#explorer .vx-caption").inner_text().startswith(f"What patch (row {rows}, col {cols})")
     assert page.locator("#explorer-head select").is_disabled()
     before = stamp(page)
     page.locator(".vx-back").click()

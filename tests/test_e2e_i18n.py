@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.browser import MARKS
+from tests.browser import MARKS, stamp, wait_painted
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
@@ -59,6 +59,41 @@ def texts(page, selector: str) -> str:
       return copy.textContent; }).join(" ")""", selector)
 
 
+# The first head and the first patch, as each reader reads them: counted from 1 (issue 23's one way of counting).
+FIRST = {"zh-CN": {"option": "第 1 个头", "head": "，第 1 个头。", "hover": "第 1 行，第 1 列 · 标记 1",
+                   "patch": "图像块（第 1 行，第 1 列）关注哪里"},
+         "en-US": {"option": "head 1", "head": ", head 1. Click a patch", "hover": "row 1, col 1 · token 1",
+                   "patch": "What patch (row 1, col 1) attends to"}}
+AT_FIRST_PATCH = """type => {
+    const canvas = document.querySelector('#explorer .vx-map'), box = canvas.getBoundingClientRect();
+    const p = window.vitdemo.decoded.payload;
+    canvas.dispatchEvent(new MouseEvent(type, {clientX: box.left + 0.5 * box.width / p.grid[1],
+                                               clientY: box.top + 0.5 * box.height / p.grid[0], bubbles: true}));
+}"""
+
+
+def first_head_and_patch_are_counted_from_1(page, locale: str) -> None:
+    """The head select's first head, the caption with it, the hover read-out and the caption of the first patch
+    all say 1, in the page's language; the page is left as it was (mean of heads, no patch)."""
+    said = FIRST[locale]
+    head = page.locator("#explorer-head select")
+    assert head.locator("option[value='0']").inner_text() == said["option"]
+    before = stamp(page)
+    head.select_option("0")  # the bundle's head 0
+    assert wait_painted(page, before)["head"] == 1, "data-view counts heads from 1 as well"
+    assert said["head"] in texts(page, "#explorer .vx-caption"), texts(page, "#explorer .vx-caption")
+    page.evaluate(AT_FIRST_PATCH, "mousemove")
+    assert texts(page, "#explorer .vx-hover").startswith(said["hover"]), texts(page, "#explorer .vx-hover")
+    before = stamp(page)
+    page.evaluate(AT_FIRST_PATCH, "click")
+    assert wait_painted(page, before)["patch"] == [0, 0]
+    assert texts(page, "#explorer .vx-caption").startswith(said["patch"]), texts(page, "#explorer .vx-caption")
+    before = stamp(page)
+    page.locator("#explorer .vx-back").click()
+    head.select_option("mean")
+    wait_painted(page, before)
+
+
 def english_words(text: str) -> set[str]:
     return {w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in ALLOWED}
 
@@ -78,6 +113,7 @@ def test_a_chinese_browser_gets_a_chinese_page(new_page, shots, screen):
     assert "第 6 层（共 6 层）" in texts(page, "#explorer .vx-caption")
     leftovers = {s: english_words(texts(page, s)) for s in NO_ENGLISH}
     assert not any(leftovers.values()), {s: w for s, w in leftovers.items() if w}
+    first_head_and_patch_are_counted_from_1(page, "zh-CN")
     assert page.errors == []
 
 
@@ -92,6 +128,7 @@ def test_an_english_browser_gets_an_english_page(new_page, shots, screen):
     assert "This model knows only 11 classes" in texts(page, "#summary")
     chinese = {s: texts(page, s) for s in NO_ENGLISH + ["#summary"] if CJK.search(texts(page, s))}
     assert not chinese, chinese
+    first_head_and_patch_are_counted_from_1(page, "en-US")
     assert page.errors == []
 
 

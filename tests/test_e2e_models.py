@@ -169,8 +169,8 @@ def test_view_switches_repaint_both_panels_without_a_request(page):
     assert [p["method"] for p in rollout] == ["rollout", "rollout"]
     assert np.abs(canvas_pixels(page, 1) - before_pixels).max() > 20, "the second panel changed with the method"
     painted_after(page, lambda: page.locator(".vx-method button[data-method=attention]").click())  # then the head
-    heads = painted_after(page, lambda: page.locator("#explorer-head select").select_option("3"))
-    assert (heads[0]["head"], heads[1]["head"]) == (3, "mean")
+    heads = painted_after(page, lambda: page.locator("#explorer-head select").select_option(label="head 4"))
+    assert (heads[0]["head"], heads[1]["head"]) == (4, "mean"), "data-views count heads from 1, as the page"
     assert f"has {SECOND_HEADS} heads" in page.locator("#models-compare .vg-note").inner_text()
     for method in ("norms", "features"):
         shown = painted_after(page, lambda m=method: page.locator(f".vx-method button[data-method={m}]").click())

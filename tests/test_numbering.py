@@ -7,10 +7,14 @@ the API send); these cases are written out by hand: the API's head 1 is the libr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vitdemo import numbering
 from vitdemo.app import validation
+
+STAR = Path(__file__).resolve().parents[1] / "assets" / "examples" / "shape_star.png"
 
 
 def test_the_first_row_column_head_and_layer_are_shown_as_1():
@@ -46,3 +50,32 @@ def test_a_views_file_name_counts_rows_columns_heads_and_layers_from_1():
     view = validation.View(method="attention", layer=1, head=1, patch=(0, 0))
     assert file_name("star_p16", "map", view.method, view.layer, view.head, None, view.patch) == \
         "star_p16_patch1-1_layer1_head1"
+
+
+@pytest.mark.slow
+def test_the_figure_download_of_head_1_is_the_librarys_head_0_and_named_head1(tmp_path):
+    """"Download figure" sends #explorer's data-view, which counts heads from 1: head 1 is drawn as the library's
+    head 0, and the file is named for head 1 and layer 1 as the page showed them."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from vitdemo.app.figure_download import FigureDownloads
+    from vitdemo.app.models import choose_startup
+    from vitdemo.app.outputs import PictureStore
+    from vitdemo.app.service import Engine
+    from vitdemo.explain.figure import FigureView, picture
+
+    engine = Engine(choose_startup("bundled"))
+    analysed = engine.analysis(Image.open(STAR).convert("RGB"))
+    engine.grants.grant("reader", analysed.key)
+    sent = {"method": "attention", "layer": 1, "head": 1, "cmap": "inferno", "opacity": 0.6, "patch": None,
+            "query": 0, "key": list(analysed.key)}
+    out = FigureDownloads(engine, PictureStore(tmp_path)).download({"figure_view": json.dumps(sent)}, lang="en",
+                                                                    session="reader")
+    path = out["figure_file"]
+    assert path.endswith("/figure_bundled_star_p16_attention_layer1_head1.png"), path
+    title = engine.entry("bundled").title
+    expected = picture(analysed.analysis, FigureView(method="attention", layer=0, head=0), title)
+    assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), np.asarray(expected))
