@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
+from vitdemo.app.cache import AnalysisKey
 from vitdemo.app.callbacks import Handlers, cleared
 from vitdemo.app.models import choose_startup
 from vitdemo.app.service import Engine
@@ -254,6 +255,43 @@ def test_keep_aspect_says_when_it_had_to_crop(engine, tmp_path):
     assert "Your 960×240 image is longer than 3:1" in out["summary"]
     out = handlers.update(controls(engine, image=str(wide), keep_aspect=False))
     assert "longer than 3:1" not in out["summary"]
+
+
+@pytest.mark.parametrize("lang, said", [
+    ("en", "Your 1×1 image is much smaller than what the model reads: it was enlarged to 96×96 px"),
+    ("zh-CN", "你的图像只有 1×1，比模型读取的尺寸小得多：已放大到 96×96 像素"),
+])
+def test_a_1x1_image_is_said_to_be_enlarged(engine, tmp_path, lang, said):
+    """The bundled model reads 96×96 px (config.json): a 1×1 upload is taken, and the summary says what became
+    of it; a 96×96 one is not news."""
+    from PIL import Image
+
+    dot, full = tmp_path / "dot.png", tmp_path / "full.png"
+    Image.new("RGB", (1, 1), (200, 30, 40)).save(dot)
+    Image.new("RGB", (96, 96), (200, 30, 40)).save(full)
+    handlers = Handlers(engine)
+    assert said in handlers.update(controls(engine, image=str(dot)), lang=lang)["summary"]
+    assert "enlarged" not in handlers.update(controls(engine, image=str(full)))["summary"]
+
+
+@pytest.mark.parametrize("lang, said", [("en", "Your GIF is animated: its first frame was used."),
+                                        ("zh-CN", "你的 GIF 是动图：只用了它的第一帧。")])
+def test_an_animated_gif_is_said_to_give_its_first_frame(engine, tmp_path, lang, said):
+    """Three frames, red, green, blue: the analysis is of the red one (the model's view is red), and the summary
+    says so; a GIF of one frame says nothing."""
+    import numpy as np
+    from PIL import Image
+
+    frames = [Image.new("RGB", (96, 96), colour) for colour in ((220, 0, 0), (0, 220, 0), (0, 0, 220))]
+    moving, still = tmp_path / "moving.gif", tmp_path / "still.gif"
+    frames[0].save(moving, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[1].save(still)
+    handlers = Handlers(engine)
+    out = handlers.update(controls(engine, image=str(moving)), lang=lang)
+    assert said in out["summary"]
+    view = np.asarray(engine.cached(AnalysisKey(*out["key"])).view.convert("RGB"), dtype=int)
+    assert view[..., 0].mean() > 200 and view[..., 1:].max() < 20, "the first frame (red) was analysed"
+    assert "animated" not in handlers.update(controls(engine, image=str(still)))["summary"]
 
 
 @pytest.mark.slow

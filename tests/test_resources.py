@@ -22,6 +22,7 @@ from PIL import Image
 
 from vitdemo.app import uploads
 from vitdemo.app.cache import image_digest
+from vitdemo.app.i18n import localized
 from vitdemo.app.uploads import ImageInputError, decode_image
 from vitdemo.config import Preprocessing, ViTConfig
 from vitdemo.preprocessing import MAX_ASPECT_RATIO, MAX_KEEP_ASPECT, model_view
@@ -185,8 +186,14 @@ def test_library_model_view_of_a_strip_allocates_little(peak_resettable):
 @pytest.mark.parametrize("size", [(40_000, 1), (3, 20_000), (2001, 200), (200, 2001)])
 def test_shapes_beyond_10_to_1_are_refused_from_the_header(size):
     # The file declares the size and then breaks off: decoding it would fail as "damaged".
-    with pytest.raises(ImageInputError, match=r"Please crop it to at most 10:1\. Accepted: .* 10:1 wide or tall"):
+    # One limit, named twice from one constant (MAX_ASPECT_RATIO), and what to do: the app has no crop tool.
+    said = r"more than 10 times as .*\. Upload a (narrower|shorter) part of it, cut out in any photo editor.* " \
+           r"Accepted: .* 10:1 wide or tall"
+    with pytest.raises(ImageInputError, match=said) as refused:
         decode_image(png_declaring(*size))
+    assert "crop" not in str(refused.value)
+    chinese = localized(refused.value.args[0], "zh-CN")
+    assert "10 倍" in chinese and "一部分（用任何图片编辑器都能截取）" in chinese and "裁" not in chinese, chinese
 
 
 @pytest.mark.parametrize("size", [(2000, 200), (200, 2000)])

@@ -66,8 +66,10 @@ BAD_INPUT_WORDS = {
     "over_pixel_limit": ["too large", "8000×7000", "megapixels"],
     "zero_width_png": ["PNG", "damaged"],
     "oversize_file": ["too large", "MB"],
-    "strip_40000x1": ["40000×1", "more than 10 times as wide as it is tall", "crop it to at most 10:1"],
-    "strip_3x20000": ["3×20000", "more than 10 times as tall as it is wide", "crop it to at most 10:1"],
+    "strip_40000x1": ["40000×1", "more than 10 times as wide as it is tall", "at most 10:1 wide or tall",
+                      "Upload a narrower part of it"],
+    "strip_3x20000": ["3×20000", "more than 10 times as tall as it is wide", "at most 10:1 wide or tall",
+                      "Upload a shorter part of it"],
 }
 
 # name → (upright size, [(pixel, colour)], tolerance): what each odd image must decode to.

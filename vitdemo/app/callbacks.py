@@ -33,10 +33,12 @@ from .errors import refusal
 from .i18n import ENGLISH, Message, localized, localized_error, text
 from .models import title_of
 from .service import Analysed, Engine
-from .uploads import ImageInputError
+from .uploads import ImageInputError, animated
 from .validation import UserError
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from ..config import ViTConfig
     from ..explain.analysis import Analysis
 
@@ -144,7 +146,7 @@ class Handlers:
             return out  # said once: not again for Gradio's second `change`, nor for each later control
         source = [values[name] for name in SOURCE]
         try:
-            result, size = self._analysed(values, source)
+            result, image = self._analysed(values, source)
         except ImageInputError as exc:
             warn(localized_error(exc, lang), lang)
             return {**out, **cleared(lang), "source": source}  # no key: `source` names the refused upload
@@ -155,11 +157,12 @@ class Handlers:
 
         analysis = result.analysis
         entry = self.engine.entry(result.key.model)
+        size = image.size if image is not None else None
         cut = size if values["keep_aspect"] and size and max(size) / min(size) > MAX_KEEP_ASPECT else None
         return {**out, "explorer": explorer_payload(analysis, key=tuple(result.key), title=entry.title),
                 "labels": views.top_labels(analysis), "key": tuple(result.key), "source": source,
                 "summary": views.summary(analysis, title_of(entry, lang), result.seconds, result.cached, cut,
-                                         lang=lang),
+                                         lang=lang, decoded=size, animated=animated(image) if image else None),
                 "compare": None}  # compared for the previous image: gone rather than stale
 
     def _model_for(self, values: Values, trigger: str | None, progress: Any,
@@ -179,16 +182,16 @@ class Handlers:
             values = {**values, "patch": out["patch"]["value"]}
         return {**values, "model": active, "active_model": active}, out
 
-    def _analysed(self, values: Values, source: list[Any]) -> tuple[Analysed, tuple[int, int] | None]:
-        """The analysis the controls name, and the decoded image's size (None when it was not decoded):
-        from the cache without decoding when `source` is unchanged."""
+    def _analysed(self, values: Values, source: list[Any]) -> tuple[Analysed, Image.Image | None]:
+        """The analysis the controls name, and the decoded image (None when it was not decoded): from the
+        cache without decoding when `source` is unchanged."""
         key = AnalysisKey(*values["key"]) if values["key"] else None
         if key is not None and values["source"] == source:
             stored = self.engine.cached(key)
             if stored is not None:
                 return Analysed(key, stored, True, 0.0), None
         image = self.engine.decode(values["image"])
-        return self.engine.analysis(image, values["model"], values["patch"], values["keep_aspect"]), image.size
+        return self.engine.analysis(image, values["model"], values["patch"], values["keep_aspect"]), image
 
     def _switch(self, model: str, active: str, progress: Any, lang: str = ENGLISH) -> Values:
         """Load the chosen model (with download progress) and refit every model-dependent control to it.

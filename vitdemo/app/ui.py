@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from starlette.middleware import Middleware
 
+from ..preprocessing import MAX_KEEP_ASPECT
 from ..settings import EXAMPLES_DIR, settings
 from . import draw, figure_download, model_info, sessions, side_by_side
 from . import tour as guided
@@ -188,7 +189,7 @@ def _layout(engine: Engine, config: ViTConfig, store: PictureStore) -> Page:
             ui["patch"] = gr.Radio(patch_choices(config), value=config.patch_size, label=t("page.patch_size"),
                                    elem_id="patch-size")
             ui["patch_hint"] = gr.Markdown(patch_hint(config), elem_id="patch-hint")
-            ui["keep_aspect"] = gr.Checkbox(False, label=t("page.keep_aspect"),
+            ui["keep_aspect"] = gr.Checkbox(False, label=t("page.keep_aspect", ratio=f"{MAX_KEEP_ASPECT:g}"),
                                             elem_id="keep-aspect")
         with gr.Column(scale=9, elem_id="results"):
             ui["summary"] = gr.Markdown("", elem_id="summary")

@@ -55,6 +55,10 @@ ACCEPTED_DESCRIPTION = Message("errors.formats", mb=MAX_FILE_BYTES // 2**20, meg
 
 _DECODED_FORMATS = {*ACCEPTED_FORMATS, "MPO"}  # PIL's JPEG plugin labels multi-picture camera JPEGs "MPO"
 _FRIENDLY_NAMES = {"WEBP": "WebP", "MPO": "JPEG"}
+# Formats whose files may be animations, of which the app analyses the first frame and says so (`animated`).
+# Not MPO: a camera's multi-picture JPEG holds the photo first and previews after it, which is no animation.
+_ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
+ANIMATED = "vitdemo.animated"  # the decoded image's `info` key: the friendly name of the animation it came from
 _CORE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}  # PIL stores others in 4
 _DEEP_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f")
@@ -139,6 +143,7 @@ def _finish(image: Image.Image, owned: bool, file_bytes: int = 0) -> Image.Image
     what = Message("errors.image_of_format", format=_FRIENDLY_NAMES.get(image.format, image.format)) \
         if image.format else Message("errors.image")
     _fit_budget(image, owned, file_bytes)
+    moving = image.format in _ANIMATED_FORMATS and _is_animated(image)
     try:
         image.load()
     except MemoryError as exc:
@@ -150,12 +155,27 @@ def _finish(image: Image.Image, owned: bool, file_bytes: int = 0) -> Image.Image
         rgb = rgb_on_white(_upright(image))
     except ValueError as exc:  # e.g. a TIFF in a colour space PIL cannot convert, such as CIELAB
         raise _error(Message("errors.colour_mode", mode=image.mode)) from exc
-    if rgb is not image:
-        return rgb
-    # A plain image that shares nothing with the caller's, and does not keep the file's decoder alive. A
-    # file we opened has no other user, so it only needs a plain `Image` around its pixels, not a copy
-    # (`_new` is how PIL itself wraps pixels; a copy of a 50 MP photo would cost another 200 MB).
-    return image._new(image.im) if owned else image.copy()
+    if rgb is image:
+        # A plain image that shares nothing with the caller's, and does not keep the file's decoder alive. A
+        # file we opened has no other user, so it only needs a plain `Image` around its pixels, not a copy
+        # (`_new` is how PIL itself wraps pixels; a copy of a 50 MP photo would cost another 200 MB).
+        rgb = image._new(image.im) if owned else image.copy()
+    if moving:
+        rgb.info[ANIMATED] = _FRIENDLY_NAMES.get(image.format, image.format)
+    return rgb
+
+
+def _is_animated(image: Image.Image) -> bool:
+    """Whether the file holds more than one frame (PIL looks for a second one and comes back to the first)."""
+    try:
+        return bool(getattr(image, "is_animated", False))
+    except Exception:  # a damaged second frame: the first is still the picture, and `load` judges it
+        return False
+
+
+def animated(image: Image.Image) -> str | None:
+    """The format ("GIF", "PNG", "WebP") of the animation `decode_image` took the first frame of, else None."""
+    return image.info.get(ANIMATED)
 
 
 def _check_pixels(size: tuple[int, int]) -> None:

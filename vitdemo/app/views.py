@@ -20,6 +20,7 @@ from PIL import Image
 
 from .. import methods
 from ..numbering import shown
+from ..preprocessing import MAX_KEEP_ASPECT
 from .i18n import ENGLISH, catalogue, text
 from .model_info import MAX_LISTED_CLASSES
 from .models import ModelEntry, title_of
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from ..explain.analysis import Analysis
 
 Named = tuple[Image.Image, str]  # a picture and the name (without suffix) it downloads as
+# An upload the model's view enlarges more than this many times is said to be enlarged (a 1×1 image becomes one
+# flat colour; a 40 px icon shows its pixels as blocks); a little enlargement, such as 200 px to 224, is not news.
+ENLARGED = 2
 
 
 def current_map(analysis: Analysis, v: View) -> np.ndarray:
@@ -103,9 +107,11 @@ def known_classes(analysis: Analysis, lang: str = ENGLISH) -> str:
 
 
 def summary(analysis: Analysis, title: str, seconds: float | None = None, cached: bool = False,
-            cropped_from: tuple[int, int] | None = None, lang: str = ENGLISH) -> str:
-    """Markdown, in `lang`: the model, the grid, the token count, the timing, and what was cut or what the
-    model knows."""
+            cropped_from: tuple[int, int] | None = None, lang: str = ENGLISH, decoded: tuple[int, int] | None = None,
+            animated: str | None = None) -> str:
+    """Markdown, in `lang`: the model, the grid, the token count, the timing, what the model knows, and what
+    was done to the upload that the picture alone does not tell: cut (`cropped_from`), much enlarged (the
+    `decoded` size), the first frame of an `animated` file taken."""
     rows, cols = analysis.grid
     p = analysis.patch_size
     native = analysis.model.config.native_patch_sizes
@@ -119,7 +125,12 @@ def summary(analysis: Analysis, title: str, seconds: float | None = None, cached
     notes = [known_classes(analysis, lang)]
     if cropped_from is not None:
         w, h = cropped_from
-        notes.append(text("messages.summary.cropped", lang, width=w, height=h))
+        notes.append(text("messages.summary.cropped", lang, width=w, height=h, ratio=f"{MAX_KEEP_ASPECT:g}"))
+    if decoded is not None and min(analysis.view.size) > ENLARGED * min(decoded):
+        notes.append(text("messages.summary.enlarged", lang, width=decoded[0], height=decoded[1],
+                          view_width=analysis.view.width, view_height=analysis.view.height))
+    if animated:
+        notes.append(text("messages.summary.first_frame", lang, format=animated))
     return "  \n".join([line] + [n for n in notes if n])
 
 

@@ -42,9 +42,9 @@ EN = {
     "errors.colour_mode": "This image's colour mode ({mode}) is not supported.",
     "errors.no_pixels": "This image has no pixels ({width}×{height}).",
     "errors.too_wide": "This image is {width}×{height} pixels, more than {ratio} times as wide as it is tall. "
-                       "Please crop it to at most {ratio}:1.",
+                       "Upload a narrower part of it, cut out in any photo editor: the model sees only the middle.",
     "errors.too_tall": "This image is {width}×{height} pixels, more than {ratio} times as tall as it is wide. "
-                       "Please crop it to at most {ratio}:1.",
+                       "Upload a shorter part of it, cut out in any photo editor: the model sees only the middle.",
     "errors.over_budget": "This image is too large: {width}×{height} pixels {because} is {megapixels} megapixels, "
                           "and such images are accepted up to {fits} megapixels. Please downscale it.",
     "errors.because_transparency": "with transparency",
@@ -125,8 +125,10 @@ ZH = {
     "errors.image": "图像",
     "errors.colour_mode": "不支持这张图像的颜色模式（{mode}）。",
     "errors.no_pixels": "这张图像没有像素（{width}×{height}）。",
-    "errors.too_wide": "这张图像是 {width}×{height} 像素，宽度超过了高度的 {ratio} 倍。请把它裁到最多 {ratio}:1。",
-    "errors.too_tall": "这张图像是 {width}×{height} 像素，高度超过了宽度的 {ratio} 倍。请把它裁到最多 {ratio}:1。",
+    "errors.too_wide": "这张图像是 {width}×{height} 像素，宽度超过了高度的 {ratio} 倍。请上传其中较窄的一部分"
+                       "（用任何图片编辑器都能截取）：模型只看图像的中间部分。",
+    "errors.too_tall": "这张图像是 {width}×{height} 像素，高度超过了宽度的 {ratio} 倍。请上传其中较矮的一部分"
+                       "（用任何图片编辑器都能截取）：模型只看图像的中间部分。",
     "errors.over_budget": "这张图像太大：{width}×{height} 像素{because}，共 {megapixels} 百万像素，而这类图像最多接受 "
                           "{fits} 百万像素。请把它缩小。",
     "errors.because_transparency": "（带透明通道）",

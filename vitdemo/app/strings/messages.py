@@ -36,8 +36,11 @@ EN = {
     "messages.summary.no_classifier": "This model has no classifier (self-supervised): it names no class, but every "
                                       "attention view works.",
     "messages.summary.few_classes": "This model knows only {count} classes: {labels}.",
-    "messages.summary.cropped": "Your {width}×{height} image is longer than 3:1, the most “Keep aspect ratio” keeps: "
-                                "its middle was cropped to 3:1.",
+    "messages.summary.cropped": "Your {width}×{height} image is longer than {ratio}:1, the most “Keep aspect ratio” "
+                                "keeps: its middle was cropped to {ratio}:1.",
+    "messages.summary.enlarged": "Your {width}×{height} image is much smaller than what the model reads: it was "
+                                 "enlarged to {view_width}×{view_height} px, so each of its pixels became a block.",
+    "messages.summary.first_frame": "Your {format} is animated: its first frame was used.",
     # the recipe tab
     "messages.recipe.prompt": "Upload an image to see each step of the recipe on it.",
     "messages.recipe.header": "| # | stage | tensor shape | what happened |",
@@ -102,8 +105,11 @@ ZH = {
     "messages.summary.ms": " · {ms} 毫秒",
     "messages.summary.no_classifier": "这个模型没有分类器（自监督）：它不给出类别，但所有注意力视图都可以用。",
     "messages.summary.few_classes": "这个模型只认识 {count} 个类别：{labels}。",
-    "messages.summary.cropped": "你的图像是 {width}×{height}，长宽比超过了“保持宽高比”最多保留的 3:1：已从中间裁成 "
-                                "3:1。",
+    "messages.summary.cropped": "你的图像是 {width}×{height}，长宽比超过了“保持宽高比”最多保留的 {ratio}:1："
+                                "已从中间裁成 {ratio}:1。",
+    "messages.summary.enlarged": "你的图像只有 {width}×{height}，比模型读取的尺寸小得多：已放大到 "
+                                 "{view_width}×{view_height} 像素，所以它的每个像素都变成了一个色块。",
+    "messages.summary.first_frame": "你的 {format} 是动图：只用了它的第一帧。",
     "messages.recipe.prompt": "上传一张图像，看看每一步在它身上做了什么。",
     "messages.recipe.header": "| # | 阶段 | 张量形状 | 发生了什么 |",
     "messages.title.warning": "注意",
