@@ -72,7 +72,7 @@ AT_FIRST_PATCH = """type => {
 }"""
 
 
-def first_head_and_patch_are_counted_from_1(page, locale: str) -> None:
+def first_head_and_patch_are_counted_from_1(page, locale: str, shot) -> None:
     """The head select's first head, the caption with it, the hover read-out and the caption of the first patch
     all say 1, in the page's language; the page is left as it was (mean of heads, no patch)."""
     said = FIRST[locale]
@@ -88,6 +88,8 @@ def first_head_and_patch_are_counted_from_1(page, locale: str) -> None:
     page.evaluate(AT_FIRST_PATCH, "click")
     assert wait_painted(page, before)["patch"] == [0, 0]
     assert texts(page, "#explorer .vx-caption").startswith(said["patch"]), texts(page, "#explorer .vx-caption")
+    page.locator("#explorer .vx-caption").scroll_into_view_if_needed()
+    page.screenshot(path=str(shot))
     before = stamp(page)
     page.locator("#explorer .vx-back").click()
     head.select_option("mean")
@@ -113,7 +115,7 @@ def test_a_chinese_browser_gets_a_chinese_page(new_page, shots, screen):
     assert "第 6 层（共 6 层）" in texts(page, "#explorer .vx-caption")
     leftovers = {s: english_words(texts(page, s)) for s in NO_ENGLISH}
     assert not any(leftovers.values()), {s: w for s, w in leftovers.items() if w}
-    first_head_and_patch_are_counted_from_1(page, "zh-CN")
+    first_head_and_patch_are_counted_from_1(page, "zh-CN", shots / f"zh_{screen}_first_patch.png")
     assert page.errors == []
 
 
@@ -128,7 +130,7 @@ def test_an_english_browser_gets_an_english_page(new_page, shots, screen):
     assert "This model knows only 11 classes" in texts(page, "#summary")
     chinese = {s: texts(page, s) for s in NO_ENGLISH + ["#summary"] if CJK.search(texts(page, s))}
     assert not chinese, chinese
-    first_head_and_patch_are_counted_from_1(page, "en-US")
+    first_head_and_patch_are_counted_from_1(page, "en-US", shots / f"en_{screen}_first_patch.png")
     assert page.errors == []
 
 
