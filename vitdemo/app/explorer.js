@@ -146,7 +146,7 @@ function drawCurves(results) {
 function prefixChips() {
   const p = d.payload, norms = view.method === "norms" ? d.lenses.norms : null, t = p.prefix.length;
   const base = core.baseMethod(p.schema);
-  const n = p.grid[0] * p.grid[1], offset = (view.layer - 1) * (t + n);
+  const n = p.grid[0] * p.grid[1], offset = core.indexOf(view.layer) * (t + n);
   controls.prefix.innerHTML = p.prefix.map((kind, i) => {
     const norm = norms ? ` · ‖x‖ ${norms[offset + i].toFixed(1)}` : "";
     return `<button data-query="${i}" title="${tr("explorer.token_n", { index: i })}">${tr(`explorer.kind.${kind}`)}` +
@@ -203,7 +203,7 @@ async function fetchMissing() {
       controls.status.textContent = tr("explorer.fetch_similarity");
       mine.rows[`similarity/${index}`] = await fetchSimilarityRow(mine, view.patch);
     } else if (view.patch && !d.patches) {
-      const [r, c] = view.patch, key = `${view.layer - 1}/${r * p.grid[1] + c}`;
+      const [r, c] = view.patch, key = `${core.indexOf(view.layer)}/${r * p.grid[1] + c}`;
       controls.status.textContent = tr("explorer.fetch_attention");
       mine.rows[key] = await fetchPatchRow(mine, view.layer, view.patch);
     } else if (core.needsClass(p.schema, view.method)) {

@@ -66,7 +66,7 @@
   // The map a view asks for, as {values: Float32Array in [0, 1] (map / its max), peak: the max}, or null
   // when it must be fetched first (relevance of a class not yet computed, a clicked row of a large grid).
   function currentMap(d, view) {
-    const [rows, cols] = d.payload.grid, n = rows * cols, layer = view.layer - 1;
+    const [rows, cols] = d.payload.grid, n = rows * cols, layer = core.indexOf(view.layer);
     if (view.method === "norms") return normsMap(d, layer);  // the lenses (core.isLens)
     if (view.method === "features") return featuresMap(d, view);
     if (view.query > 0 && !view.patch) return prefixMap(d, view);
@@ -112,7 +112,7 @@
     const { payload, lenses } = d, n = payload.grid[0] * payload.grid[1], others = payload.prefix.length - 1;
     if (!lenses || !lenses.prefix || view.query > others) return null;
     const heads = payload.head_order.length, h = Math.max(0, payload.head_order.map(String).indexOf(String(view.head)));
-    const at = (((view.layer - 1) * others + (view.query - 1)) * heads) + h;
+    const at = ((core.indexOf(view.layer) * others + (view.query - 1)) * heads) + h;
     return scaled(lenses.prefix.q.subarray(at * n, at * n + n), lenses.prefix.max[at], 65535);
   }
   const scaled = core.scaled;

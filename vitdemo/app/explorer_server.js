@@ -8,7 +8,7 @@ async function fetchMaps(d, method, target, discard) {
 }
 // What one clicked patch attends to at `layer` (from 1), for a grid too large to send whole.
 async function fetchPatchRow(d, layer, [r, c]) {
-  return V.stack(await server.patch_row(d.payload.key, layer - 1, r, c), 255);
+  return V.stack(await server.patch_row(d.payload.key, V.core.indexOf(layer), r, c), 255);
 }
 // One patch's feature similarity to every patch, for a grid too large to send whole.
 async function fetchSimilarityRow(d, [r, c]) {

@@ -60,7 +60,8 @@ async function fetchSecond(d, v, s) {
       d.rows[`similarity/${r * cols + c}`] = await V.stack(await server.similarity_row(p.key, r, c), 255);
     } else if (v.patch) {
       const [r, c] = v.patch;
-      d.rows[`${v.layer - 1}/${r * cols + c}`] = await V.stack(await server.patch_row(p.key, v.layer - 1, r, c), 255);
+      const layer = V.core.indexOf(v.layer);
+      d.rows[`${layer}/${r * cols + c}`] = await V.stack(await server.patch_row(p.key, layer, r, c), 255);
     } else if (V.core.needsClass(p.schema, v.method)) {
       d.classes[v.method][v.target] = await V.stack(await server.maps(p.key, v.method, v.target, 0), 65535);
     } else return;

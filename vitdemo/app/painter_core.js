@@ -39,7 +39,7 @@
   // {at: the map's index in the stack's maxima, offset: its first value in the stack}, for layer from 1.
   function mapSlot(payload, method, layer, head) {
     const n = payload.grid[0] * payload.grid[1], heads = settings(payload, method);
-    const at = (layer - 1) * heads.length + Math.max(0, heads.indexOf(String(head)));
+    const at = indexOf(layer) * heads.length + Math.max(0, heads.indexOf(String(head)));
     return { at, offset: at * n, n };
   }
   // Quantised values (0..levels) as a map in [0, 1] of its peak.
@@ -142,6 +142,8 @@
   // the layer, as the slider shows it, from 1). People read rows, columns, heads and layers from 1: this is the
   // one place the page turns an index into the number it shows (vitdemo/numbering.py `shown`, the server's).
   const counted = (index) => index + 1;
+  // The bundle's (and the server functions') 0-based index of a layer the slider counts from 1.
+  const indexOf = (number) => number - 1;
   // A head as people count it: a fusion ("mean") stays its name, head index 0 is "head 1".
   const countedHead = (head) => (typeof head === "number" ? counted(head) : head);
   // The view as the page counts it, for #explorer's data-view and the figure it asks the server for
@@ -167,5 +169,5 @@
 
   return { methodOf, needsClass, chainsLayers, discards, baseMethod, isFusion, labelKey, titleKey, captionKey,
            settings, mapSlot, scaled, heatIndices, patchUnder, deviceSize, lineWidth, gridLines, initialView,
-           withMethod, forBundle, isLens, drawnHead, counted, countedHead, countedView, fileName, safeName };
+           withMethod, forBundle, isLens, drawnHead, counted, indexOf, countedHead, countedView, fileName, safeName };
 });
