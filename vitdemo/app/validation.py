@@ -44,8 +44,8 @@ class View:
     smooth: bool = False
     show_indices: bool = False
     show_order: bool = False
-    # A clicked patch, (row, col) as the library indexes the grid (from 0: the page's data-view holds it so and no
-    # client sends one): show what it attends to instead of the class token.
+    # A clicked patch: show what it attends to instead of the class token. Its (row, col) is the grid's index from
+    # 0, as the library and the page's data-view hold it (no client sends one); names and captions count it from 1.
     patch: Patch | None = None
 
 
