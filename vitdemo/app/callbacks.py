@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from ..preprocessing import MAX_KEEP_ASPECT
-from . import validation, views
+from . import example_sets, validation, views
 from .cache import AnalysisKey
 from .choices import MAX_COMPARED, compare_default, model_choices, patch_choices, patch_hint
 from .components import check_first
 from .errors import refusal
 from .i18n import ENGLISH, Message, localized, localized_error, text
-from .models import title_of
+from .models import ModelEntry, title_of
 from .service import Analysed, Engine
 from .uploads import ImageInputError, animated
 from .validation import UserError
@@ -103,6 +103,11 @@ def model_controls(config: ViTConfig, lang: str = ENGLISH) -> Values:
             "patch_hint": patch_hint(config, lang),
             "compare_sizes": gr.update(choices=patch_choices(config), value=compare_default(config)),
             "compare_button": gr.update(interactive=True)}
+
+
+def examples_for(entry: ModelEntry) -> gr.Dataset:
+    """The examples table showing the pictures that fit the model `entry` names (`example_sets`)."""
+    return gr.Dataset(samples=[[path] for path in example_sets.example_files(entry)])
 
 
 def cleared(lang: str = ENGLISH) -> Values:
@@ -212,7 +217,7 @@ class Handlers:
         # the choices again, in the reader's language, and with the sizes of what is now downloaded
         return {"model": gr.update(value=entry.key, choices=model_choices(self.engine, lang)),
                 "active_model": entry.key, "status": self.status(entry.key, lang),
-                **model_controls(config, lang)}
+                **model_controls(config, lang), "example_table": examples_for(entry)}
 
     def status(self, model: str, lang: str = ENGLISH) -> str:
         """The line at the top: which model runs, what it is, and why it was chosen when it is the default."""

@@ -24,7 +24,7 @@ from starlette.middleware import Middleware
 
 from ..preprocessing import MAX_KEEP_ASPECT
 from ..settings import EXAMPLES_DIR, settings
-from . import draw, figure_download, model_info, sessions, side_by_side
+from . import draw, example_sets, figure_download, model_info, sessions, side_by_side
 from . import tour as guided
 from .admission import concurrency, gate_queued_events
 from .api import register_endpoints
@@ -35,7 +35,7 @@ from .disk import UploadCap
 from .errors import unknown_component
 from .explorer import explorer, gallery, head_script
 from .i18n import language, t, t_message, translations
-from .models import BUNDLED, HubProbe, choose_startup, settle_pending
+from .models import HubProbe, choose_startup, settle_pending
 from .outputs import PictureStore, output_gallery, output_image
 from .page import Page
 from .request_limit import BodyLimit
@@ -46,13 +46,12 @@ if TYPE_CHECKING:
     from ..config import ViTConfig
 
 Binder = Callable[..., tuple[Callable[..., Any], set[Any], list[Any]]]  # `bind`, passed to wire elsewhere
-EXAMPLES = ("cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg", "shape_star.png", "shape_triangle.png")
 # What `update` reads and what it may change, by name (see callbacks.Handlers.update). Every view of an
 # analysis (method, layer, head, colours, a clicked patch) is drawn by the explorer in the browser.
 SOURCE_CONTROLS = ("image", "model", "patch", "keep_aspect")
 STATES = ("key", "source", "active_model", "tab")
 UPDATE_OUTPUTS = ("explorer", "labels", "summary", "key", "source", "compare", "model", "active_model", "status",
-                  "patch", "patch_hint", "compare_sizes", "compare_button")
+                  "patch", "patch_hint", "compare_sizes", "compare_button", "example_table")
 MODEL_GROUP = "model"  # the concurrency_id of every event that may run the model
 TAB_OUTPUTS = ("compare", "recipe_table", "recipe_gallery", "probe_filters", "probe_positions", "probe_distance")
 CSS = """
@@ -199,7 +198,8 @@ def _layout(engine: Engine, config: ViTConfig, store: PictureStore) -> Page:
                     ui.update(figure_download.controls())  # "Download figure": the view on screen
                 ui["labels"] = gr.Label(num_top_classes=5, label=t("page.top5"), elem_id="labels", min_width=200,
                                         scale=1)
-            ui["examples"] = _examples(ui["image"])
+            ui["examples"] = _examples(ui["image"], engine)
+            ui["example_table"] = ui["examples"].dataset
     _tabs(ui, engine, config, store)
     ui["key"] = gr.State(None)  # the AnalysisKey of the analysis shown
     ui["source"] = gr.State(None)  # the (image, model, patch size, keep aspect) that key answers
@@ -209,19 +209,20 @@ def _layout(engine: Engine, config: ViTConfig, store: PictureStore) -> Page:
 
 
 def _image_input(engine: Engine) -> gr.Image:
-    first = "shape_star.png" if engine.default_key == BUNDLED else "cat.jpg"
-    return upload_image(value=str(EXAMPLES_DIR / first), label=t("page.image"), height=230,
+    first = example_sets.example_files(engine.entry())[0]  # the first example that fits the model
+    return upload_image(value=first, label=t("page.image"), height=230,
                         sources=["upload", "webcam", "clipboard"], format="png", elem_id="input-image",
                         placeholder=t("page.image_placeholder", accepted=ACCEPTED_DESCRIPTION))
 
 
-def _examples(image: gr.Image) -> gr.helpers.Examples:
+def _examples(image: gr.Image, engine: Engine) -> gr.helpers.Examples:
     """Clicking one sets the input image, whose change runs the (cached per image) analysis: examples are
-    thereby cached lazily, on first use, for every later visitor."""
-    samples = [[str(EXAMPLES_DIR / name)] for name in EXAMPLES if (EXAMPLES_DIR / name).exists()]
-    examples = gr.Examples(samples, [image], label=t("page.examples"), examples_per_page=len(EXAMPLES),
+    thereby cached lazily, on first use, for every later visitor. Which pictures it offers follows the model
+    (`example_sets`; a model switch sends the new set: `callbacks.examples_for`)."""
+    samples = [[path] for path in example_sets.example_files(engine.entry())]
+    examples = gr.Examples(samples, [image], label=t("page.examples"), examples_per_page=example_sets.MOST_EXAMPLES,
                            elem_id="examples")
-    check_first(examples.dataset, example_index(len(samples)))
+    check_first(examples.dataset, example_index(example_sets.MOST_EXAMPLES))
     return examples
 
 
