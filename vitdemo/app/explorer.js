@@ -29,7 +29,7 @@ const controls = {
   caption: $(".vx-caption"), prefix: $(".vx-prefix"), histogram: $(".vx-histogram"), mapCanvas: $(".vx-map"), gridCanvas: $(".vx-grid"), bar: $(".vx-bar"),
   low: $(".vx-low"), high: $(".vx-high"), methods: element.querySelectorAll(".vx-method button"),
   downloadMap: $(".vx-download-map"), downloadGrid: $(".vx-download-grid"),
-  faith: $(".vx-faith"), curves: $(".vx-curves"), aucs: $(".vx-aucs"), hide: $(".vx-hide"), without: $(".vx-without"),
+  faith: $(".vx-faith"), curves: $(".vx-curves"), aucs: $(".vx-aucs"), hide: $(".vx-hide"),
 };
 let hidden = [];       // click-to-hide: the patches dropped, as [row, col]
 
@@ -101,24 +101,22 @@ function syncControls() {
   }
 }
 
-// Click to hide: the dropped patches drawn dark on the map; the classification without them from the server.
+// Click to hide: the dropped patches drawn dark on the map; the classification without them from the server,
+// shown in the top-5 beside the map (explorer_top5.js).
 async function toggleHidden(patch) {
   const at = hidden.findIndex(([r, c]) => r === patch[0] && c === patch[1]);
   at >= 0 ? hidden.splice(at, 1) : hidden.push(patch);
   paint();
   const mine = d, asked = hidden.map((x) => x.slice());
-  if (!asked.length) { controls.without.textContent = ""; return; }
-  controls.without.textContent = tr("explorer.classifying");
+  if (!asked.length) { clearTopWithout(); return; }
+  showTopWithout(tr("explorer.classifying"), null, {}, percent);
   try {
     const top = await fetchTopWithout(mine, asked);
     if (mine !== d || JSON.stringify(asked) !== JSON.stringify(hidden)) return; // a newer click answers
-    const was = Object.fromEntries(mine.payload.top);
-    const listed = top.map(([label, prob]) =>
-      `${label} ${percent(prob)}${label in was ? tr("explorer.was", { percent: percent(was[label]) }) : ""}`).join(" · ");
-    controls.without.textContent = asked.length === 1 ? tr("explorer.without_one", { top: listed })
-      : tr("explorer.without_many", { count: asked.length, top: listed });
+    const title = asked.length === 1 ? tr("explorer.without_one") : tr("explorer.without_many", { count: asked.length });
+    showTopWithout(title, top, Object.fromEntries(mine.payload.top), percent);
   } catch (error) {
-    controls.without.textContent = tr("explorer.classify_failed", { error: error.message || error });
+    if (mine === d) showTopWithout(tr("explorer.classify_failed", { error: error.message || error }), null, {}, percent);
   }
 }
 
@@ -246,7 +244,7 @@ function set(changes) {
 async function show(payload) {
   stop();
   if (!payload || !payload.grid) {
-    d = null; root.dataset.view = ""; element.querySelector(".vx").hidden = true;
+    d = null; root.dataset.view = ""; element.querySelector(".vx").hidden = true; hidden = []; clearTopWithout();
     V.decoded = null; V.bus.dispatchEvent(new CustomEvent("view", { detail: { view: { ...view }, decoded: null } }));
     return;
   }
@@ -258,11 +256,12 @@ async function show(payload) {
   element.querySelector(".vx").hidden = false;
   fillHeads(); fillTargets();
   view = core.forBundle(view, payload, !!sameModel);
-  hidden = []; controls.without.textContent = ""; controls.aucs.textContent = "";
+  hidden = []; clearTopWithout(); controls.aucs.textContent = "";
   controls.curves.getContext("2d").clearRect(0, 0, controls.curves.width, controls.curves.height);
   delete element.dataset.faithfulness;
   controls.discard.value = payload.discard || 0; controls.discardOut.textContent = String(payload.discard || 0);
   paint();
+  if (performance.now() < (V.revealUntil || 0)) { V.revealUntil = 0; revealResults(); }
   faithfulness();
 }
 
@@ -310,7 +309,7 @@ controls.order.addEventListener("change", () => set({ order: controls.order.chec
 controls.play.addEventListener("click", play);
 controls.faith.addEventListener("toggle", faithfulness);
 controls.hide.addEventListener("change", () => {
-  if (!controls.hide.checked) { hidden = []; controls.without.textContent = ""; paint(); }
+  if (!controls.hide.checked) { hidden = []; clearTopWithout(); paint(); }
 });
 controls.back.addEventListener("click", () => set({ patch: null, query: 0 }));
 controls.discard.addEventListener("change", async () => {

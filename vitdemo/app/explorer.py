@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
 LENSES = ("norms", "features")  # views of the tokens beside the methods (their buttons follow the methods')
-EXPLORER_SCRIPTS = ("explorer_plots.js", "explorer_server.js", "explorer.js")  # one scope, in this order
+EXPLORER_SCRIPTS = ("explorer_plots.js", "explorer_server.js", "explorer_top5.js", "explorer.js")  # one scope, in order
 GALLERY_FUNCTIONS = {"heads": ("maps",), "compare": ("maps",), "models": ("maps", "patch_row", "similarity_row")}
 
 
@@ -74,12 +74,13 @@ def head_script() -> str:
             f"<script>\n{asset('webcam.js')}</script>")
 
 
-def template() -> str:
+def template(top5: str = "") -> str:
+    """The explorer's HTML; `top5`: the elem_id of the top-5 beside the map, where click-to-hide answers."""
     buttons = "".join(f'<button data-method="{name}" data-t="{key}" aria-pressed="false">{text(key, ENGLISH)}</button>'
                       for name, key in method_buttons())
     cmaps = "".join(f'<option value="{c}">{c}</option>' for c in COLORMAPS)
     return (asset("explorer.html").replace("METHODS", buttons).replace("CMAPS", cmaps)
-            .replace("DISCARD_MAX", f"{MAX_DISCARD:g}"))
+            .replace("DISCARD_MAX", f"{MAX_DISCARD:g}").replace("TOP5", top5))
 
 
 def scripts(*names: str) -> str:
@@ -204,9 +205,25 @@ def gallery(engine: Engine, mode: str, elem_id: str) -> gr.HTML:
                    elem_id=elem_id, apply_default_css=False, padding=False)
 
 
-def explorer(engine: Engine) -> gr.HTML:
-    """The explorer component: its value is an explorer payload (or None for no analysis)."""
-    return gr.HTML(None, html_template=template(), css_template=asset("explorer.css"),
+# Click to hide's answer inside the top-5 (explorer_top5.js): page CSS, as it styles another component.
+TOP5_CSS = """
+.vx-hiding > .container {display: none !important;}
+.vx-top-without {padding: 34px 8px 6px; font-size: 0.85rem;}
+.vx-top-without p {margin: 0 0 6px;}
+.vx-top-without .vx-tw-title {font-weight: 600;}
+.vx-top-without .vx-tw-note {font-size: 0.75rem; opacity: 0.75;}
+.vx-top-without ol {list-style: none; margin: 0 0 6px; padding: 0;}
+.vx-top-without li {display: grid; grid-template-columns: 1fr auto; gap: 2px 6px; margin-bottom: 6px;}
+.vx-tw-label {font-family: var(--font-mono, monospace); overflow-wrap: anywhere;}
+.vx-tw-bar {grid-column: 1 / -1; justify-self: start; height: 4px; border-radius: 2px;
+  background: var(--color-accent, #6366f1);}
+"""
+
+
+def explorer(engine: Engine, top5: str = "") -> gr.HTML:
+    """The explorer component: its value is an explorer payload (or None for no analysis). `top5`: the
+    elem_id of the top-5 shown beside it, which click-to-hide updates."""
+    return gr.HTML(None, html_template=template(top5), css_template=asset("explorer.css"),
                    js_on_load=scripts(*EXPLORER_SCRIPTS),
                    server_functions=list(ExplorerServer(engine).functions().values()), elem_id="explorer",
                    apply_default_css=False, padding=False)

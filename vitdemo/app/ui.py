@@ -33,7 +33,7 @@ from .choices import compare_default, patch_choices, patch_hint
 from .components import check_first, example_index, upload_image
 from .disk import UploadCap
 from .errors import unknown_component
-from .explorer import explorer, gallery, head_script
+from .explorer import TOP5_CSS, explorer, gallery, head_script
 from .i18n import language, t, t_message, translations
 from .models import HubProbe, choose_startup, settle_pending
 from .outputs import PictureStore, output_gallery, output_image
@@ -52,7 +52,11 @@ SOURCE_CONTROLS = ("image", "model", "patch", "keep_aspect")
 STATES = ("key", "source", "active_model", "tab")
 UPDATE_OUTPUTS = ("explorer", "labels", "summary", "key", "source", "compare", "model", "active_model", "status",
                   "patch", "patch_hint", "compare_sizes", "compare_button", "example_table")
+TOP5 = "labels"  # the top-5's elem_id: the explorer's click-to-hide answers there
 MODEL_GROUP = "model"  # the concurrency_id of every event that may run the model
+# An example click keeps the results in view: now, and when its analysis paints (explorer_top5.js).
+REVEAL_RESULTS = ("() => { const V = window.vitdemo; V.revealUntil = performance.now() + 15000; "
+                  "if (V.revealResults) V.revealResults(); }")
 TAB_OUTPUTS = ("compare", "recipe_table", "recipe_gallery", "probe_filters", "probe_positions", "probe_distance")
 CSS = """
 #header {align-items: baseline; gap: 12px;}
@@ -63,6 +67,11 @@ CSS = """
 #webcam-error:has(.webcam-msg:empty) {display: none;}
 #webcam-error {color: #b91c1c; font-size: 0.85rem;}
 #download-figure {align-self: flex-start; width: auto !important; min-width: 180px; flex-grow: 0;}
+#examples {padding: 6px 8px !important;}
+#examples .gallery {gap: 6px; display: grid; grid-template-columns: repeat(auto-fill, minmax(54px, 1fr));}
+#examples .gallery-item {margin: 0; padding: 0;}
+#examples .gallery-item .container.gallery {width: 100% !important; height: auto !important; aspect-ratio: 1;}
+#examples .gallery-item img {width: 100%; height: 100%; object-fit: cover;}
 @media (max-width: 640px) {
   #header {flex-direction: column; gap: 2px;}
   #header h1 {font-size: 1.05rem;}
@@ -74,7 +83,7 @@ CSS = """
   #results {order: 1;}
   #result-row {flex-wrap: wrap;}
   #explorer {flex: 1 1 100% !important;}
-  #labels {flex: 1 1 100% !important;}
+  #beside {flex: 1 1 100% !important;}
 }
 """
 
@@ -110,7 +119,7 @@ def launch_options() -> dict[str, Any]:
     sessions keep their state (`sessions`)."""
     now = settings()
     middleware = [Middleware(BodyLimit), Middleware(UploadCap, cap_bytes=now.upload_mb * 2**20)]
-    return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS + guided.CSS, "head": head_script(),
+    return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS + TOP5_CSS + guided.CSS, "head": head_script(),
             "max_file_size": MAX_FILE_BYTES, "allowed_paths": [str(EXAMPLES_DIR)],
             "footer_links": ["api", "gradio"], "state_session_capacity": now.sessions,
             "i18n": translations(), "app_kwargs": {"middleware": middleware, "lifespan": sessions.lifespan,
@@ -194,12 +203,12 @@ def _layout(engine: Engine, config: ViTConfig, store: PictureStore) -> Page:
             ui["summary"] = gr.Markdown("", elem_id="summary")
             with gr.Row(equal_height=False, elem_id="result-row"):
                 with gr.Column(scale=4, min_width=300):
-                    ui["explorer"] = explorer(engine)
+                    ui["explorer"] = explorer(engine, top5=TOP5)
                     ui.update(figure_download.controls())  # "Download figure": the view on screen
-                ui["labels"] = gr.Label(num_top_classes=5, label=t("page.top5"), elem_id="labels", min_width=200,
-                                        scale=1)
-            ui["examples"] = _examples(ui["image"], engine)
-            ui["example_table"] = ui["examples"].dataset
+                with gr.Column(scale=1, min_width=200, elem_id="beside"):  # the top-5, then the examples
+                    ui["labels"] = gr.Label(num_top_classes=5, label=t("page.top5"), elem_id=TOP5)
+                    ui["examples"] = _examples(ui["image"], engine)
+                    ui["example_table"] = ui["examples"].dataset
     _tabs(ui, engine, config, store)
     ui["key"] = gr.State(None)  # the AnalysisKey of the analysis shown
     ui["source"] = gr.State(None)  # the (image, model, patch size, keep aspect) that key answers
@@ -263,6 +272,7 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers, engine: Engine, probe
     with_sizes = SOURCE_CONTROLS + STATES + ("compare_sizes",)
     page.draw.change(*bind(draw.drawing_as_image, page, ["draw"], ["image"]), trigger_mode="always_last",
                      show_progress="hidden", api_visibility="private")
+    page.example_table.click(None, js=REVEAL_RESULTS)
     page.compare_sizes.input(*bind(handlers.compare_button, page, ["compare_sizes"], ["compare_button"]),
                              api_visibility="private")
     page.compare_button.click(*bind(handlers.compare, page, with_sizes, ["compare"], extra="session"), **hidden)
