@@ -215,9 +215,11 @@ def test_legrad_faithfulness_curves_and_click_to_hide(page):
     assert "SaCo" in page.locator("#explorer .vx-faith").inner_text()
     page.locator(".vx-hide").check()
     page.evaluate(CLICK_PATCH, [1, 1])
-    page.wait_for_function("() => document.querySelector('.vx-without').textContent.startsWith('Without 1 patch')")
-    assert "(was " in page.locator(".vx-without").inner_text()
+    page.wait_for_function("() => document.querySelector('#labels .vx-top-without li')")  # in the top-5 (issue 23)
+    assert page.locator("#labels .vx-tw-title").inner_text() == "Without 1 patch"
+    assert "(was " in page.locator("#labels .vx-top-without").inner_text()
     page.locator(".vx-hide").uncheck()
+    assert page.locator("#labels .vx-top-without").count() == 0
     page.locator(".vx-faith summary").click()
     page.locator(".vx-method button[data-method=attention]").click()
 

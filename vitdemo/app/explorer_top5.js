@@ -46,7 +46,7 @@ function clearTopWithout() {
 // answer above the viewport. ui.py's listener on the examples calls this at once and asks for it again when
 // the new analysis paints (V.revealUntil); it scrolls only when one of the two is out of view.
 function revealResults() {
-  const map = element.querySelector(".vx-map"), shown = [map, top5Box()].filter(Boolean)
+  const map = element.querySelector(".vx-map").closest("figure"), shown = [map, top5Box()].filter(Boolean)
     .map((el) => el.getBoundingClientRect()).filter((r) => r.height > 0);
   if (!shown.length) return;
   const top = Math.min(...shown.map((r) => r.top)), bottom = Math.max(...shown.map((r) => r.bottom));
