@@ -239,3 +239,16 @@ def test_screenshots_at_desktop_and_phone_width(page, new_page, shots):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, "no sideways scrolling on a phone"
     phone.locator("#model-info").scroll_into_view_if_needed()
     phone.screenshot(path=str(shots / "picker-390.png"))
+
+
+def test_a_model_with_imagenet_labels_offers_the_photos_and_one_loads_when_clicked(page):
+    """Issue 23: the examples fit the model; here (the DINOv2-S stand-in has an ImageNet head in the registry)
+    the photos, not the bundled model's shapes. Last in the module: it changes the page's image."""
+    page.evaluate("window.scrollTo(0, 0)")
+    sources = page.locator("#examples .gallery-item img").evaluate_all("images => images.map(i => i.src)")
+    assert [s.rsplit("/", 1)[-1] for s in sources] == ["cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg"]
+    old_key = page.evaluate("() => window.vitdemo.decoded.payload.key")
+    page.locator("#examples .gallery-item").nth(1).click()
+    page.wait_for_function("k => JSON.stringify(window.vitdemo.decoded?.payload.key) !== JSON.stringify(k)",
+                           arg=old_key)
+    assert "coffee" in (page.locator("#input-image img").first.get_attribute("src") or "")
