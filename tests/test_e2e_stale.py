@@ -121,14 +121,14 @@ def test_a_layer_change_during_a_slow_analysis_is_not_lost(page, app):
 def test_two_quick_examples_show_the_second_ones_results(page, app):
     buttons = page.locator("#examples").get_by_role("button")
     names = [buttons.nth(i).locator("img").first.get_attribute("src") or "" for i in range(buttons.count())]
-    heart = next(i for i, n in enumerate(names) if "shape_heart" in n)  # the bundled model's examples (issue 23)
-    circle = next(i for i, n in enumerate(names) if "drawn_circle" in n)
-    buttons.nth(heart).click()
+    coffee = next(i for i, n in enumerate(names) if "coffee" in n)
+    astronaut = next(i for i, n in enumerate(names) if "astronaut" in n)
+    buttons.nth(coffee).click()
     time.sleep(0.3)
-    buttons.nth(circle).click()
+    buttons.nth(astronaut).click()
     settled(page, app)
-    assert "drawn_circle" in (page.locator("#input-image img").first.get_attribute("src") or "")
-    assert shown_key(page)[0] == digest(EXAMPLES / "drawn_circle.png", app)
+    assert "astronaut" in (page.locator("#input-image img").first.get_attribute("src") or "")
+    assert shown_key(page)[0] == digest(EXAMPLES / "astronaut.jpg", app)
     assert shown_key(page)[2] == int(checked_patch(page))
 
 
