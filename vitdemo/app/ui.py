@@ -1,13 +1,15 @@
 """The page: layout and wiring only. What each event does is in `callbacks.py`, the math in `vitdemo`.
 
 Layout, for a 1280×800 screen: the input (upload, webcam, paste, or the "Draw a shape" sketchpad under it,
-`draw.py`) and the model/patch-size pickers on the left; the explorer (patch
-grid and map, drawn in the browser, with its method/layer/head controls right under them) and the top-5
-labels on the right, so the main result is visible without scrolling. Below: tabs for the per-head gallery,
-the patch-size comparison, the recipe, the probing figures and a second model side by side
-(`side_by_side.py`); under the model picker, its facts (`model_info.py`). On a phone (≤ 640 px) the header
-stacks and the input shrinks, so the first screen shows a result. Every control and output has a stable `elem_id`
-(the browser tests and the screenshot walkthrough find them by it).
+`draw.py`) and the model/patch-size pickers on the left; the explorer (patch grid and map, drawn in the browser,
+with its method/layer/head controls right under them) and, beside it, the top-5 labels with the examples under
+them (the pictures that fit the model: `example_sets.py`), so the image, the examples, the grid, the map and the
+top-5 are all on the first screen (issue 23); an example click keeps the map and the top-5 in view
+(`REVEAL_RESULTS`), and click-to-hide answers in that top-5. Below: tabs for the per-head gallery, the
+patch-size comparison, the recipe, the probing figures and a second model side by side (`side_by_side.py`); under the
+model picker, its facts (`model_info.py`). On a phone (≤ 640 px) the header stacks and the input shrinks, so the
+first screen shows a result; the top-5 and the examples follow it. Every control and output has a stable
+`elem_id` (the browser tests and the screenshot walkthrough find them by it).
 
 The components are one typed `Page` (page.py), under the names the handlers use; `bind` turns a handler of named
 values into a Gradio function of components, so nothing is passed by position, and a name that is no component
