@@ -134,6 +134,8 @@ def resample_grid(pos: torch.Tensor, new_grid: tuple[int, int], mode: str, antia
 # --------------------------------------------------------------------------------------------------------
 # Step 5: the Transformer encoder
 
+HeadsEdit = Callable[[torch.Tensor], torch.Tensor]  # each head's output (B, heads, T, d) → the same, edited
+
 
 class Attention(nn.Module):
     """Multi-head self-attention with fused [q; k; v] rows (timm's layout) that can return its weights.
@@ -147,8 +149,12 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(config.dim, 3 * config.dim, bias=config.qkv_bias)
         self.proj = nn.Linear(config.dim, config.dim)
 
-    def attend(self, qkv: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, T, 3D) [q; k; v] → (softmax(q·kᵀ/√d)·v of every head side by side (B, T, D), weights or None)."""
+    def attend(self, qkv: torch.Tensor, need_weights: bool,
+               heads_edit: HeadsEdit | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T, 3D) [q; k; v] → (softmax(q·kᵀ/√d)·v of every head side by side (B, T, D), weights or None).
+
+        `heads_edit` rewrites the heads' outputs (B, heads, T, d) before they are put side by side: head
+        ablation (explain/ablation.py) zeroes some there, i.e. before the output projection mixes them."""
         b, t, three_d = qkv.shape
         d = three_d // 3
         q, k, v = qkv.reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
@@ -157,6 +163,8 @@ class Attention(nn.Module):
             out = weights @ v
         else:  # training and plain classification: the fused kernel is faster and leaner
             weights, out = None, F.scaled_dot_product_attention(q, k, v)
+        if heads_edit is not None:
+            out = heads_edit(out)
         return out.transpose(1, 2).reshape(b, t, d), weights
 
 
@@ -217,10 +225,10 @@ class Block(nn.Module):
         self.mlp = MLP(config)
         self.ls2 = LayerScale(config) if config.layer_scale else nn.Identity()
 
-    def forward(self, x: torch.Tensor, need_weights: bool) -> BlockRecord:
+    def forward(self, x: torch.Tensor, need_weights: bool, heads_edit: HeadsEdit | None = None) -> BlockRecord:
         """Every step by name: the next block reads `output`, relevance's backward reads the others."""
         qkv = self.attn.qkv(self.norm1(x))
-        attended, weights = self.attn.attend(qkv, need_weights)
+        attended, weights = self.attn.attend(qkv, need_weights, heads_edit)
         mid = x + self.ls1(self.attn.proj(attended))
         hidden = self.mlp.fc1(self.norm2(mid))
         return BlockRecord(x, qkv, weights, mid, hidden, output=mid + self.ls2(self.mlp.fc2(F.gelu(hidden))))

@@ -43,7 +43,7 @@ from .. import methods
 from ..device import avoid_huge_page_stalls
 from ..model import BlockRecord, ViT, ViTOutput
 from ..preprocessing import model_view, to_tensor
-from . import backprop
+from . import ablation, backprop, sanity
 from . import faithfulness as perturbation
 from .legrad import legrad_rows
 from .maps import Head, as_distribution, fuse_heads
@@ -272,6 +272,37 @@ class Analysis:
                                                                      indices, mode))
         values, order = probs.topk(min(k, probs.numel()))
         return [(self.labels[i], float(p)) for p, i in zip(values.tolist(), order.tolist())]
+
+    def ablate(self, heads: Iterable[tuple[int, int]], mode: str = "zero") -> np.ndarray:
+        """(classes,) probabilities with the (layer, head) pairs in `heads` (from 0) switched off, each head's
+        output zeroed before the output projection (`mode="mean"`: set to its mean over tokens): ablation.py.
+        Runs the blocks from the first ablated one on, from the inputs this analysis kept."""
+        self._target_index(None)  # refuses a model without a classifier
+        logits = ablation.ablated_logits(self.model, self._tape(), heads, mode)
+        return logits.softmax(-1).numpy()
+
+    def head_effects(self, target: int | str | None = None, mode: str = "zero") -> np.ndarray:
+        """(layers, heads): the target's logit (default the top-1) minus its logit with that one head switched
+        off; positive where the head argues for the class. One batch per layer (ablation.py)."""
+        target = self._target_index(target)
+        return self._cached(("head-effects", target, mode), lambda: float(self.logits[target]) - (
+            ablation.head_effect_logits(self.model, self._tape(), target, mode)))
+
+    def sanity(self, method: str) -> list[float]:
+        """Spearman correlations of `method`'s map (last layer, heads averaged, the top-1 class) on this model
+        and on cascading randomisations of it: head and final norm, then blocks L, L−1, …, 1 (sanity.py)."""
+        return self.sanity_comparison([method])[methods.method(method).name]
+
+    def sanity_comparison(self, names: Sequence[str] | None = None) -> dict[str, list[float]]:
+        """{method: `sanity(method)`} for several methods (default: every one), each randomised model shared."""
+        chosen = tuple(methods.method(name).name for name in (methods.names() if names is None else names))
+        todo = [name for name in chosen if ("sanity", name) not in self._views]
+        fresh = sanity.correlations(self, todo) if todo else {}
+
+        def measured(name: str) -> tuple[float, ...]:
+            return tuple(fresh[name] if name in fresh else sanity.correlations(self, [name])[name])
+
+        return {name: list(self._cached(("sanity", name), lambda name=name: measured(name))) for name in chosen}
 
     def clear_cache(self) -> None:
         """Forget every computed map and gradient (memory); the forward's results, block records included, stay."""

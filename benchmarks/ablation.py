@@ -1,0 +1,99 @@
+"""What head ablation and the randomisation sanity check cost, after the analysis's forward (issue 24).
+
+    python -m benchmarks.ablation [--model bundled] [--repeat 5] [--threads N] [--no-b16] [--precision fp32]
+
+For one picture (assets/examples/cat.jpg) and each subject (the given model at its native patch size, then a
+random ViT-B/16 in bf16, the app's precision on this CPU), each round analyses the picture afresh and times:
+
+* head effects: `Analysis.head_effects()`, every head switched off alone (L batched runs of the blocks from
+  that head's layer on: H·L(L+1)/2 block passes), for the top-1;
+* one ablation: `Analysis.ablate` of two heads in the middle layer (what a click in the gallery costs);
+* sanity: `Analysis.sanity_comparison()`, every method's curve over the depth + 1 randomised models.
+
+Medians over `--repeat` rounds after one warm-up round; also the forward, for scale. Targets (issue 24):
+bundled head effects ≤ 0.3 s and sanity for every method ≤ 1 s; ViT-B/16 head effects ≤ 5 s, sanity ≤ 10 s.
+Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from vitdemo.config import ViTConfig
+from vitdemo.explain import analyze
+from vitdemo.model import ViT
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {"bundled": (0.3, 1.0), "b16": (5.0, 10.0)}  # (head effects, sanity) in seconds
+
+
+def random_vit_b16() -> ViT:
+    torch.manual_seed(0)
+    model = ViT(ViTConfig(name="random ViT-B/16")).to(torch.bfloat16).eval()
+    model.precision = "bf16"
+    return model
+
+
+def seconds(model: ViT, image: Image.Image, repeat: int) -> dict[str, float]:
+    """Median seconds of the forward, head effects, one two-head ablation and every method's sanity curve."""
+    rounds: dict[str, list[float]] = {k: [] for k in ("forward", "effects", "ablate", "sanity")}
+    middle = model.config.depth // 2
+    for _ in range(repeat + 1):  # the first round warms up and is dropped
+        start = time.perf_counter()
+        a = analyze(model, image)
+        t1 = time.perf_counter()
+        a.head_effects()
+        t2 = time.perf_counter()
+        a.ablate([(middle, 0), (middle, 1)])
+        t3 = time.perf_counter()
+        a.sanity_comparison()
+        t4 = time.perf_counter()
+        for key, value in zip(rounds, (t1 - start, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            rounds[key].append(value)
+    return {key: statistics.median(values[1:]) for key, values in rounds.items()}
+
+
+def verdict(value: float, target: float | None) -> str:
+    if target is None:
+        return ""
+    return f"≤ {target:g} s: " + ("met" if value <= target else "**not met**")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="bundled", help='"bundled", a hub id or a local folder')
+    parser.add_argument("--precision", default="fp32", help="fp32 | bf16 | auto")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--no-b16", action="store_true", help="time the given model only")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from vitdemo.loading import load
+
+    model = load(args.model, precision=args.precision)
+    picture = Image.open(ROOT / "assets" / "examples" / "cat.jpg").convert("RGB")
+    subjects = [(model, model.config.name or args.model, TARGETS.get(args.model, (None, None)))]
+    if not args.no_b16:
+        subjects.append((random_vit_b16(), "random ViT-B/16", TARGETS["b16"]))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {args.repeat} rounds\n")
+    print("| model | precision | layers × heads | grid | forward (s) | head effects (s) | one ablation (s) | "
+          "sanity, every method (s) | head effects target | sanity target |")
+    print("|---|---|---|---|---:|---:|---:|---:|---|---|")
+    for subject, name, (effects_target, sanity_target) in subjects:
+        t = seconds(subject, picture, args.repeat)
+        side = subject.config.image_size // subject.config.patch_size
+        print(f"| {name} | {getattr(subject, 'precision', '')} | {subject.config.depth} × {subject.config.heads} | "
+              f"{side}×{side} | {t['forward']:.3f} | {t['effects']:.3f} | {t['ablate']:.3f} | {t['sanity']:.3f} | "
+              f"{verdict(t['effects'], effects_target)} | {verdict(t['sanity'], sanity_target)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
