@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from vitdemo.app.cache import AnalysisKey
@@ -132,6 +133,28 @@ def test_the_explorers_server_functions_add_what_a_bundle_lacks(engine):
     assert "no longer in the server's memory" in stranger([key, "relevance", "circle", 0])["error"]
     everything = [[r, c] for r in range(6) for c in range(6)]
     assert "Hide some patches, not all" in top_without([list(out["key"]), everything])["error"]
+
+
+@pytest.mark.slow
+def test_heads_switched_off_their_effects_and_the_sanity_check_count_layers_and_heads_from_1(engine):
+    from vitdemo.app.explorer import ExplorerServer
+
+    out = Handlers(engine).update(controls(engine), session="page")
+    functions = {name: as_page(fn) for name, fn in ExplorerServer(engine).functions().items()}
+    analysis, key = engine.cached(out["key"]), list(out["key"])
+    top = functions["ablate"]([key, [[3, 1], [6, 4]]])  # page's 3.1 and 6.4 = the library's (2, 0) and (5, 3)
+    probabilities = analysis.ablate([(2, 0), (5, 3)])
+    assert [label for label, _ in top] == [analysis.labels[i] for i in np.argsort(-probabilities)[:5]]
+    assert [p for _, p in top] == pytest.approx(sorted(probabilities, reverse=True)[:5])
+    effects = functions["head_effects"]([key, "star"])
+    assert effects["target"] == "star"
+    assert np.allclose(effects["effects"], analysis.head_effects("star"))
+    assert functions["head_effects"]([key, ""])["target"] == analysis.top(1)[0][0]
+    sanity = functions["sanity"](key)
+    assert sanity == analysis.sanity_comparison() and len(sanity["relevance"]) == analysis.depth + 1
+    assert "layer must be a whole number from 1 to 6" in functions["ablate"]([key, [[0, 1]]])["error"]
+    assert "head must be a whole number from 1 to 4" in functions["ablate"]([key, [[1, 5]]])["error"]
+    assert "heads must be a list of layer.head pairs" in functions["ablate"]([key, "everything"])["error"]
 
 
 def test_a_new_image_replaces_every_result_and_empties_the_comparison(engine, counted):

@@ -29,7 +29,7 @@ from ..constants import COLORMAPS, MAX_DISCARD
 from .admission import caller, server_function
 from .cache import AnalysisKey
 from .i18n import ENGLISH, Message, current_language, explorer_strings, localized_error, text
-from .validation import UserError, analysis_key, cell, fraction, method, target, whole
+from .validation import UserError, analysis_key, cell, fraction, layer_heads, method, target, whole
 
 if TYPE_CHECKING:
     from .service import Engine
@@ -38,7 +38,8 @@ HERE = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
 LENSES = ("norms", "features")  # views of the tokens beside the methods (their buttons follow the methods')
 EXPLORER_SCRIPTS = ("explorer_plots.js", "explorer_server.js", "explorer_top5.js", "explorer.js")  # one scope, in order
-GALLERY_FUNCTIONS = {"heads": ("maps",), "compare": ("maps",), "models": ("maps", "patch_row", "similarity_row")}
+GALLERY_FUNCTIONS = {"heads": ("maps", "ablate", "head_effects"), "compare": ("maps",),
+                     "models": ("maps", "patch_row", "similarity_row")}
 
 
 def method_buttons() -> list[tuple[str, str]]:
@@ -171,8 +172,34 @@ class ExplorerServer:
             cells = [(whole(r, "row", 0, rows - 1), whole(c, "col", 0, cols - 1)) for r, c in map(cell, hidden)]
             return [[label, p] for label, p in analysis.top_without(cells)]
 
+        def ablate(args: Any) -> list[list[Any]]:
+            """[key, [[layer, head], ...] from 1]: the top-5 with those heads switched off (their outputs zeroed)."""
+            key, heads = self.unpack(args, 2)
+            analysis = self.classified(key, "errors.ablate_no_classifier")
+            probabilities = analysis.ablate(layer_heads(heads, analysis.depth, analysis.heads))
+            order = probabilities.argsort()[::-1][:5]
+            return [[analysis.labels[i], float(probabilities[i])] for i in order]
+
+        def head_effects(args: Any) -> dict[str, Any]:
+            """[key, class label]: (layers, heads) of the class's logit minus its logit with that head zeroed."""
+            key, label = self.unpack(args, 2)
+            analysis = self.classified(key, "errors.ablate_no_classifier")
+            chosen = target(label, analysis.labels) or analysis.top(1)[0][0]
+            return {"target": chosen, "effects": analysis.head_effects(chosen).tolist()}
+
+        def sanity(args: Any) -> dict[str, list[float]]:
+            """[key]: every method's Spearman correlation with itself on cascading randomisations of the model."""
+            return self.classified(args, "errors.sanity_no_classifier").sanity_comparison()
+
         return {fn.__name__: server_function(answered(self.engine.gate.bounded(fn)))
-                for fn in (maps, patch_row, similarity_row, faithfulness, top_without)}
+                for fn in (maps, patch_row, similarity_row, faithfulness, top_without, ablate, head_effects, sanity)}
+
+    def classified(self, key: Any, refusal: str) -> Any:
+        """The analysis `key` names, refused with `refusal` for a model without a classifier."""
+        analysis = self.analysis(key)
+        if not analysis.top(1):
+            raise UserError(Message(refusal))
+        return analysis
 
     @staticmethod
     def unpack(args: Any, count: int) -> list[Any]:
@@ -190,7 +217,15 @@ GALLERY_CSS = """
 """
 
 
-GALLERY_MODE_CSS = {"compare": ".vg figure {flex: 1 1 200px; max-width: 320px;}",
+GALLERY_MODE_CSS = {"heads": """
+.vg-switch {cursor: pointer;}
+.vg-switch[aria-pressed=true] canvas {opacity: 0.2;}
+.vg-switch[aria-pressed=true] figcaption {text-decoration: line-through;}
+.vg-tools {font-size: 0.8rem; margin-bottom: 6px;}
+.vg-effects {overflow-x: auto;}
+.vg-effects table {border-collapse: collapse; font-size: 0.7rem;}
+.vg-effects td, .vg-effects th {padding: 2px 4px; text-align: right;}
+""", "compare": ".vg figure {flex: 1 1 200px; max-width: 320px;}",
                     "models": ".vg figure {flex: 1 1 280px; max-width: 480px;}"}
 
 

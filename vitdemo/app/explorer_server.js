@@ -22,3 +22,7 @@ async function fetchFaithfulness(d) {
 async function fetchTopWithout(d, hidden) {
   return V.answer(await server.top_without(d.payload.key, hidden));
 }
+// Every method's rank correlation with itself on the model randomised from the head down (depth + 1 points).
+async function fetchSanity(d) {
+  return V.answer(await server.sanity(d.payload.key));
+}

@@ -229,6 +229,21 @@ def cell(value: Any, name: str = "patch") -> Patch:
     return whole(value[0], f"{name} row"), whole(value[1], f"{name} col")
 
 
+def layer_heads(value: Any, depth: int, heads: int) -> list[tuple[int, int]]:
+    """[[layer, head], ...] counted from 1 as the page shows them, or the text "3.1, 5.2" (layer.head) the API
+    takes → (layer, head) pairs counted from 0, as `Analysis.ablate` takes them."""
+    if isinstance(value, str):
+        value = [part.strip().split(".") for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or len(value) > depth * heads:
+        raise UserError(Message("errors.heads_list", sent=echo(value)))
+    pairs = []
+    for pair in value:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise UserError(Message("errors.heads_list", sent=echo(value)))
+        pairs.append((whole(pair[0], "layer", 1, depth) - 1, whole(pair[1], "head", 1, heads) - 1))
+    return pairs
+
+
 def analysis_key(value: Any) -> tuple[str, str, int, bool]:
     """The (image digest, model, patch size, keep aspect) an explorer bundle names its analysis by, checked
     for shape and types only (whether the cache holds it is the caller's question)."""
