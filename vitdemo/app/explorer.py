@@ -222,6 +222,9 @@ GALLERY_MODE_CSS = {"heads": """
 .vg-switch[aria-pressed=true] canvas {opacity: 0.2;}
 .vg-switch[aria-pressed=true] figcaption {text-decoration: line-through;}
 .vg-tools {font-size: 0.8rem; margin-bottom: 6px;}
+.vg-effects-button {padding: 3px 10px; margin: 4px 0; border: 1px solid #c7d2fe; border-radius: 6px; background: white;
+  cursor: pointer;}
+.vg-effects-button:disabled {opacity: 0.5; cursor: default;}
 .vg-effects {overflow-x: auto;}
 .vg-effects table {border-collapse: collapse; font-size: 0.7rem;}
 .vg-effects td, .vg-effects th {padding: 2px 4px; text-align: right;}

@@ -29,28 +29,33 @@ function plotCurves(canvas, results, schema, tr) {
 }
 
 // The cascading randomisation test: one curve per method, Spearman's ρ (−1 … 1) against the steps "trained",
-// "head", then layer L down to 1; the legend (each method's last value) as HTML.
+// "head", then layer L down to 1, drawn at the canvas's shown width; the axis and legend as HTML.
 function plotSanity(canvas, results, schema, tr) {
-  const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height, x0 = 30, x1 = w - 10, y0 = 10, y1 = h - 34;
+  canvas.width = Math.max(240, Math.min(640, Math.round(canvas.clientWidth || 640)));
+  canvas.height = Math.round(canvas.width * 0.32) + 20;
+  const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height, x0 = 22, x1 = w - 14, y0 = 8, y1 = h - 18;
   const names = Object.keys(results), steps = results[names[0]].length + 1, depth = steps - 2;
   const x = (i) => x0 + i * (x1 - x0) / (steps - 1), y = (rho) => y0 + (1 - rho) / 2 * (y1 - y0);
   ctx.clearRect(0, 0, w, h);
   ctx.font = "11px sans-serif"; ctx.strokeStyle = "#999"; ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-  ctx.fillStyle = "#333"; ctx.fillText("1", x0 - 12, y0 + 8); ctx.fillText("0", x0 - 12, y(0) + 4); ctx.fillText("−1", x0 - 18, y1);
+  ctx.fillStyle = "#333"; ctx.fillText("1", x0 - 10, y0 + 8); ctx.fillText("0", x0 - 10, y(0) + 4); ctx.fillText("−1", x0 - 18, y1);
   ctx.setLineDash([3, 3]); ctx.beginPath(); ctx.moveTo(x0, y(0)); ctx.lineTo(x1, y(0)); ctx.stroke(); ctx.setLineDash([]);
   const ticks = [tr("explorer.sanity.trained"), tr("explorer.sanity.head"),
     ...Array.from({ length: depth }, (_, k) => String(depth - k))];
-  ticks.forEach((t, i) => ctx.fillText(t, x(i) - ctx.measureText(t).width / 2, y1 + 13));
-  ctx.fillText(tr("explorer.sanity.axis"), x0, h - 4);
+  let free = 0;  // labels that would overlap the one before are left out
+  ticks.forEach((t, i) => {
+    const width = ctx.measureText(t).width, left = Math.min(Math.max(x(i) - width / 2, 0), w - width);
+    if (left >= free) { ctx.fillText(t, left, h - 4); free = left + width + 6; }
+  });
   for (const name of names) {
     ctx.strokeStyle = V.core.methodOf(schema, name).colour; ctx.lineWidth = 2;
     ctx.beginPath();
     [1, ...results[name]].forEach((rho, i) => (i ? ctx.lineTo(x(i), y(rho)) : ctx.moveTo(x(i), y(rho))));
     ctx.stroke();
   }
-  return names.map((name) => `<span style="color:${V.core.methodOf(schema, name).colour}">■</span> ` +
+  return [tr("explorer.sanity.axis"), ...names.map((name) => `<span style="color:${V.core.methodOf(schema, name).colour}">■</span> ` +
     tr("explorer.sanity.line", { name: tr(V.core.labelKey(schema, name)), head: results[name][0].toFixed(2),
-      last: results[name][results[name].length - 1].toFixed(2) })).join("<br>");
+      last: results[name][results[name].length - 1].toFixed(2) }))].join("<br>");
 }
 
 // The patch tokens' norms in one layer as a histogram; far-out outliers in red.

@@ -145,7 +145,8 @@ EN = {
     "explorer.sanity.running": "Randomising the model in {steps} steps…",
     "explorer.sanity.trained": "trained",
     "explorer.sanity.head": "head",
-    "explorer.sanity.axis": "rank correlation with the trained map, as the head and then layers L … 1 are randomised",
+    "explorer.sanity.axis": "Rank correlation (Spearman) of each map with the trained model’s, as the head and then "
+                            "layers L … 1 are randomised:",
     "explorer.sanity.line": "{name}: {head} with the head randomised, {last} with every layer randomised",
     "explorer.compare.empty": "Pick 2 or 3 patch sizes and press Compare.",
     "explorer.compare.note": "Same image and model at {sizes} px, {method}, layer {layer}.",
@@ -284,7 +285,7 @@ ZH = {
     "explorer.sanity.running": "正在分 {steps} 步随机化模型…",
     "explorer.sanity.trained": "训练后",
     "explorer.sanity.head": "分类头",
-    "explorer.sanity.axis": "与训练后模型的图的秩相关：依次随机化分类头、第 L … 1 层",
+    "explorer.sanity.axis": "每张图与训练后模型的图的秩相关（Spearman），依次随机化分类头、第 L … 1 层：",
     "explorer.sanity.line": "{name}：随机化分类头后 {head}，随机化所有层后 {last}",
     "explorer.compare.empty": "选 2 到 3 个图像块大小，然后点“比较”。",
     "explorer.compare.note": "同一张图像、同一个模型，图像块大小为 {sizes} 像素，{method}，第 {layer} 层。",
