@@ -313,3 +313,51 @@ def test_api_info_lists_every_model_and_its_example_runs_offline(app, client, he
     grid, attention, labels = client.predict(handle_file(examples[0]["path"]), *examples[1:], api_name="/analyze")
     assert Path(grid["path"]).is_file() and labels["label"] == "star"
 
+
+
+# -- what the model computes: heads switched off, each head's effect, the sanity check (issue 24) ----------
+
+
+@pytest.fixture(scope="module")
+def star_analysis(app: Any) -> Any:
+    """The library's analysis of the star on the app's bundled model (its precision), for expected numbers."""
+    from vitdemo.explain import analyze as library_analyze
+
+    return library_analyze(app.vitdemo_engine.model("bundled"), Image.open(STAR).convert("RGB"))
+
+
+def test_ablate_counts_layers_and_heads_from_one(client, star_analysis):
+    import numpy as np
+
+    top = client.predict(handle_file(STAR), None, f"{DEPTH}.1, {DEPTH}.3", "zero", "bundled", api_name="/ablate")
+    expected = star_analysis.ablate([(DEPTH - 1, 0), (DEPTH - 1, 2)])  # the library counts from 0
+    order = np.argsort(-expected)[:5]
+    assert [c["label"] for c in top["confidences"]] == [LABELS[i] for i in order]
+    assert [c["confidence"] for c in top["confidences"]] == pytest.approx(expected[order].tolist(), abs=1e-5)
+    mean = client.predict(handle_file(STAR), None, "2.2", "mean", "bundled", api_name="/ablate")
+    assert mean["confidences"][0]["confidence"] == pytest.approx(
+        float(star_analysis.ablate([(1, 1)], mode="mean").max()), abs=1e-5)
+
+
+def test_head_effects_and_sanity_come_back_as_json(client, star_analysis):
+    import numpy as np
+
+    effects = client.predict(handle_file(STAR), None, "", "bundled", api_name="/head_effects")
+    assert effects["target"] == "star" and np.shape(effects["effects"]) == (DEPTH, HEADS)
+    assert np.allclose(effects["effects"], star_analysis.head_effects("star"), atol=1e-4)
+    sanity = client.predict(handle_file(STAR), None, "", "bundled", api_name="/sanity")
+    assert sanity["steps"] == ["head"] + [f"layer {n}" for n in range(DEPTH, 0, -1)]
+    assert set(sanity["correlations"]) == {"attention", "rollout", "relevance", "legrad"}
+    assert sanity["correlations"]["attention"][0] == pytest.approx(1.0)
+    one = client.predict(handle_file(STAR), None, "relevance", "bundled", api_name="/sanity")
+    assert one["correlations"] == {"relevance": pytest.approx(sanity["correlations"]["relevance"])}
+
+
+def test_bad_heads_and_modes_get_one_sentence(client):
+    def ablate(heads: Any, mode: Any = "zero") -> str:
+        return refusal(lambda: client.predict(handle_file(STAR), None, heads, mode, "bundled", api_name="/ablate"))
+
+    assert ablate(f"{DEPTH + 1}.1") == f"layer must be a whole number from 1 to {DEPTH}, not '{DEPTH + 1}'."
+    assert ablate("1.0") == f"head must be a whole number from 1 to {HEADS}, not '0'."
+    assert ablate("3").startswith("heads must be a list of layer.head pairs counted from 1")
+    assert ablate("1.1", "noise") == "mode must be one of zero, mean, not 'noise'."

@@ -1,4 +1,5 @@
-"""The two named endpoints, `/classify` and `/analyze`, for `gradio_client` and the "Use via API" page.
+"""The named endpoints, `/classify`, `/analyze` and what the model computes (`/ablate`, `/head_effects`,
+`/sanity`), for `gradio_client` and the "Use via API" page.
 
 They are bound to hidden components of their own rather than to the visible controls, so their parameters
 have stable names, types and defaults whatever model the page shows, and calling them changes nobody's UI.
@@ -63,6 +64,24 @@ def analyze_description(keys: list[str]) -> str:
             "size), so asking again with another method, layer, head or target is fast.")
 
 
+ABLATE_DESCRIPTION = (
+    "Classify an image with some attention heads switched off: returns the top-5. Parameters: image, patch_size "
+    "and model as for /classify; heads = the heads to switch off as layer.head pairs counted from 1, as on the "
+    "page, e.g. '3.1, 5.2'; mode = 'zero' (each head's output set to 0 before the output projection) or 'mean' "
+    "(set to its mean over the tokens).")
+HEAD_EFFECTS_DESCRIPTION = (
+    "How much each attention head alone raises a class's logit: returns {target, effects}, effects[l][h] being "
+    "the logit minus the logit with head h + 1 of layer l + 1 switched off (zeroed), so rows and columns are "
+    "layers and heads counted from 1. Parameters: image, patch_size, model as for /classify; target = a label "
+    "of the model (empty = the top-1).")
+SANITY_DESCRIPTION = (
+    "The cascading model-parameter randomisation test (Adebayo et al. 2018): returns {steps, correlations}, the "
+    "Spearman rank correlation of each method's map (last layer, heads averaged, the top-1 class) with the same "
+    "map on the model randomised step by step: the head and final norm, then layers L down to 1 (steps names "
+    "them, counted from 1). Parameters: image, patch_size, model as for /classify; method = one method, or "
+    "empty for every one.")
+
+
 def described_methods() -> str:
     """Every method with what it computes: "'attention' (the class token's attention in one layer), …"."""
     described = [f"'{m.name}' ({text(m.description_key, ENGLISH)})" for m in methods.rows()]
@@ -105,6 +124,39 @@ class Endpoints:
         return (views.grid_picture(analysis, chosen), views.attention_picture(analysis, chosen),
                 views.top_labels(analysis))
 
+    @shown_to_user
+    def ablate(self, image: Any, patch_size: Any = None, heads: Any = "", mode: Any = "zero",
+               model: Any = "") -> Labels:
+        """The top-5 with the `heads` ("layer.head, ..." from 1) switched off."""
+        analysis = self._classified(image, patch_size, model)
+        probabilities = analysis.ablate(validation.layer_heads(heads, analysis.depth, analysis.heads),
+                                        validation.ablation_mode(mode))
+        return {analysis.labels[i]: float(probabilities[i]) for i in probabilities.argsort()[::-1][:5]}
+
+    @shown_to_user
+    def head_effects(self, image: Any, patch_size: Any = None, target: Any = "", model: Any = "") -> dict[str, Any]:
+        """{target, effects}: (layers, heads) of the class's logit minus its logit with that head zeroed."""
+        analysis = self._classified(image, patch_size, model)
+        chosen = validation.target(target, analysis.labels) or analysis.top(1)[0][0]
+        return {"target": chosen, "effects": analysis.head_effects(chosen).tolist()}
+
+    @shown_to_user
+    def sanity(self, image: Any, patch_size: Any = None, method: Any = "", model: Any = "") -> dict[str, Any]:
+        """{steps, correlations}: each method's Spearman correlation along the cascading randomisation."""
+        names = None if validation.is_empty(method) else [validation.method(method)]
+        analysis = self._classified(image, patch_size, model)
+        steps = ["head"] + [f"layer {layer}" for layer in range(analysis.depth, 0, -1)]
+        return {"steps": steps, "correlations": analysis.sanity_comparison(names)}
+
+    def _classified(self, image: Any, patch_size: Any, model: Any) -> Any:
+        """The analysis of `image` by a model with a classifier (refused otherwise, before the image is read)."""
+        key = self._model_key(model)
+        config = self.engine.config(key)
+        validation.patch_size_of(patch_size, config)
+        if not getattr(config, "has_classifier", True):
+            raise UserError(Message("messages.no_classifier_classify", title=self.engine.entry(key).title))
+        return self.engine.analysis(self.engine.decode(image), key, patch_size).analysis
+
     def _model_key(self, model: Any) -> str | None:
         """The key of a model this instance offers, named by key or source; None for the app's default."""
         return validation.model(model, self.engine.entries)
@@ -143,4 +195,30 @@ def register_endpoints(engine: Engine, concurrency: dict[str, Any], store: Pictu
                          show_progress="hidden", **concurrency)
     for component in (patch_size, method, layer, head, model, target):  # the image checks itself (upload_image)
         check_first(component, no_file(component.label or "value"))
+    _register_computation(endpoints, concurrency, image, patch_size, model, target)
     return endpoints
+
+
+def _register_computation(endpoints: Endpoints, concurrency: dict[str, Any], image: Any, patch_size: Any,
+                          model: Any, target: Any) -> None:
+    """/ablate, /head_effects and /sanity, on the hidden inputs /analyze uses and a few of their own."""
+    with gr.Column(visible=False):
+        heads = raw_text("1.1", "layer.head pairs counted from 1, e.g. 3.1, 5.2", value="", label="heads",
+                         elem_id="api-heads")
+        mode = raw_choice(["zero", "mean"], "zero: the heads' outputs set to 0; mean: to their mean over tokens",
+                          value="zero", label="mode", elem_id="api-mode")
+        method = raw_choice(["", *methods.names()], "one method, or empty for every one", value="", label="method",
+                            elem_id="api-sanity-method")
+        labels = gr.Label(num_top_classes=5, label="labels", elem_id="api-ablated-labels")
+        effects = gr.JSON(label="effects", elem_id="api-head-effects")
+        correlations = gr.JSON(label="sanity", elem_id="api-sanity")
+        buttons = [gr.Button(visible=False, elem_id=f"api-{name}") for name in ("ablate", "head-effects", "sanity")]
+    calls = [(endpoints.ablate, [image, patch_size, heads, mode, model], labels, "ablate", ABLATE_DESCRIPTION),
+             (endpoints.head_effects, [image, patch_size, target, model], effects, "head_effects",
+              HEAD_EFFECTS_DESCRIPTION),
+             (endpoints.sanity, [image, patch_size, method, model], correlations, "sanity", SANITY_DESCRIPTION)]
+    for button, (fn, inputs, output, name, description) in zip(buttons, calls, strict=True):
+        button.click(fn, inputs, output, api_name=name, api_description=description, show_progress="hidden",
+                     **concurrency)
+    for component in (heads, mode, method):
+        check_first(component, no_file(component.label or "value"))

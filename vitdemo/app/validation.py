@@ -229,6 +229,19 @@ def cell(value: Any, name: str = "patch") -> Patch:
     return whole(value[0], f"{name} row"), whole(value[1], f"{name} col")
 
 
+def ablation_mode(value: Any) -> str:
+    """How a switched-off head is replaced: "zero" (default) or "mean" (`explain/ablation.py`)."""
+    text = "zero" if _empty(value) else (_text(value) or "").lower()
+    if text not in ("zero", "mean"):
+        raise UserError(Message("errors.one_of", name="mode", choices="zero, mean", sent=echo(value)))
+    return text
+
+
+def is_empty(value: Any) -> bool:
+    """Nothing sent: None, or blank text."""
+    return _empty(value)
+
+
 def layer_heads(value: Any, depth: int, heads: int) -> list[tuple[int, int]]:
     """[[layer, head], ...] counted from 1 as the page shows them, or the text "3.1, 5.2" (layer.head) the API
     takes → (layer, head) pairs counted from 0, as `Analysis.ablate` takes them."""
