@@ -160,9 +160,12 @@ def test_a_key_is_answered_only_for_the_session_it_was_shown_to(app):
     assert "error" not in other.call("explorer", *maps("relevance", own, "star"))
     for session in (other.session, "", "not-a-session", mine.session.upper()):
         for fn, args in (maps("relevance", key, "star"), ("faithfulness", key), ("top_without", [key, [[0, 0]]]),
-                         ("patch_row", [key, 0, 0, 0])):
+                         ("patch_row", [key, 0, 0, 0]), ("ablate", [key, [[1, 1]]]), ("head_effects", [key, ""]),
+                         ("sanity", key)):
             assert mine.call("explorer", fn, args, session=session) == {"error": GONE}, (session, fn)
     assert mine.call("heads-gallery", *maps("relevance", key, "star"), session=other.session) == {"error": GONE}
+    assert mine.call("heads-gallery", "ablate", [key, [[1, 1]]], session=other.session) == {"error": GONE}
+    assert "error" not in mine.call("heads-gallery", "ablate", [key, [[1, 1]]])
 
 
 def test_the_key_differs_between_two_instances_for_the_same_image(app):
