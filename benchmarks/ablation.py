@@ -1,6 +1,7 @@
 """What head ablation and the randomisation sanity check cost, after the analysis's forward (issue 24).
 
-    python -m benchmarks.ablation [--model bundled] [--repeat 5] [--threads N] [--no-b16] [--precision fp32]
+    python -m benchmarks.ablation [--model bundled] [--repeat 5] [--b16-repeat 1] [--threads N] [--no-b16]
+                                  [--precision fp32]
 
 For one picture (assets/examples/cat.jpg) and each subject (the given model at its native patch size, then a
 random ViT-B/16 in bf16, the app's precision on this CPU), each round analyses the picture afresh and times:
@@ -10,7 +11,8 @@ random ViT-B/16 in bf16, the app's precision on this CPU), each round analyses t
 * one ablation: `Analysis.ablate` of two heads in the middle layer (what a click in the gallery costs);
 * sanity: `Analysis.sanity_comparison()`, every method's curve over the depth + 1 randomised models.
 
-Medians over `--repeat` rounds after one warm-up round; also the forward, for scale. Targets (issue 24):
+Medians over `--repeat` rounds (`--b16-repeat` for ViT-B/16) after one warm-up round; also the forward, for
+scale. The load average is printed before and after: this CPU is shared, and wall times follow it. Targets (issue 24):
 bundled head effects ≤ 0.3 s and sanity for every method ≤ 1 s; ViT-B/16 head effects ≤ 5 s, sanity ≤ 10 s.
 Prints a markdown table.
 """
@@ -18,6 +20,7 @@ Prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -70,6 +73,7 @@ def main() -> None:
     parser.add_argument("--model", default="bundled", help='"bundled", a hub id or a local folder')
     parser.add_argument("--precision", default="fp32", help="fp32 | bf16 | auto")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--b16-repeat", type=int, default=1, help="rounds for ViT-B/16 (each takes a minute)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-b16", action="store_true", help="time the given model only")
     args = parser.parse_args()
@@ -80,19 +84,21 @@ def main() -> None:
 
     model = load(args.model, precision=args.precision)
     picture = Image.open(ROOT / "assets" / "examples" / "cat.jpg").convert("RGB")
-    subjects = [(model, model.config.name or args.model, TARGETS.get(args.model, (None, None)))]
+    subjects = [(model, model.config.name or args.model, TARGETS.get(args.model, (None, None)), args.repeat)]
     if not args.no_b16:
-        subjects.append((random_vit_b16(), "random ViT-B/16", TARGETS["b16"]))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {args.repeat} rounds\n")
-    print("| model | precision | layers × heads | grid | forward (s) | head effects (s) | one ablation (s) | "
+        subjects.append((random_vit_b16(), "random ViT-B/16", TARGETS["b16"], args.b16_repeat))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.1f}\n")
+    print("| model | precision | rounds | layers × heads | grid | forward (s) | head effects (s) | one ablation (s) | "
           "sanity, every method (s) | head effects target | sanity target |")
-    print("|---|---|---|---|---:|---:|---:|---:|---|---|")
-    for subject, name, (effects_target, sanity_target) in subjects:
-        t = seconds(subject, picture, args.repeat)
+    print("|---|---|---:|---|---|---:|---:|---:|---:|---|---|")
+    for subject, name, (effects_target, sanity_target), repeat in subjects:
+        t = seconds(subject, picture, repeat)
         side = subject.config.image_size // subject.config.patch_size
-        print(f"| {name} | {getattr(subject, 'precision', '')} | {subject.config.depth} × {subject.config.heads} | "
+        print(f"| {name} | {getattr(subject, 'precision', '')} | {repeat} | "
+              f"{subject.config.depth} × {subject.config.heads} | "
               f"{side}×{side} | {t['forward']:.3f} | {t['effects']:.3f} | {t['ablate']:.3f} | {t['sanity']:.3f} | "
               f"{verdict(t['effects'], effects_target)} | {verdict(t['sanity'], sanity_target)} |", flush=True)
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,6 @@ const controls = {
   low: $(".vx-low"), high: $(".vx-high"), methods: element.querySelectorAll(".vx-method button"),
   downloadMap: $(".vx-download-map"), downloadGrid: $(".vx-download-grid"),
   faith: $(".vx-faith"), curves: $(".vx-curves"), aucs: $(".vx-aucs"), hide: $(".vx-hide"),
-  sanityButton: $(".vx-sanity-button"), sanityProgress: $(".vx-sanity-progress"), sanityCurves: $(".vx-sanity-curves"),
-  sanityLegend: $(".vx-sanity-legend"),
 };
 let hidden = [];       // click-to-hide: the patches dropped, as [row, col]
 
@@ -140,32 +138,6 @@ function drawCurves(results) {
   controls.aucs.innerHTML = plotCurves(controls.curves, results, d.payload.schema, tr);
   element.dataset.faithfulness = JSON.stringify(Object.fromEntries(Object.entries(results).map(([n, r]) =>
     [n, [r.deletion_auc, r.insertion_auc]])));
-}
-
-// The cascading randomisation test of every method, on request (server: about depth / 2 forwards and each class
-// method's backward per step); test contract: #explorer gets data-sanity (JSON {method: [ρ, ...]}).
-async function sanityCheck() {
-  if (!d) return;
-  const mine = d;
-  controls.sanityButton.disabled = true; controls.sanityProgress.hidden = false;
-  controls.sanityLegend.textContent = tr("explorer.sanity.running", { steps: mine.payload.depth + 1 });
-  try {
-    mine.sanity = mine.sanity || await fetchSanity(mine);
-    if (mine === d) drawSanity(mine.sanity);
-  } catch (error) {
-    if (mine === d) controls.sanityLegend.textContent = tr("explorer.not_available", { error: error.message || error });
-  } finally {
-    controls.sanityButton.disabled = false; controls.sanityProgress.hidden = true;
-  }
-}
-function drawSanity(results) {
-  controls.sanityCurves.hidden = false;
-  controls.sanityLegend.innerHTML = plotSanity(controls.sanityCurves, results, d.payload.schema, tr);
-  element.dataset.sanity = JSON.stringify(results);
-}
-function clearSanity() {
-  controls.sanityCurves.hidden = true; controls.sanityLegend.textContent = ""; delete element.dataset.sanity;
-  controls.sanityButton.hidden = !d || !d.payload.classifier;
 }
 
 // The tokens before the patches, drawn beside the grid: click one to see where it attends.
@@ -287,7 +259,7 @@ async function show(payload) {
   hidden = []; clearTopWithout(); controls.aucs.textContent = "";
   controls.curves.getContext("2d").clearRect(0, 0, controls.curves.width, controls.curves.height);
   delete element.dataset.faithfulness;
-  clearSanity();
+  clearSanity();  // explorer_sanity.js
   controls.discard.value = payload.discard || 0; controls.discardOut.textContent = String(payload.discard || 0);
   paint();
   if (performance.now() < (V.revealUntil || 0)) { V.revealUntil = 0; revealResults(); }
@@ -337,7 +309,6 @@ controls.indices.addEventListener("change", () => set({ indices: controls.indice
 controls.order.addEventListener("change", () => set({ order: controls.order.checked }));
 controls.play.addEventListener("click", play);
 controls.faith.addEventListener("toggle", faithfulness);
-controls.sanityButton.addEventListener("click", sanityCheck);
 controls.hide.addEventListener("change", () => {
   if (!controls.hide.checked) { hidden = []; clearTopWithout(); paint(); }
 });
@@ -404,8 +375,5 @@ controls.downloadGrid.addEventListener("click", () => d && download(controls.gri
 
 watch("value", () => show(props.value));
 translateStatic();
-V.onLanguage(() => {
-  translateStatic();
-  if (d) { fillHeads(); fillTargets(); paint(); if (d.sanity && !controls.sanityCurves.hidden) drawSanity(d.sanity); }
-});
+V.onLanguage(() => { translateStatic(); if (d) { fillHeads(); fillTargets(); paint(); } });
 show(props.value);

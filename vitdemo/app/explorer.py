@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
 LENSES = ("norms", "features")  # views of the tokens beside the methods (their buttons follow the methods')
-EXPLORER_SCRIPTS = ("explorer_plots.js", "explorer_server.js", "explorer_top5.js", "explorer.js")  # one scope, in order
+# One scope, in this order (explorer_sanity.js reads explorer.js's state; its functions are hoisted for it).
+EXPLORER_SCRIPTS = ("explorer_plots.js", "explorer_server.js", "explorer_top5.js", "explorer.js", "explorer_sanity.js")
 GALLERY_FUNCTIONS = {"heads": ("maps", "ablate", "head_effects"), "compare": ("maps",),
                      "models": ("maps", "patch_row", "similarity_row")}
 

@@ -296,13 +296,8 @@ class Analysis:
     def sanity_comparison(self, names: Sequence[str] | None = None) -> dict[str, list[float]]:
         """{method: `sanity(method)`} for several methods (default: every one), each randomised model shared."""
         chosen = tuple(methods.method(name).name for name in (methods.names() if names is None else names))
-        todo = [name for name in chosen if ("sanity", name) not in self._views]
-        fresh = sanity.correlations(self, todo) if todo else {}
-
-        def measured(name: str) -> tuple[float, ...]:
-            return tuple(fresh[name] if name in fresh else sanity.correlations(self, [name])[name])
-
-        return {name: list(self._cached(("sanity", name), lambda name=name: measured(name))) for name in chosen}
+        measured = self._cached(("sanity", chosen), lambda: sanity.correlations(self, chosen))
+        return {name: list(values) for name, values in measured.items()}
 
     def clear_cache(self) -> None:
         """Forget every computed map and gradient (memory); the forward's results, block records included, stay."""
