@@ -27,7 +27,7 @@ from typing import Any
 
 import gradio as gr
 
-from .. import methods
+from .. import methods, numbering
 from ..constants import HEAD_FUSIONS
 from . import validation, views
 from .choices import method_choices
@@ -145,7 +145,7 @@ class Endpoints:
         """{steps, correlations}: each method's Spearman correlation along the cascading randomisation."""
         names = None if validation.is_empty(method) else [validation.method(method)]
         analysis = self._classified(image, patch_size, model)
-        steps = ["head"] + [f"layer {layer}" for layer in range(analysis.depth, 0, -1)]
+        steps = ["head"] + [f"layer {numbering.shown(i)}" for i in reversed(range(analysis.depth))]
         return {"steps": steps, "correlations": analysis.sanity_comparison(names)}
 
     def _classified(self, image: Any, patch_size: Any, model: Any) -> Any:

@@ -50,7 +50,7 @@ function paint(view) {
         : V.tr(`explorer.fusion_short.${head}`) }));
     const shown = { ...view, head, patch: null, grid: false };
     if (!V.paintMap(canvasIn(figure), thumbs, shown, luts)) { missing(d, shown); return; }
-    if (typeof head === "number" && d.payload.classifier) switchable(figure, d, [view.layer, head + 1]);
+    if (typeof head === "number" && d.payload.classifier) switchable(figure, d, [view.layer, V.core.counted(head)]);
   }
   if (effects) drawEffects(d);
   element.dataset.painted = String(performance.now());
@@ -118,13 +118,13 @@ effectsButton.addEventListener("click", async () => {
 // Each cell's brightness is its effect against the largest; the strongest heads are listed first.
 function drawEffects(d) {
   const rows = effects.effects, top = Math.max(1e-9, ...rows.flat().map(Math.abs));
-  const ranked = rows.flatMap((row, l) => row.map((e, h) => [e, l + 1, h + 1])).sort((a, b) => Math.abs(b[0]) - Math.abs(a[0]));
+  const ranked = rows.flatMap((row, l) => row.map((e, h) => [e, V.core.counted(l), V.core.counted(h)])).sort((a, b) => Math.abs(b[0]) - Math.abs(a[0]));
   effectsNote.textContent = V.tr("explorer.ablation.effects", { label: effects.target }) + " " +
     V.tr("explorer.ablation.strongest", { heads: ranked.slice(0, 5).map(([e, l, h]) => `${l}.${h} (${e >= 0 ? "+" : ""}${e.toFixed(2)})`).join(", ") });
-  const head = `<tr><th>${V.tr("explorer.layer")}</th>` + rows[0].map((_, h) => `<th>${h + 1}</th>`).join("") + "</tr>";
-  const body = rows.map((row, l) => `<tr><th>${l + 1}</th>` + row.map((e, h) => {
+  const n = V.core.counted, head = `<tr><th>${V.tr("explorer.layer")}</th>` + rows[0].map((_, h) => `<th>${n(h)}</th>`).join("") + "</tr>";
+  const body = rows.map((row, l) => `<tr><th>${n(l)}</th>` + row.map((e, h) => {
     const shade = Math.abs(e) / top, colour = e >= 0 ? `rgba(220, 38, 38, ${shade})` : `rgba(37, 99, 235, ${shade})`;
-    return `<td style="background:${colour};color:${shade > 0.55 ? "#fff" : "inherit"}" title="${l + 1}.${h + 1}">${e.toFixed(2)}</td>`;
+    return `<td style="background:${colour};color:${shade > 0.55 ? "#fff" : "inherit"}" title="${n(l)}.${n(h)}">${e.toFixed(2)}</td>`;
   }).join("") + "</tr>").join("");
   effectsBox.innerHTML = `<table>${head}${body}</table>`;
 }

@@ -253,7 +253,8 @@ def layer_heads(value: Any, depth: int, heads: int) -> list[tuple[int, int]]:
     for pair in value:
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise UserError(Message("errors.heads_list", sent=echo(value)))
-        pairs.append((whole(pair[0], "layer", 1, depth) - 1, whole(pair[1], "head", 1, heads) - 1))
+        pairs.append((numbering.index(whole(pair[0], "layer", numbering.FIRST, depth)),
+                      numbering.index(whole(pair[1], "head", numbering.FIRST, heads))))
     return pairs
 
 
