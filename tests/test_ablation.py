@@ -1,9 +1,9 @@
 """Head ablation, head effects and the cascading randomisation test (issue 24 items 2 and 3).
 
 References, none of them vitdemo's own formulas:
-* ablation and head effects: transformers' `ViTForImageClassification` (small, random, eager attention, saved and
-  loaded by vitdemo) with each ablated head's slice of the attention output zeroed by a forward pre-hook on its
-  output projection (transformers 5 has no `head_mask`);
+* ablation and head effects: transformers' `ViTForImageClassification` and `DeiTForImageClassificationWithTeacher`
+  (small, random, eager attention, saved and loaded by vitdemo) with each ablated head's slice of the attention
+  output zeroed by a forward pre-hook on its output projection (transformers 5 has no `head_mask`);
 * mean ablation: the same pre-hook writing each slice's mean over tokens, summed token by token in a loop;
 * the sanity check: its two properties (Adebayo et al. 2018): with only the head randomised, last-layer attention
   is unchanged (correlation 1) and every class-specific map moves (correlation < 1); Spearman against the
@@ -32,18 +32,19 @@ def photo(width: int = 32, height: int = 32, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
-@pytest.fixture(scope="module")
-def pair(make_hf_checkpoint):
-    """(transformers reference, vitdemo's load of the same folder, an analysis of one photo)."""
-    ckpt = make_hf_checkpoint("vit", num_hidden_layers=DEPTH)
+@pytest.fixture(scope="module", params=["vit", "deit"])
+def pair(make_hf_checkpoint, request):
+    """(transformers reference, vitdemo's load of the same folder, an analysis of one photo), for a ViT and for a
+    DeiT (distillation token, two heads averaged)."""
+    ckpt = make_hf_checkpoint(request.param, num_hidden_layers=DEPTH)
     model = vitdemo.load(ckpt.path, device="cpu", precision="fp32")
     return ckpt.model, model, analyze(model, photo())
 
 
 def output_projection(reference, layer: int) -> torch.nn.Module:
     """The linear layer after the heads are put side by side (transformers 5: `o_proj`; 4.x: `output.dense`)."""
-    attention = reference.vit.layers[layer].attention if hasattr(reference.vit, "layers") \
-        else reference.vit.encoder.layer[layer].attention
+    base = reference.base_model
+    attention = base.layers[layer].attention if hasattr(base, "layers") else base.encoder.layer[layer].attention
     return attention.o_proj if hasattr(attention, "o_proj") else attention.output.dense
 
 
