@@ -154,6 +154,14 @@ class ExplorerServer:
             rows, cols = analysis.grid
             return payload.similarity_row(analysis, whole(row, "row", 0, rows - 1), whole(col, "col", 0, cols - 1))
 
+        def score_matrix(args: Any) -> dict[str, Any]:
+            """[key, layer from 0, head from 0]: that head's query·key scores of every token pair (T, T), for
+            the token matrix of a bundle too large to carry them all (`payload.MAX_SCORE_BYTES`)."""
+            key, layer, head = self.unpack(args, 3)
+            analysis = self.analysis(key)
+            return payload.score_matrix(analysis, whole(layer, "layer", 0, analysis.depth - 1),
+                                        whole(head, "head", 0, analysis.heads - 1))
+
         def faithfulness(args: Any) -> dict[str, Any]:
             """[key]: deletion and insertion curves of every method's map and of a random one (batched forwards)."""
             analysis = self.analysis(args)  # one argument arrives as itself, not in a list
@@ -193,7 +201,8 @@ class ExplorerServer:
             return self.classified(args, "errors.sanity_no_classifier").sanity_comparison()
 
         return {fn.__name__: server_function(answered(self.engine.gate.bounded(fn)))
-                for fn in (maps, patch_row, similarity_row, faithfulness, top_without, ablate, head_effects, sanity)}
+                for fn in (maps, patch_row, similarity_row, score_matrix, faithfulness, top_without, ablate,
+                           head_effects, sanity)}
 
     def classified(self, key: Any, refusal: str) -> Any:
         """The analysis `key` names, refused with `refusal` for a model without a classifier."""

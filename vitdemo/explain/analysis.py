@@ -184,6 +184,11 @@ class Analysis:
         return self._cached(("heads", layer), lambda: np.stack([
             as_distribution(row, self.grid) for row in self.attentions[layer][:, 0, self.num_prefix_tokens:]]))
 
+    def qkv(self, layer: int) -> torch.Tensor:
+        """Layer `layer`'s [q; k; v] of LN1(x), (T, 3D), as the forward computed them (the backward's record:
+        kept by the analysis forward, so reading it costs no forward)."""
+        return self._tape()[self._layer_index(layer)].qkv
+
     def gradients(self, target: int) -> np.ndarray:
         """(layers, heads, T, T) float32: ∂ logit[target] / ∂ A for every layer; one backward pass per new
         target (a new array each call: the analysis keeps them in the model's dtype, see `_gradients`)."""

@@ -3,7 +3,8 @@
 The page's explorer (`vitdemo/app/explorer.js`) paints from this and nothing else: the picture as the model
 saw it, the grid geometry and token types, the methods' table (`schema`), and the maps — every layer's map
 of each method that needs no class, for every head and head fusion, patch-to-patch attention (head mean)
-for click-a-patch, and a class method's maps per class once asked for. The maps come from `Analysis` (the
+for click-a-patch, a class method's maps per class once asked for, and the query·key scores of every token
+pair for the token matrix (small grids; larger ones ask for one layer and head). The maps come from `Analysis` (the
 library stays the one place where they are computed); this module only quantises and packs them.
 
 Quantisation is chosen so that the browser draws the server's picture: `render.heat_image` scales a map by
@@ -30,6 +31,9 @@ from .render import display_scale
 
 VERSION = 1
 MAX_PATCH_ROWS = 576  # grids up to 24×24 send every patch's row; larger ones fetch a clicked row on demand
+# The query·key scores of every layer, head and token pair ride in the bundle while they take at most this many
+# bytes (float32, before compression); beyond, the token matrix asks for one layer and head at a time.
+MAX_SCORE_BYTES = 2**20
 
 
 def head_order(heads: int) -> list[str | int]:
@@ -132,6 +136,26 @@ def similarity_row(analysis: Analysis, row: int, col: int) -> dict[str, Any]:
     return {"q": packed(q[0]), "max": float(peak[0])}
 
 
+def token_scores(analysis: Analysis) -> dict[str, Any]:
+    """The token matrix's numbers: q·kᵀ/√d of every layer, head and token pair (`scores.query_key_scores`), as
+    float32 (layers, heads, T, T). The browser takes each row's softmax for the attention, so one array gives
+    both the matrix and a clicked token's scores beside its probabilities. `scores` is None when it would
+    take more than `MAX_SCORE_BYTES` (ViT-B/16 at 224 px: 22 MB): the page then asks `score_matrix`."""
+    from .scores import head_dim, query_key_scores
+
+    tokens = analysis.attentions.shape[-1]
+    fits = analysis.depth * analysis.heads * tokens * tokens * 4 <= MAX_SCORE_BYTES
+    stack = np.stack([query_key_scores(analysis, layer) for layer in range(analysis.depth)]) if fits else None
+    return {"count": tokens, "head_dim": head_dim(analysis), "scores": packed(stack) if fits else None}
+
+
+def score_matrix(analysis: Analysis, layer: int, head: int) -> dict[str, Any]:
+    """One layer's (0-based) and head's (0-based) (T, T) float32 scores, for bundles too large to carry all."""
+    from .scores import query_key_scores
+
+    return {"scores": packed(query_key_scores(analysis, layer)[head])}
+
+
 def token_types(analysis: Analysis) -> list[str]:
     """The kinds of the tokens before the patches, in order ("class", "distillation", "register", ...)."""
     types = getattr(analysis.model.config, "token_types", None)
@@ -183,4 +207,5 @@ def explorer_payload(analysis: Analysis, key: Any = None, title: str = "", disca
                     for name, targets in (class_targets or {}).items()},
         "patches": rows_of_patches(analysis) if patch_rows else None,
         "lenses": lens_bundle(analysis, with_rows=patch_rows),
+        "tokens": token_scores(analysis) if patch_rows else None,
     }
