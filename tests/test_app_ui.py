@@ -117,6 +117,8 @@ def test_the_explorers_server_functions_add_what_a_bundle_lacks(engine):
     assert maps([key, "attention", "", 0]) == payload.map_stack(analysis, "attention")
     assert patch_row([list(out["key"]), 1, 2, 3]) == payload.patch_row(analysis, 1, 2, 3)
     assert similarity_row([list(out["key"]), 2, 3]) == payload.similarity_row(analysis, 2, 3)
+    assert functions["score_matrix"]([key, 1, 2]) == payload.score_matrix(analysis, 1, 2)
+    assert "head must be a whole number from 0 to 3" in functions["score_matrix"]([key, 1, 4])["error"]
     curves = faithfulness(list(out["key"]))
     assert set(curves) == {"attention", "rollout", "relevance", "legrad", "random"}
     assert curves["rollout"] == analysis.faithfulness_comparison()["rollout"].as_dict()

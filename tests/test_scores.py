@@ -82,3 +82,16 @@ def test_the_default_limit_keeps_the_bundled_model_in_and_vit_b16_out():
 
 def test_the_comparison_bundle_leaves_the_scores_out(analysis):
     assert P.explorer_payload(analysis, patch_rows=False)["tokens"] is None
+
+
+def test_in_bf16_the_scores_are_the_ones_the_models_softmax_saw():
+    """The app runs the bundled model in bf16 ("auto" precision on this CPU): the scores are rounded as the
+    model rounds them, so their softmax is its attention within bf16's rounding (8 significant bits: a
+    relative step of 2^-7)."""
+    bf16 = vitdemo.analyze(vitdemo.load("bundled", precision="bf16"), Image.open(STAR), patch_size=16)
+    for layer in (0, 5):
+        scores = query_key_scores(bf16, layer).astype(np.float64)
+        probabilities = np.exp(scores - scores.max(-1, keepdims=True))
+        probabilities /= probabilities.sum(-1, keepdims=True)
+        attention = bf16.attentions[layer]
+        assert np.all(np.abs(probabilities - attention) <= 2**-7 * attention + 1e-7)

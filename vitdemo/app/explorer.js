@@ -32,6 +32,7 @@ const controls = {
   faith: $(".vx-faith"), curves: $(".vx-curves"), aucs: $(".vx-aucs"), hide: $(".vx-hide"),
 };
 let hidden = [];       // click-to-hide: the patches dropped, as [row, col]
+const tokens = tokenViews({ element, set, tr, luts });  // the model view and the token matrix (view.mode)
 
 function percent(x) { return x >= 0.1 ? `${(x * 100).toFixed(0)}%` : `${(x * 100).toFixed(1)}%`; }
 // A map value as the view means it: a share of the map, a token's norm, or a cosine similarity.
@@ -228,6 +229,7 @@ function paint() {
   histogram(map);
   if (hidden.length) drawHidden(controls.mapCanvas, d.payload, hidden);
   controls.caption.textContent = caption();
+  tokens.paint(d, view);
   const { grid: gridLines, ...rest } = view;
   root.dataset.view = JSON.stringify({ ...core.countedView(rest), grid_lines: gridLines, patch_size: d.payload.patch,
     name: d.payload.name });

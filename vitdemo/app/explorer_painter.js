@@ -117,9 +117,9 @@
   }
   const scaled = core.scaled;
 
-  // Paint the map over the view into `canvas` (full resolution; CSS scales it for display).
-  function paintMap(canvas, d, view, luts) {
-    const map = currentMap(d, view);
+  // Paint the map over the view into `canvas` (full resolution; CSS scales it for display): the view's, or
+  // `map` ({values, peak}) when given (a token's row of the token matrix).
+  function paintMap(canvas, d, view, luts, map = currentMap(d, view)) {
     if (!map) return null;
     const { base } = d, lut = luts[view.cmap] || luts.inferno, alpha = view.opacity;
     canvas.width = base.width; canvas.height = base.height;
@@ -270,6 +270,6 @@
     return out;
   }
 
-  Object.assign(window.vitdemo, { bus, answer, decode, paintMap, paintGrid, patchAt, currentMap, lutsFrom, small,
+  Object.assign(window.vitdemo, { bus, answer, inflate, decode, paintMap, paintGrid, patchAt, currentMap, lutsFrom, small,
                                   stack, view: null, decoded: null });
 })();

@@ -14,6 +14,11 @@ async function fetchPatchRow(d, layer, [r, c]) {
 async function fetchSimilarityRow(d, [r, c]) {
   return V.stack(await server.similarity_row(d.payload.key, r, c), 255);
 }
+// One layer's and head's (from 0) query·key scores of every token pair, (T, T) float32, for a large grid.
+async function fetchScoreMatrix(d, layer, head) {
+  const raw = await V.inflate(V.answer(await server.score_matrix(d.payload.key, layer, head)).scores);
+  return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+}
 // Deletion and insertion curves of every method's map and of a random one.
 async function fetchFaithfulness(d) {
   return V.answer(await server.faithfulness(d.payload.key));

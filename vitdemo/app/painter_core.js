@@ -108,10 +108,12 @@
   }
 
   // -- the view ------------------------------------------------------------------------------------------------
-  // Everything the reader chose; method null until a bundle names its default.
+  // Everything the reader chose; method null until a bundle names its default. `mode`: what the explorer shows
+  // ("map", "model": every layer × head, "matrix": token × token, explorer_tokens.js), `token`: the matrix's
+  // picked query token (0-based, null for none).
   function initialView() {
     return { method: null, layer: 1, head: "mean", target: "", cmap: "inferno", opacity: 0.6, smooth: false,
-             grid: false, indices: false, order: false, patch: null, query: 0 };
+             grid: false, indices: false, order: false, patch: null, query: 0, mode: "map", token: null };
   }
   // The view after picking `method`: a chained method has fused heads only, and a prefix token's attention
   // belongs to the base method.
@@ -124,7 +126,7 @@
   function forBundle(view, payload, sameModel) {
     const schema = payload.schema, next = { ...view };
     if (!sameModel) Object.assign(next, { layer: payload.depth, head: "mean" });
-    Object.assign(next, { patch: null, target: "", query: Math.min(view.query, payload.prefix.length - 1) });
+    Object.assign(next, { patch: null, target: "", query: Math.min(view.query, payload.prefix.length - 1), token: null });
     if (!next.method || !methodOf(schema, next.method) && !isLens(next.method)
         || needsClass(schema, next.method) && !payload.classifier) next.method = baseMethod(schema);
     next.layer = Math.min(next.layer, payload.depth);

@@ -23,10 +23,12 @@ def head_dim(analysis: Analysis) -> int:
 def query_key_scores(analysis: Analysis, layer: int) -> np.ndarray:
     """(heads, T, T) float32: q·kᵀ/√d of every head at `layer`, rows the queries, columns the keys.
 
-    Computed as the model computes it, (q · d^-½) @ kᵀ, in float32 whatever the model's dtype.
+    Computed as the model computes it, (q · d^-½) @ kᵀ, in its dtype on its device, then converted: in bf16
+    the scores the softmax saw were rounded to bf16, and float32 ones would miss the model's attention by
+    up to a few percent.
     """
-    qkv = analysis.qkv(layer).detach().float().cpu()
+    qkv = analysis.qkv(layer).detach().to(analysis.model.device)
     t, d = qkv.shape[0], head_dim(analysis)
     q, k, _ = qkv.view(t, 3, analysis.heads, d).permute(1, 2, 0, 3)  # each (heads, T, d)
     with torch.inference_mode():
-        return ((q * (d ** -0.5)) @ k.transpose(-2, -1)).numpy().astype(np.float32, copy=False)
+        return ((q * (d ** -0.5)) @ k.transpose(-2, -1)).float().cpu().numpy()
