@@ -3,6 +3,7 @@
     python -m benchmarks.payload_size            # bundled model at patch 8, 16, 32 and a random ViT-B/16
     python -m benchmarks.payload_size --skip-vitb
 
+Models load at the app's default precision ("auto": bf16 on this CPU), as the page gets them.
 "before" is the bundle without its `tokens` entry (what it was before the scores were added; nothing else
 changed), "after" the bundle as sent; both as the JSON the page receives. The scores ride in the bundle only
 while their float32 bytes fit `payload.MAX_SCORE_BYTES`; the row says which.
@@ -46,16 +47,16 @@ def main(argv: list[str] | None = None) -> None:
     import vitdemo
     from vitdemo.explain import payload
 
-    rows = [sizes(vitdemo.load("bundled", precision="fp32"), "bundled (96 px)", p) for p in (8, 16, 32)]
+    rows = [sizes(vitdemo.load("bundled"), "bundled (96 px)", p) for p in (8, 16, 32)]
     if not args.skip_vitb:
         import transformers
 
         with tempfile.TemporaryDirectory() as folder:
             transformers.ViTForImageClassification(transformers.ViTConfig(num_labels=1000)).save_pretrained(folder)
-            model = vitdemo.load(folder, precision="fp32")
+            model = vitdemo.load(folder)
             rows += [sizes(model, "ViT-B/16 random (224 px)", p) for p in (16, 8)]
     print(f"MAX_SCORE_BYTES = {payload.MAX_SCORE_BYTES:,}\n")
-    print("| model | patch | tokens | scores (float32) | scores sent | bundle before | bundle after | added |")
+    print("| model | patch | tokens | scores, float32 bytes | scores sent | bundle before | bundle after | added |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")

@@ -161,7 +161,7 @@ def test_a_key_is_answered_only_for_the_session_it_was_shown_to(app):
     for session in (other.session, "", "not-a-session", mine.session.upper()):
         for fn, args in (maps("relevance", key, "star"), ("faithfulness", key), ("top_without", [key, [[0, 0]]]),
                          ("patch_row", [key, 0, 0, 0]), ("ablate", [key, [[1, 1]]]), ("head_effects", [key, ""]),
-                         ("sanity", key)):
+                         ("sanity", key), ("score_matrix", [key, 0, 0])):
             assert mine.call("explorer", fn, args, session=session) == {"error": GONE}, (session, fn)
     assert mine.call("heads-gallery", *maps("relevance", key, "star"), session=other.session) == {"error": GONE}
     assert mine.call("heads-gallery", "ablate", [key, [[1, 1]]], session=other.session) == {"error": GONE}

@@ -122,8 +122,8 @@ def test_model_view_and_token_matrix_in_the_page(new_page, shots, width, height,
     i, j, p = json.loads(cells.get_attribute("data-hover"))
     assert (i, j) == (0, 5) and abs(p - attention[0, 5]) < 1e-9
 
-    # Click the row of patch 8 (token 8 counted from 1, index 8 after the class token): its scores and
-    # probabilities, the keys it attends to most first, and its row over the image.
+    # Click the row of patch 8 (row 2, col 2; index 8, the class token being index 0, as view.query counts):
+    # its scores and probabilities, the keys it attends to most first, and its row over the image.
     view = click_and_paint(page, cells, position=matrix_point(page, 8, 20))
     assert view["token"] == 8 and view["mode"] == "matrix"
     assert words["patch8"] in page.locator("#explorer .vx-token-caption").inner_text()

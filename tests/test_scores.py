@@ -80,8 +80,9 @@ def test_the_default_limit_keeps_the_bundled_model_in_and_vit_b16_out():
     assert 131_424 <= P.MAX_SCORE_BYTES < 2_018_400 < 22_353_984
 
 
-def test_the_comparison_bundle_leaves_the_scores_out(analysis):
+def test_the_comparison_and_side_by_side_bundles_leave_the_scores_out(analysis):
     assert P.explorer_payload(analysis, patch_rows=False)["tokens"] is None
+    assert P.explorer_payload(analysis, scores=False)["tokens"] is None
 
 
 def test_in_bf16_the_scores_are_the_ones_the_models_softmax_saw():

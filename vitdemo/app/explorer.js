@@ -6,7 +6,8 @@
 //
 // Test contract (keep stable): the root #explorer gets data-painted (performance.now() after a paint) and
 // data-view (JSON: layer and head from 1, as the page counts them (core.countedView), method, the clicked
-// patch as the grid's [row, col] from 0, ...); the layer control is input[type=range] inside
+// patch as the grid's [row, col] from 0, mode: "map" | "model" | "matrix", token: the matrix's picked query
+// token from 0 or null, ...); the layer control is input[type=range] inside
 // #explorer-layer, the head control a <select> inside #explorer-head.
 const root = element.closest("#explorer") || element;
 const $ = (selector) => element.querySelector(selector);

@@ -96,7 +96,7 @@ class SideBySide:
         config = self.engine.config(entry.key)  # loads the model (downloads it if it must and may)
         patch = main.patch_size if main.patch_size in config.native_patch_sizes else config.patch_size
         result = self.engine.analysis(self.engine.decode(image), entry.key, patch, main.keep_aspect)
-        return explorer_payload(result.analysis, key=tuple(result.key), title=entry.title)
+        return explorer_payload(result.analysis, key=tuple(result.key), title=entry.title, scores=False)
 
     def proposed(self, model: str | None, second: str | None) -> Any:
         """A new main model brings its partner (else the first other model that can run) as the second one."""

@@ -173,12 +173,13 @@ def view_png(analysis: Analysis) -> str:
 
 def explorer_payload(analysis: Analysis, key: Any = None, title: str = "", discard_ratio: float = 0.0,
                      class_targets: Mapping[str, Sequence[str]] | None = None,
-                     patch_rows: bool = True) -> dict[str, Any]:
+                     patch_rows: bool = True, scores: bool = True) -> dict[str, Any]:
     """The bundle for one analysis: geometry, picture, every method's maps that need no class, patch rows.
 
     `key` names the analysis for the server functions that add to it (a class method's maps for a class, a
     clicked row of a large grid); `class_targets` ({method: classes}) are class methods' maps included now;
-    `patch_rows=False` leaves out click-a-patch (the comparison draws class-token maps only).
+    `patch_rows=False` leaves out click-a-patch (the comparison draws class-token maps only) and the token
+    matrix's scores, `scores=False` the scores alone (the side-by-side model has no token matrix).
     """
     rows, cols = analysis.grid
     top = analysis.top(5)  # [] for a model without a classifier (DINO, DINOv2 without a head)
@@ -207,5 +208,5 @@ def explorer_payload(analysis: Analysis, key: Any = None, title: str = "", disca
                     for name, targets in (class_targets or {}).items()},
         "patches": rows_of_patches(analysis) if patch_rows else None,
         "lenses": lens_bundle(analysis, with_rows=patch_rows),
-        "tokens": token_scores(analysis) if patch_rows else None,
+        "tokens": token_scores(analysis) if patch_rows and scores else None,
     }
