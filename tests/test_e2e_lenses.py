@@ -7,6 +7,8 @@ Needs /usr/bin/chromium; never `playwright install`.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.browser import MARKS, serving, stamp, wait_painted
@@ -61,4 +63,25 @@ def test_token_norms_and_features_switch_in_the_page(page):
     assert not page.locator("#explorer .vx-histogram").is_visible()
     assert click(page, "#explorer .vx-map")["patch"] is not None
     assert page.locator("#explorer .vx-caption").inner_text().startswith("Feature similarity")
+    assert requests == []
+
+
+def test_the_token_matrix_names_the_class_token_registers_and_patches(page):
+    """4 registers after the class token, then 4×4 patches: 21 tokens, named from 1 in the hover."""
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    assert click(page, "#explorer .vx-modes button[data-mode=matrix]")["mode"] == "matrix"
+    page.wait_for_function("() => !!document.querySelector('#explorer .vx-matrix-cells').dataset.head")
+    legend = page.locator("#explorer .vx-matrix-legend").inner_text()
+    assert legend.startswith("■ class · ■ register · ■ patches, row by row (4 × 4"), legend
+    cells = page.locator("#explorer .vx-matrix-cells")
+    cell = (cells.bounding_box()["width"] - 8) / 21  # the cells start 8 CSS px in (the token kinds' band)
+    for (query, key), said in [((2, 0), "register 2 → class: "), ((20, 4), "patch 16 (row 4, col 4) → register 4: "),
+                               ((5, 9), "patch 1 (row 1, col 1) → patch 5 (row 2, col 1): ")]:
+        cells.hover(position={"x": 8 + (key + 0.5) * cell, "y": 8 + (query + 0.5) * cell})
+        assert page.locator("#explorer .vx-hover").inner_text().startswith(said)
+    assert click(page, "#explorer .vx-modes button[data-mode=model]")["mode"] == "model"
+    layout = json.loads(page.locator("#explorer .vx-model canvas").get_attribute("data-layout"))
+    assert (layout["layers"], layout["heads"]) == (3, 4)
+    assert click(page, "#explorer .vx-modes button[data-mode=map]")["mode"] == "map"
     assert requests == []

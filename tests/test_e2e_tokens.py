@@ -108,7 +108,7 @@ def test_model_view_and_token_matrix_in_the_page(new_page, shots, width, height,
 
     # The token matrix of layer 3, head 2: hover a cell, read the model's attention and score there.
     assert click_and_paint(page, page.locator("#explorer .vx-modes button[data-mode=matrix]"))["mode"] == "matrix"
-    page.wait_for_function("() => document.querySelector('#explorer .vx-matrix-cells').width > 0")
+    page.wait_for_function("() => document.querySelector('#explorer .vx-matrix-cells').dataset.head === '2'")
     cells = page.locator("#explorer .vx-matrix-cells")
     assert cells.bounding_box()["x"] + cells.bounding_box()["width"] <= width
     scores = query_key_scores(analysis, 2)[1]

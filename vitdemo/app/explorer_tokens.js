@@ -151,14 +151,17 @@ function tokenViews({ element, set, tr, luts }) {
   }
   function repaint(d) { if (shown && shown.d === d) paint(d, shown.view); }
 
-  // Every row's softmax, for the view's layer and head (the first head for a fusion, which has no scores).
+  // Every row's softmax, for the view's layer and head (the first head for a fusion, which has no scores);
+  // the last one kept, since a hover reads it at every move (785² exponentials at patch 8 on ViT-B/16).
   function matrixOf(d, view) {
     const head = Math.max(0, T.headIndex(d.payload, view.head, fusions(d))), layer = view.layer - 1;
+    if (d.matrix && d.matrix.layer === layer && d.matrix.head === head) return d.matrix;
     const source = scoresOf(d, layer, head);
     if (!source) return null;
     const count = d.payload.tokens.count;
     const rows = Array.from({ length: count }, (_, i) => T.softmaxRow(source.scores, source.offset, count, i));
-    return { rows, count, head, layer, source };
+    d.matrix = { rows, count, head, layer, source };
+    return d.matrix;
   }
   function matrixGeometry(d) {
     const band = 8, size = Math.min(boxWidth(parts.matrix) - band, MATRIX_SIZE);
@@ -238,6 +241,7 @@ function tokenViews({ element, set, tr, luts }) {
   function paint(d, view) {
     const mode = view.mode || "map";
     shown = { d, view: { ...view } };
+    if (d.payload.tokens && d.payload.tokens.scores && !d.tokenScores) decodeScores(d);  // ready before it is asked
     for (const button of parts.modes) button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
     parts.pictures.hidden = mode !== "map";
     parts.model.hidden = mode !== "model";
