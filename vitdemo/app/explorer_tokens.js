@@ -97,6 +97,7 @@ function tokenViews({ element, set, tr, luts }) {
       token: query, layers: p.depth, heads: heads.length });
     parts.modelCanvas.dataset.method = method;
     parts.modelCanvas.dataset.layout = JSON.stringify(layout);  // where the tiles lie, in CSS px (tests point there)
+    parts.modelCanvas.dataset.drawn = String(performance.now());
   }
   function modelTile(event) {
     const box = parts.modelCanvas.getBoundingClientRect();
@@ -187,6 +188,7 @@ function tokenViews({ element, set, tr, luts }) {
       ctx.strokeRect(band, band + view.token * cell, size, Math.max(cell, 2));
     }
     parts.matrixCanvas.dataset.head = String(m.head + 1);
+    parts.matrixCanvas.dataset.drawn = String(performance.now());
     parts.legend.innerHTML = ["class", "register", "distillation"].filter((k) => p.prefix.includes(k))
       .map((k) => `<span style="color:${KINDS[k]}">■</span> ${tr(`explorer.kind.${k}`)}`).join(" · ") +
       ` · <span style="color:#6b7280">■</span> ${tr("explorer.tokens.legend_patches", { rows: p.grid[0], cols: p.grid[1] })}`;
