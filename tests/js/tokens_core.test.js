@@ -68,3 +68,14 @@ test("the matrix cell under a point: rows are queries, columns keys", () => {
   assert.equal(tokens.cellAt(37, 1, 0.5), null);
   assert.equal(tokens.cellAt(37, -0.01, 0.5), null);
 });
+
+test("the view starts on the map, and a new bundle forgets the picked token but keeps the mode", () => {
+  const core = require(path.join(__dirname, "..", "..", "vitdemo", "app", "painter_core.js"));
+  const schema = { fusions: ["mean"], methods: [{ name: "attention" }] };
+  const payload = { schema, depth: 6, heads: 4, prefix: ["class"], classifier: true };
+  assert.equal(core.initialView().mode, "map");
+  assert.equal(core.initialView().token, null);
+  const next = core.forBundle({ ...core.initialView(), method: "attention", mode: "matrix", token: 9 }, payload, true);
+  assert.equal(next.mode, "matrix");
+  assert.equal(next.token, null);
+});

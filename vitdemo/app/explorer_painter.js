@@ -270,6 +270,6 @@
     return out;
   }
 
-  Object.assign(window.vitdemo, { bus, answer, inflate, decode, paintMap, paintGrid, patchAt, currentMap, lutsFrom, small,
-                                  stack, view: null, decoded: null });
+  Object.assign(window.vitdemo, { bus, answer, inflate, decode, paintMap, paintGrid, patchAt, currentMap, lutsFrom,
+                                  small, stack, view: null, decoded: null });
 })();

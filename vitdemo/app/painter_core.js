@@ -126,7 +126,8 @@
   function forBundle(view, payload, sameModel) {
     const schema = payload.schema, next = { ...view };
     if (!sameModel) Object.assign(next, { layer: payload.depth, head: "mean" });
-    Object.assign(next, { patch: null, target: "", query: Math.min(view.query, payload.prefix.length - 1), token: null });
+    Object.assign(next, { patch: null, target: "", query: Math.min(view.query, payload.prefix.length - 1),
+                          token: null });
     if (!next.method || !methodOf(schema, next.method) && !isLens(next.method)
         || needsClass(schema, next.method) && !payload.classifier) next.method = baseMethod(schema);
     next.layer = Math.min(next.layer, payload.depth);
