@@ -53,9 +53,10 @@ def stem(analysis: Analysis) -> str:
     return f"{top[0][0] if top else 'features'}_p{analysis.patch_size}"
 
 
-def packed(array: np.ndarray) -> str:
-    """Base64 of the zlib-compressed bytes of a C-ordered array (its dtype and shape travel beside it)."""
-    return base64.b64encode(zlib.compress(np.ascontiguousarray(array).tobytes(), 6)).decode("ascii")
+def packed(array: np.ndarray, level: int = 6) -> str:
+    """Base64 of the zlib-compressed bytes of a C-ordered array (its dtype and shape travel beside it); `level`
+    1 for float32 arrays, which zlib's level 6 compresses hardly better and many times slower."""
+    return base64.b64encode(zlib.compress(np.ascontiguousarray(array).tobytes(), level)).decode("ascii")
 
 
 def unpacked(text: str, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -146,14 +147,14 @@ def token_scores(analysis: Analysis) -> dict[str, Any]:
     tokens = analysis.attentions.shape[-1]
     fits = analysis.depth * analysis.heads * tokens * tokens * 4 <= MAX_SCORE_BYTES
     stack = np.stack([query_key_scores(analysis, layer) for layer in range(analysis.depth)]) if fits else None
-    return {"count": tokens, "head_dim": head_dim(analysis), "scores": packed(stack) if fits else None}
+    return {"count": tokens, "head_dim": head_dim(analysis), "scores": packed(stack, 1) if fits else None}
 
 
 def score_matrix(analysis: Analysis, layer: int, head: int) -> dict[str, Any]:
     """One layer's (0-based) and head's (0-based) (T, T) float32 scores, for bundles too large to carry all."""
     from .scores import query_key_scores
 
-    return {"scores": packed(query_key_scores(analysis, layer)[head])}
+    return {"scores": packed(query_key_scores(analysis, layer)[head], 1)}
 
 
 def token_types(analysis: Analysis) -> list[str]:
