@@ -33,6 +33,7 @@ from gradio.context import Context
 from gradio_client import handle_file
 
 from ..settings import EXAMPLES_DIR
+from .draw import drawing_or_bytes
 from .errors import refusal
 from .i18n import Message, current_language, localized
 from .uploads import ACCEPTED_DESCRIPTION, MAX_FILE_BYTES
@@ -75,7 +76,7 @@ def raw_upload(_: gr.Image, payload: gr.data_classes.ImageData | None) -> str | 
     if payload is None:
         return None
     if payload.url and payload.url.startswith("data:"):
-        return data_url_bytes(payload.url)
+        return drawing_or_bytes(data_url_bytes(payload.url), payload.orig_name)  # the sketchpad's: draw.py
     if not payload.path:
         raise refusal(Message("errors.no_image"))
     if not is_upload(payload.path):

@@ -64,7 +64,7 @@ def colormap_tables() -> dict[str, str]:
 
 def head_script() -> str:
     """The painter, the colormap tables, the browser's strings in both languages (`explorer_strings.js`
-    picks one) and the webcam's error messages, for the page's <head>.
+    picks one), the webcam's error messages and the live sketchpad (`sketch.js`, see draw.py), for the <head>.
 
     The explorer, the gallery and the comparison all draw with the one painter. Static data goes here rather
     than in a component's props, which Gradio drops when an event sets the component's value.
@@ -74,7 +74,7 @@ def head_script() -> str:
     return (f"<script>\n{asset('painter_core.js')}\n{asset('tokens_core.js')}\n{asset('explorer_painter.js')}\n"
             f"window.vitdemo.colormaps = {tables};\n"
             f"window.vitdemo.strings = {strings};\n{asset('explorer_strings.js')}</script>\n"
-            f"<script>\n{asset('webcam.js')}</script>")
+            f"<script>\n{asset('webcam.js')}\n{asset('sketch.js')}</script>")
 
 
 def template(top5: str = "") -> str:

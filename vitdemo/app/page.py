@@ -31,6 +31,7 @@ class Page:
     image: gr.Image  # #input-image
     webcam_error: gr.HTML  # #webcam-error
     draw: gr.Sketchpad  # #draw
+    draw_send: gr.Button  # #draw-send (hidden: sketch.js clicks it when a stroke ends)
     model: gr.Dropdown  # #model: the model control (what a change does: `ui._wire_model`)
     model_info: gr.Markdown  # #model-info
     patch: gr.Radio  # #patch-size

@@ -165,10 +165,14 @@ class Engine:
     # -- images and analyses ---------------------------------------------------------------------------
 
     def decode(self, source: Any) -> Image.Image:
-        """An upload (path, bytes, PIL or numpy) as an upright RGB image; ImageInputError says what is wrong."""
+        """An upload (path, bytes, PIL or numpy) as an upright RGB image; ImageInputError says what is wrong.
+        A drawing from the sketchpad (`draw.Drawing`) is framed as the training shapes are (`vitdemo.framing`)."""
+        from ..framing import framed
+        from .draw import Drawing
         from .uploads import decode_image
 
-        return decode_image(source)
+        image = decode_image(source)
+        return framed(image) if isinstance(source, Drawing) else image
 
     def patch_size(self, config: ViTConfig, patch_size: Any) -> int:
         """The patch size to run: the native one for None/0, else any whole size within the offered range.

@@ -194,6 +194,7 @@ def _layout(engine: Engine, config: ViTConfig, store: PictureStore) -> Page:
             with gr.Accordion(t("draw.panel"), open=False, elem_id="draw-panel"):
                 gr.Markdown(t("draw.help"), elem_id="draw-help")
                 ui["draw"] = draw.sketchpad()  # a drawing becomes the image input (see draw.py)
+                ui["draw_send"] = draw.send_button()
             ui["model"] = model_picker(engine, value=engine.default_key, label=t("page.model"), elem_id="model")
             ui["model_info"] = gr.Markdown(model_info.info(engine, engine.default_key), elem_id="model-info")
             ui["patch"] = gr.Radio(patch_choices(config), value=config.patch_size, label=t("page.patch_size"),
@@ -272,8 +273,7 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers, engine: Engine, probe
     hidden = {"api_visibility": "undocumented", **_model_group()}
     _wire_model(demo, page, handlers, engine, probe, hidden)
     with_sizes = SOURCE_CONTROLS + STATES + ("compare_sizes",)
-    page.draw.change(*bind(draw.drawing_as_image, page, ["draw"], ["image"]), trigger_mode="always_last",
-                     show_progress="hidden", api_visibility="private")
+    draw.wire(page)
     page.example_table.click(None, js=REVEAL_RESULTS)
     page.compare_sizes.input(*bind(handlers.compare_button, page, ["compare_sizes"], ["compare_button"]),
                              api_visibility="private")
