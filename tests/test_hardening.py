@@ -12,6 +12,7 @@ Expected sentences are written out here, from the bundled model's config.json an
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import sys
@@ -234,28 +235,22 @@ def test_every_endpoint_answers_malformed_values_with_one_sentence(app, endpoint
 # -- 4. every input refuses URLs and server paths ------------------------------------------------------------
 
 
-def sketch(part: dict[str, Any]) -> dict[str, Any]:
-    return {"background": part, "layers": [], "composite": part, "id": None}
+def test_no_event_reads_the_sketchpad(page):
+    """The pad's drawings reach the server only as the image input's value (draw.py): no event takes the pad
+    itself, so nothing a client sends for it is decoded (its `accept_blobs` server function is bounded apart)."""
+    pad = page["ids"]["draw"]
+    readers = [dep.get("api_name") for dep in page["config"]["dependencies"] if pad in dep["inputs"]]
+    assert readers == []
 
 
-@pytest.mark.parametrize("part", [
-    {"url": "http://127.0.0.1:9/x.png", "path": None, "meta": FILE},
-    {"url": "http://127.0.0.1:9/x.png", "path": "http://127.0.0.1:9/x.png", "meta": FILE},
-    {"path": "SERVER_PICTURE", "meta": FILE},
-    {"path": "SERVER_PICTURE"},  # unmarked: Gradio hands it to the sketchpad, which opened it
-], ids=["url", "url-as-path", "server-path", "server-path-unmarked"])
-def test_the_sketchpad_refuses_urls_and_server_paths(app, page, tmp_path, part):
-    picture = tmp_path / "private.png"  # a picture on the server, outside the upload folder
-    shutil.copy(STAR, picture)
-    part = {k: str(picture) if v == "SERVER_PICTURE" else v for k, v in part.items()}
-    answer = join(app, page, "drawing_as_image", {"draw": sketch(part)})
-    assert gp.error_of(answer) == NOT_AN_UPLOAD
+def test_a_drawing_travels_as_the_image_inputs_data_url(app, page):
+    """What sketch.js sends: the image input's value as a PNG data URL named as the pad's drawing, no path."""
+    from vitdemo.app.draw import DRAWING_NAME
 
-
-def test_the_sketchpad_still_takes_an_upload(app, page):
-    answer = join(app, page, "drawing_as_image", {"draw": sketch(upload(app))})
+    url = "data:image/png;base64," + base64.b64encode(STAR.read_bytes()).decode("ascii")
+    drawing = {"path": None, "url": url, "orig_name": DRAWING_NAME, "mime_type": "image/png", "meta": FILE}
+    answer = join(app, page, "ui_update", {"input-image": drawing})
     assert answer["success"], answer
-    assert answer["output"]["data"][0]["path"]  # the drawing, now the image input's value
 
 
 @pytest.mark.parametrize("api_name, elem_id, value", [
