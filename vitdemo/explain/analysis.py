@@ -218,6 +218,20 @@ class Analysis:
             return self._cached(("legrad-rows", target), lambda: legrad_rows(
                 backprop.legrad_gradients(self.model, self._tape(), target)))
 
+    def logit_lens(self) -> np.ndarray:
+        """(layers, classes): row l the probabilities if the model stopped after block l + 1, read through its
+        own final norm and head; the last row is `probabilities`. No forward pass (lens.py)."""
+        from . import lens
+
+        return self._cached(("logit-lens",), lambda: lens.logit_lens(self))
+
+    def patch_lens(self) -> Any:
+        """Each patch token read through the final norm and head: `lens.PatchLens` of (layers, rows, cols)
+        classes and probabilities (lens.py)."""
+        from . import lens
+
+        return self._cached(("patch-lens",), lambda: lens.patch_lens(self))
+
     def nbytes(self) -> int:
         """Bytes this analysis holds now, exactly: the forward's results (attentions, stages, inputs, logits,
         the picture), the backward's tape, the last target's gradients and every computed view kept.
