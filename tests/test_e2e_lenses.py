@@ -47,6 +47,8 @@ def test_prefix_tokens_sit_beside_the_grid_and_show_where_they_attend(page):
     assert click(page, "#explorer .vx-prefix button:nth-child(3)")["query"] == 2
     assert page.locator("#explorer .vx-caption").inner_text().startswith("Where the register token (token 2)")
     assert page.locator(".vx-method button[data-method=relevance]").is_disabled(), "no classifier"
+    lens = page.locator(".vx-method button[data-method=logit-lens]")
+    assert lens.is_disabled() and "no classifier" in lens.get_attribute("title")
     assert click(page, ".vx-back")["query"] == 0
     assert requests == []
 

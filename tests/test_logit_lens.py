@@ -155,3 +155,25 @@ def test_settled_layer_and_top_by_layer_by_hand():
     assert settled_layer(lens) == 2  # class 2 from the third layer on
     assert settled_layer(lens[:1]) == 0
     assert top_by_layer(lens, 2)[1] == [(1, pytest.approx(0.5)), (2, pytest.approx(0.3))]
+
+
+def test_the_bundle_carries_the_lens_compactly(make_hf_checkpoint):
+    """The explorer's bundle: per layer the class token's top-3, per patch its class and probability (in 1/255)."""
+    from vitdemo.explain.payload import explorer_payload, unpacked
+
+    model = vitdemo.load(make_hf_checkpoint("deit").path, device="cpu", precision="fp32")
+    a = vitdemo.analyze(model, picture(5))
+    sent = explorer_payload(a)["logit_lens"]
+    lens, patch = a.logit_lens(), a.patch_lens()
+    labels = sent["labels"]
+    for layer, row in enumerate(sent["top"]):
+        best = np.argsort(-lens[layer])[:3]
+        assert [labels[i] for i, _ in row] == [a.labels[i] for i in best]
+        assert [p for _, p in row] == pytest.approx(lens[layer, best], abs=1e-5)
+    n = a.grid[0] * a.grid[1]
+    classes = unpacked(sent["patch"], np.uint8 if sent["width"] == 1 else np.uint16, (a.depth, n))
+    assert [labels[c] for c in classes.ravel()] == [a.labels[c] for c in patch.classes.ravel()]
+    prob = unpacked(sent["prob"], np.uint8, (a.depth, n)) / 255
+    np.testing.assert_allclose(prob, patch.probabilities.reshape(a.depth, n), atol=0.5 / 255 + 1e-6)
+    headless = ViT(ViTConfig(image_size=32, patch_size=8, dim=32, depth=2, heads=2, mlp_dim=64, num_classes=0))
+    assert explorer_payload(vitdemo.analyze(headless.eval(), picture(6, (32, 32))))["logit_lens"] is None

@@ -80,7 +80,7 @@ function syncControls() {
   const perToken = core.isLens(view.method), base = core.baseMethod(schema);
   controls.head.disabled = !!view.patch || perToken;
   controls.head.value = String(view.head);
-  controls.headWhy.textContent = perToken ? tr("explorer.why.tokens") : view.patch ? tr("explorer.why.patch")
+  controls.headWhy.textContent = perToken ? tr(view.method === V.lens.NAME ? "explorer.why.logit_lens" : "explorer.why.tokens") : view.patch ? tr("explorer.why.patch")
     : fusedOnly ? whyHeads : "";
   controls.head.title = controls.headWhy.textContent;
   controls.targetBox.hidden = !core.needsClass(schema, view.method) || !!view.patch;
@@ -97,9 +97,11 @@ function syncControls() {
   controls.cmap.value = view.cmap; controls.opacity.value = view.opacity;
   for (const button of controls.methods) {
     button.setAttribute("aria-pressed", String(button.dataset.method === view.method && !view.patch));
-    const classless = core.needsClass(schema, button.dataset.method) && !p.classifier;
+    const classless = core.needsClass(schema, button.dataset.method) && !p.classifier
+      || button.dataset.method === V.lens.NAME && !p.logit_lens;
     button.disabled = classless;
-    button.title = classless ? tr("explorer.why.no_classifier") : "";
+    button.title = !classless ? "" : tr(button.dataset.method === V.lens.NAME ? "explorer.why.lens_no_classifier"
+      : "explorer.why.no_classifier");
   }
 }
 
@@ -174,6 +176,7 @@ function caption() {
     const map = V.currentMap(d, view), count = map ? map.outliers.size : 0;
     return tr(count === 1 ? "explorer.caption.norms_one" : "explorer.caption.norms", { title, layer, count });
   }
+  if (view.method === V.lens.NAME) return V.lens.caption(d, view, tr, layer);
   if (view.method === "features") return view.patch
     ? tr("explorer.caption.similarity", { row: core.counted(view.patch[0]), col: core.counted(view.patch[1]) })
     : tr("explorer.caption.features", { title });
@@ -231,6 +234,7 @@ function paint() {
   if (hidden.length) drawHidden(controls.mapCanvas, d.payload, hidden);
   controls.caption.textContent = caption();
   tokens.paint(d, view);
+  V.lens.legend(element, root, d, view);
   const { grid: gridLines, ...rest } = view;
   root.dataset.view = JSON.stringify({ ...core.countedView(rest), grid_lines: gridLines, patch_size: d.payload.patch,
     name: d.payload.name });
@@ -351,7 +355,8 @@ for (const canvas of [controls.mapCanvas, controls.gridCanvas]) {
     if (!d) return;
     const [r, c] = V.patchAt(canvas, d, event), p = d.payload, map = V.currentMap(d, view);
     const at = r * p.grid[1] + c;
-    const value = !map || map.rgb ? "" : view.method === "norms" ? ` · ${readout(map.norms[at])}`
+    const value = view.method === V.lens.NAME && map ? ` · ${V.lens.hover(d, view, at)}`
+      : !map || map.rgb ? "" : view.method === "norms" ? ` · ${readout(map.norms[at])}`
       : view.method === "features" ? ` · ${readout(map.values[at] * map.peak)}`
       : tr("explorer.of_map", { percent: percent(map.values[at] * map.peak) });
     controls.hover.textContent = tr("explorer.hover", { row: core.counted(r), col: core.counted(c),

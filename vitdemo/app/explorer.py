@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
-LENSES = ("norms", "features")  # views of the tokens beside the methods (their buttons follow the methods')
+LENSES = ("norms", "features", "logit-lens")  # views of tokens beside the methods (buttons after the methods')
 # One scope, in this order (explorer_sanity.js reads explorer.js's state; its functions are hoisted for it).
 EXPLORER_SCRIPTS = ("explorer_plots.js", "explorer_server.js", "explorer_top5.js", "explorer_tokens.js", "explorer.js",
                     "explorer_sanity.js")
@@ -72,6 +72,7 @@ def head_script() -> str:
     tables = json.dumps(colormap_tables())
     strings = explorer_strings().replace("</", "<\\/")  # never ends the <script> early
     return (f"<script>\n{asset('painter_core.js')}\n{asset('tokens_core.js')}\n{asset('explorer_painter.js')}\n"
+            f"{asset('explorer_lens.js')}\n"
             f"window.vitdemo.colormaps = {tables};\n"
             f"window.vitdemo.strings = {strings};\n{asset('explorer_strings.js')}</script>\n"
             f"<script>\n{asset('webcam.js')}\n{asset('sketch.js')}</script>")

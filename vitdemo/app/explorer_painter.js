@@ -55,7 +55,8 @@
     }
     const patches = payload.patches ? await stack(payload.patches, 255) : null;
     const lenses = payload.lenses ? await decodeLenses(payload.lenses) : null;
-    return { payload, base: ctx.getImageData(0, 0, w * s, h * s), maps, classes, patches, lenses, rows: {} };
+    const logit = await window.vitdemo.lens.decode(payload.logit_lens, payload.depth);  // explorer_lens.js
+    return { payload, base: ctx.getImageData(0, 0, w * s, h * s), maps, classes, patches, lenses, logit, rows: {} };
   }
   async function decodeLenses(l) {
     return { norms: new Float32Array((await inflate(l.norms)).buffer), outliers: l.outliers,
@@ -69,6 +70,7 @@
     const [rows, cols] = d.payload.grid, n = rows * cols, layer = core.indexOf(view.layer);
     if (view.method === "norms") return normsMap(d, layer);  // the lenses (core.isLens)
     if (view.method === "features") return featuresMap(d, view);
+    if (view.method === window.vitdemo.lens.NAME) return window.vitdemo.lens.map(d, view);
     if (view.query > 0 && !view.patch) return prefixMap(d, view);
     if (view.patch) {
       const [r, c] = view.patch, index = r * cols + c;

@@ -129,11 +129,12 @@
     Object.assign(next, { patch: null, target: "", query: Math.min(view.query, payload.prefix.length - 1),
                           token: null });
     if (!next.method || !methodOf(schema, next.method) && !isLens(next.method)
-        || needsClass(schema, next.method) && !payload.classifier) next.method = baseMethod(schema);
+        || needsClass(schema, next.method) && !payload.classifier
+        || next.method === "logit-lens" && !payload.logit_lens) next.method = baseMethod(schema);
     next.layer = Math.min(next.layer, payload.depth);
     return next;
   }
-  const LENSES = Object.freeze(["norms", "features"]);  // views of tokens, not methods: the explorer's own
+  const LENSES = Object.freeze(["norms", "features", "logit-lens"]);  // views of tokens, not methods: the explorer's own
   const isLens = (name) => LENSES.includes(name);
   // The head a view's picture is drawn with: a clicked patch and the lenses show the heads' mean.
   function drawnHead(view) {

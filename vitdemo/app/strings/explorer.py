@@ -45,12 +45,14 @@ EN = {
     "explorer.method.legrad": "LeGrad",
     "explorer.method.norms": "Token norms",
     "explorer.method.features": "Features",
+    "explorer.method.logit-lens": "Logit lens",
     "explorer.method.random": "Random",
     # explorer.js: what each method shows (the caption's first half)
     "explorer.title.norms": "Token norms: how large each patch token's output is after this layer (red: far-out "
                             "outliers, the artifacts registers remove)",
     "explorer.title.features": "Features: the last layer's patch tokens on their first three principal components, as "
                                "RGB (dimmed: background by the first component)",
+    "explorer.title.logit-lens": "Logit lens: what the model would answer if it stopped after this layer",
     "explorer.title.attention": "Attention: where the class token looks in one layer",
     "explorer.title.rollout": "Rollout: attention followed through all layers up to this one",
     "explorer.title.relevance": "Relevance: what made the model pick this class (one backward pass)",
@@ -65,6 +67,8 @@ EN = {
     "explorer.why.heads": "{method} combines every layer, so it exists for the fused heads only.",
     "explorer.why.patch": "A clicked patch shows the mean of the heads.",
     "explorer.why.tokens": "Token norms and features belong to tokens, not to heads.",
+    "explorer.why.logit_lens": "The logit lens reads the tokens through the classifier, not the attention heads.",
+    "explorer.why.lens_no_classifier": "This model has no classifier: the logit lens reads each layer through it.",
     "explorer.why.class_shown": "Showing the class token already.",
     "explorer.why.discard": "Only rollout drops weak links.",
     "explorer.why.no_classifier": "This model has no classifier: this method explains a class.",
@@ -86,6 +90,10 @@ EN = {
     "explorer.caption.similarity": "Feature similarity: how alike each patch's last-layer token is to patch (row "
                                    "{row}, col {col}) (cosine).",
     "explorer.caption.features": "{title}. Click a patch for its similarity to every patch.",
+    "explorer.caption.logit_lens": "{title}. Stopped after {layer}, the class token would answer: {top}. Each patch "
+                                   "is painted in the colour of the class its own token would answer.",
+    "explorer.lens_hover": "would answer {label} {percent}",
+    "explorer.lens_legend": "What the patches would answer (how many patches):",
     "explorer.caption.prefix": "Where the {kind} token (token {index}) looks, {layer}, {head}.",
     "explorer.caption.patch": "What patch (row {row}, col {col}) attends to, {layer}, mean over {heads} heads. Back "
                               "to the class token: the button, or pick a method.",
@@ -198,11 +206,13 @@ ZH = {
     "explorer.method.legrad": "LeGrad",
     "explorer.method.norms": "标记范数",
     "explorer.method.features": "特征",
+    "explorer.method.logit-lens": "Logit 透镜",
     "explorer.method.random": "随机",
     "explorer.title.norms": "标记范数：这一层之后每个图像块标记的输出有多大（红色：远离其余的离群值，即寄存器标记要消"
                             "除的伪影）",
     "explorer.title.features": "特征：最后一层的图像块标记在前三个主成分上的投影，显示为 RGB（变暗：按第一主成分判为背"
                                "景）",
+    "explorer.title.logit-lens": "Logit 透镜：如果模型在这一层之后就停下，它会回答什么",
     "explorer.title.attention": "注意力：类别标记在某一层看向哪里",
     "explorer.title.rollout": "注意力展开：把注意力从第一层一直跟到这一层",
     "explorer.title.relevance": "相关性：是什么让模型选了这个类别（一次反向传播）",
@@ -214,6 +224,8 @@ ZH = {
     "explorer.why.heads": "{method}综合了所有层，因此只有融合后的注意力头。",
     "explorer.why.patch": "点选的图像块显示各注意力头的均值。",
     "explorer.why.tokens": "标记范数和特征属于标记，不属于注意力头。",
+    "explorer.why.logit_lens": "Logit 透镜通过分类器读取标记，与注意力头无关。",
+    "explorer.why.lens_no_classifier": "这个模型没有分类器：Logit 透镜要通过分类器读取每一层。",
     "explorer.why.class_shown": "已经在显示类别标记。",
     "explorer.why.discard": "只有注意力展开会丢弃弱连接。",
     "explorer.why.no_classifier": "这个模型没有分类器：这种方法解释的是某个类别。",
@@ -233,6 +245,10 @@ ZH = {
     "explorer.caption.similarity": "特征相似度：每个图像块最后一层的标记与图像块（第 {row} 行，第 {col} 列）有多相似（"
                                    "余弦）。",
     "explorer.caption.features": "{title}。点击一个图像块，看它与每个图像块的相似度。",
+    "explorer.caption.logit_lens": "{title}。在{layer}之后停下，类别标记会回答：{top}。"
+                                   "每个图像块涂成它自己的标记会回答的类别的颜色。",
+    "explorer.lens_hover": "会回答 {label} {percent}",
+    "explorer.lens_legend": "各图像块会回答什么（图像块数）：",
     "explorer.caption.prefix": "{kind}（标记 {index}）看向哪里，{layer}，{head}。",
     "explorer.caption.patch": "图像块（第 {row} 行，第 {col} 列）关注哪里，{layer}，{heads} 个头的均值。回到类别标记："
                               "点按钮，或选一种方法。",
