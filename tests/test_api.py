@@ -361,3 +361,32 @@ def test_bad_heads_and_modes_get_one_sentence(client):
     assert ablate("1.0") == f"head must be a whole number from 1 to {HEADS}, not '0'."
     assert ablate("3").startswith("heads must be a list of layer.head pairs counted from 1")
     assert ablate("1.1", "noise") == "mode must be one of zero, mean, not 'noise'."
+
+
+def logit_lens(client: Client, patch_size: Any = None, layer: Any = None, model: Any = "") -> dict:
+    return client.predict(handle_file(STAR), patch_size, layer, model, api_name="/logit_lens")
+
+
+def test_logit_lens_reads_every_layer_through_the_head_with_layers_from_one(client):
+    """The heart model's head ignores its input (weights 0, bias 30 for heart): whatever a layer's tokens are,
+    the lens of every layer and every patch says heart, with probability e^30 / (e^30 + 10) ≈ 1."""
+    every = logit_lens(client)
+    assert every["depth"] == DEPTH and [entry["layer"] for entry in every["layers"]] == list(range(1, DEPTH + 1))
+    rows, cols = every["grid"]
+    for entry in every["layers"]:
+        assert entry["top"][0][0] == "heart" and entry["top"][0][1] == pytest.approx(1.0, abs=1e-9)
+        assert len(entry["top"]) == 5
+        assert entry["patches"] == [["heart"] * cols for _ in range(rows)]
+        assert all(p == pytest.approx(1.0, abs=1e-9) for row in entry["patch_probabilities"] for p in row)
+    second = logit_lens(client, layer=2)
+    assert [entry["layer"] for entry in second["layers"]] == [2]
+    for layer in (0, DEPTH + 1):
+        assert refusal(lambda layer=layer: logit_lens(client, layer=layer)) == (
+            f"layer must be a whole number from 1 to {DEPTH}, not {layer}.")
+
+
+def test_logit_lens_last_layer_is_the_classification(client):
+    last = logit_lens(client, layer=DEPTH, model="bundled")["layers"][0]["top"]
+    classified = classify(client, model="bundled")["confidences"]
+    assert [label for label, _ in last] == [c["label"] for c in classified]
+    assert [p for _, p in last] == pytest.approx([c["confidence"] for c in classified], abs=1e-5)

@@ -1,5 +1,5 @@
-"""The named endpoints, `/classify`, `/analyze` and what the model computes (`/ablate`, `/head_effects`,
-`/sanity`), for `gradio_client` and the "Use via API" page.
+"""The named endpoints, `/classify`, `/analyze`, what the model computes (`/ablate`, `/head_effects`, `/sanity`)
+and `/logit_lens` (api_lens.py), for `gradio_client` and the "Use via API" page.
 
 They are bound to hidden components of their own rather than to the visible controls, so their parameters
 have stable names, types and defaults whatever model the page shows, and calling them changes nobody's UI.
@@ -30,6 +30,7 @@ import gradio as gr
 from .. import methods, numbering
 from ..constants import HEAD_FUSIONS
 from . import validation, views
+from .api_lens import register_logit_lens
 from .choices import method_choices
 from .components import check_first, no_file, raw_choice, raw_number, raw_text, upload_image
 from .errors import shown_to_user
@@ -193,6 +194,7 @@ def register_endpoints(engine: Engine, concurrency: dict[str, Any], store: Pictu
     analyze_button.click(endpoints.analyze, [image, patch_size, method, layer, head, model, target],
                          [grid, attention, labels], api_name="analyze", api_description=analyze_description(keys),
                          show_progress="hidden", **concurrency)
+    register_logit_lens(engine, [image, patch_size, layer, model], concurrency)
     for component in (patch_size, method, layer, head, model, target):  # the image checks itself (upload_image)
         check_first(component, no_file(component.label or "value"))
     _register_computation(endpoints, concurrency, image, patch_size, model, target)

@@ -83,6 +83,8 @@ EN = {
                             "image again.",
     "errors.faithfulness_no_classifier": "This model has no classifier: faithfulness follows a class's probability.",
     "errors.hide_no_classifier": "This model has no classifier, so there is no class to watch.",
+    "errors.lens_no_classifier": "{title} has no classifier, so it has no logit lens: the lens reads each layer "
+                                 "through the classifier.",
     "errors.hide_some": "Hide some patches, not all of them.",
     "errors.ablate_no_classifier": "This model has no classifier, so switching heads off changes no answer.",
     "errors.sanity_no_classifier": "This model has no classifier: the sanity check explains its top class.",
@@ -165,6 +167,7 @@ ZH = {
     "errors.analysis_gone": "服务器内存中已没有这次分析：请改一下图像块大小，或重新上传图像。",
     "errors.faithfulness_no_classifier": "这个模型没有分类器：忠实度要跟踪某个类别的概率。",
     "errors.hide_no_classifier": "这个模型没有分类器，所以没有可观察的类别。",
+    "errors.lens_no_classifier": "{title} 没有分类器，因此没有 logit 透镜：透镜要通过分类器读取每一层。",
     "errors.hide_some": "请隐藏部分图像块，而不是全部。",
     "errors.ablate_no_classifier": "这个模型没有分类器，关掉注意力头不会改变任何答案。",
     "errors.sanity_no_classifier": "这个模型没有分类器：合理性检验解释的是它的首选类别。",
