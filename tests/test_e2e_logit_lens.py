@@ -59,13 +59,17 @@ def check_layer(page, expected, layer: int) -> None:
 
 
 def check_colours(page, expected, layer: int) -> None:
-    """On the canvas at full opacity: patches that name the same class share a colour, different classes differ."""
+    """On the canvas at full opacity each patch is its class's colour (lens.class_colours: the same as figures)."""
     before = stamp(page)
     page.evaluate("""() => { const o = document.querySelector('#explorer .vx-opacity');
                              o.value = '1'; o.dispatchEvent(new Event('input')); }""")
     wait_painted(page, before)
     view = json.loads(page.locator("#explorer").get_attribute("data-view"))
-    classes = expected(view["patch_size"])[1].classes[layer - 1]
+    from vitdemo.explain.lens import class_colours
+
+    lens, patches, _ = expected(view["patch_size"])
+    colours_of = class_colours(lens, patches)
+    classes = patches.classes[layer - 1]
     rows, cols = classes.shape
     colours = page.evaluate("""([rows, cols]) => {
         const c = document.querySelector('#explorer .vx-map'), ctx = c.getContext('2d'), out = [];
@@ -74,12 +78,9 @@ def check_colours(page, expected, layer: int) -> None:
           out.push(Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3)));
         }
         return out; }""", [rows, cols])
-    by_class: dict[int, set] = {}
-    for index, colour in enumerate(colours):
-        by_class.setdefault(int(classes.ravel()[index]), set()).add(tuple(colour))
-    assert all(len(seen) == 1 for seen in by_class.values()), by_class
-    shown = [next(iter(seen)) for seen in by_class.values()]
-    assert len(set(shown)) == len(shown) or len(shown) > 11  # 11 colours, then grey for the rest
+    assert [tuple(c) for c in colours] == [colours_of[int(c)] for c in classes.ravel()]
+    named = sorted(set(classes.ravel().tolist()))
+    assert len({colours_of[c] for c in named}) == min(len(named), 11)  # 11 colours, then grey for the rest
 
 
 @pytest.mark.parametrize(("width", "height", "locale"), [(1280, 800, "en-US"), (390, 844, "zh-CN")])

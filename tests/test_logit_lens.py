@@ -9,6 +9,7 @@ modules, each patch token put where the head reads.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -177,3 +178,47 @@ def test_the_bundle_carries_the_lens_compactly(make_hf_checkpoint):
     np.testing.assert_allclose(prob, patch.probabilities.reshape(a.depth, n), atol=0.5 / 255 + 1e-6)
     headless = ViT(ViTConfig(image_size=32, patch_size=8, dim=32, depth=2, heads=2, mlp_dim=64, num_classes=0))
     assert explorer_payload(vitdemo.analyze(headless.eval(), picture(6, (32, 32))))["logit_lens"] is None
+
+
+def test_class_colours_put_the_answer_first_then_the_most_named():
+    from vitdemo.explain.lens import OTHER, PALETTE, PatchLens, class_colours, class_picture
+
+    lens = np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1]], dtype=np.float32)  # answer: class 0
+    classes = np.array([[[3, 3], [2, 1]], [[3, 3], [3, 2]]])  # class 3: 5 patches, 2: 2, 1: 1
+    colours = class_colours(lens, PatchLens(classes, np.ones(classes.shape, np.float32)))
+    assert colours == {0: PALETTE[0], 3: PALETTE[1], 2: PALETTE[2], 1: PALETTE[3]}
+    assert class_picture(classes[0], colours).tolist() == [[list(PALETTE[1])] * 2, [list(PALETTE[2]), list(PALETTE[3])]]
+    many = np.arange(20).reshape(1, 4, 5)
+    flat = np.full((1, 20), 0.05, dtype=np.float32)
+    colours = class_colours(flat, PatchLens(many, np.ones(many.shape, np.float32)))
+    assert sum(c == OTHER for c in colours.values()) == 20 - len(PALETTE)
+
+
+STAR = Path(__file__).resolve().parents[1] / "assets" / "examples" / "shape_star.png"
+
+
+def test_the_figure_command_draws_the_lens(tmp_path, capsys, monkeypatch):
+    from vitdemo.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["figure", str(STAR), "--method", "logit-lens", "--layer", "3"]) == 0
+    written = tmp_path / "shape_star_p16_logit-lens_layer3.png"
+    assert f"wrote {written.name}" in capsys.readouterr().out and Image.open(written).width >= 1600
+    assert main(["figure", str(STAR), "--method", "logit-lens", "--out", str(tmp_path / "lens.gif")]) == 0
+    assert Image.open(tmp_path / "lens.gif").n_frames == 6  # the bundled model's depth: one frame per layer
+    assert main(["figure", str(STAR), "--method", "logit-lens", "--layer", "7"]) == 2
+    assert capsys.readouterr().err.strip() == "error: layer must be a whole number from 1 to 6, not '7'."
+
+
+def test_the_figures_patches_are_painted_in_their_class_colours():
+    from vitdemo.explain.lens import class_colours
+    from vitdemo.explain.lens_figure import patches_over
+
+    a = vitdemo.analyze(vitdemo.load("bundled"), Image.open(STAR).convert("RGB"))
+    colours = class_colours(a.logit_lens(), a.patch_lens())
+    picture = np.asarray(patches_over(a, 2, opacity=1.0))
+    cell = picture.shape[0] // a.grid[0]
+    for r in range(a.grid[0]):
+        for c in range(a.grid[1]):
+            block = picture[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell].reshape(-1, 3)
+            assert (block == colours[int(a.patch_lens().classes[2, r, c])]).all()

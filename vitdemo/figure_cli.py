@@ -13,9 +13,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .explain.analysis import Analysis
 
 USAGE_ERROR = 2
 DEFAULT_MODEL = "bundled"
+LOGIT_LENS = "logit-lens"  # not a method of the table (no map summing to 1): its own figure, explain/lens_figure.py
 
 
 def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +34,8 @@ def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
                         "%(default)s, which works offline)")
     parser.add_argument("--patch-size", default=None, metavar="P", help="pixels per patch side (default: the "
                         "model's own)")
-    parser.add_argument("--method", default="attention", help=f"{', '.join(method_choices())} (default: %(default)s)")
+    parser.add_argument("--method", default="attention", help=f"{', '.join(method_choices())} or {LOGIT_LENS} "
+                        "(what each layer would answer; a figure of its own) (default: %(default)s)")
     chained = ", ".join(m.name for m in methods.rows() if m.chains_layers)
     parser.add_argument("--layer", default=None, metavar="L", help=f"counted from 1, as on the page; for {chained} "
                         "the last layer accumulated (default: the last)")
@@ -56,7 +62,8 @@ def run_figure(args: argparse.Namespace, argv: object = None) -> int:
     try:
         if not Path(args.image).is_file():
             raise ValueError(f"{args.image}: no such file")
-        method = validation.method(args.method)
+        lens = str(args.method).lower() == LOGIT_LENS
+        method = LOGIT_LENS if lens else validation.method(args.method)
         cmap = validation.colormap(args.cmap)
         opacity = validation.fraction(args.opacity, "opacity")
         if args.out is not None:
@@ -81,7 +88,12 @@ def run_figure(args: argparse.Namespace, argv: object = None) -> int:
         target = validation.target(args.target, model.labels)
     except (ValueError, OSError) as exc:  # CheckpointNotFound is a FileNotFoundError
         return _refuse(str(exc))
+    if lens and not config.has_classifier:
+        return _refuse(f"{config.name or args.model} has no classifier, so it has no logit lens: the lens reads each "
+                       "layer through the classifier.")
     analysis = vitdemo.analyze(model, image, patch_size=patch)
+    if lens:
+        return _lens_figure(args, analysis, layer, opacity, started)
     view = FigureView(method=method, layer=validation.layer_index(layer, config.depth),
                       head=validation.head_index(head), target=target, cmap=cmap, opacity=opacity)
     out = Path(args.out) if args.out else Path(f"{Path(args.image).stem}_p{patch}_{method}_layer"
@@ -90,6 +102,23 @@ def run_figure(args: argparse.Namespace, argv: object = None) -> int:
         save(analysis, out, view, title=config.name or args.model)
     except ValueError as exc:  # a class-specific map of a model without a classifier
         return _refuse(str(exc))
+    except OSError as exc:
+        return _refuse(f"{out}: could not write the figure ({exc.strerror or exc})")
+    print(f"wrote {out} ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _lens_figure(args: argparse.Namespace, analysis: Analysis, layer: int | None, opacity: float,
+                 started: float) -> int:
+    """Write the logit lens figure (explain/lens_figure.py) at `layer` (from 1, None = the last)."""
+    from .app import validation
+    from .explain import lens_figure
+
+    index = validation.layer_index(layer, analysis.depth)
+    name = f"{Path(args.image).stem}_p{analysis.patch_size}_{LOGIT_LENS}_layer{index + 1}.png"
+    out = Path(args.out) if args.out else Path(name)
+    try:
+        lens_figure.save(analysis, out, layer=index, opacity=opacity, title=analysis.model.config.name or args.model)
     except OSError as exc:
         return _refuse(f"{out}: could not write the figure ({exc.strerror or exc})")
     print(f"wrote {out} ({time.perf_counter() - started:.1f} s)")

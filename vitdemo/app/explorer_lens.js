@@ -10,24 +10,14 @@
   const V = window.vitdemo;
   if (V.lens) return;
   const NAME = "logit-lens";
-  // Tableau's 10 colours and one more: the final answer always gets the first; classes past them, grey.
-  const PALETTE = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75],
-                   [227, 119, 194], [188, 189, 34], [23, 190, 207], [255, 187, 120], [152, 223, 138]];
-  const OTHER = [150, 150, 150];
 
-  // The bundle's lens decoded, with one colour per class kept for every layer (so a class keeps its colour
-  // while the slider moves): the model's answer first, then the classes most patches name over all layers.
+  // The bundle's lens decoded. Each class's colour is the bundle's (vitdemo/explain/lens.py class_colours),
+  // kept for every layer, so a class keeps its colour while the slider moves.
   async function decode(l, depth) {
     if (!l) return null;
     const classes = (await V.stack({ q: l.patch, max: 0 }, l.width === 1 ? 255 : 65535)).q;
     const prob = (await V.stack({ q: l.prob, max: 0 }, 255)).q;
-    const counts = new Array(l.labels.length).fill(0);
-    for (const c of classes) counts[c] += 1;
-    const answer = l.top[depth - 1][0][0];
-    const ranked = counts.map((count, i) => [i === answer ? Infinity : count, i]).sort((a, b) => b[0] - a[0]);
-    const colours = new Array(l.labels.length).fill(OTHER);
-    ranked.slice(0, PALETTE.length).forEach(([, i], k) => { colours[i] = PALETTE[k]; });
-    return { labels: l.labels, top: l.top, classes, prob, colours, n: classes.length / depth };
+    return { labels: l.labels, top: l.top, classes, prob, colours: l.colours, n: classes.length / depth };
   }
 
   // The map the painter draws for the lens: each patch in its class's colour (painted as the features lens is).

@@ -25,6 +25,11 @@ import torch
 
 from .analysis import Analysis
 
+# One colour per class, the same on the page, in figures and in the tour: Tableau's 10 and one more, the model's
+# answer first; the classes past them share grey.
+PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (188, 189, 34), (23, 190, 207), (255, 187, 120), (152, 223, 138))
+OTHER = (150, 150, 150)
 CHUNK_TOKENS = 4096  # patch tokens read through the head at once: (4096, 1000) logits are 16 MB in float32
 
 
@@ -96,3 +101,20 @@ def settled_layer(lens: np.ndarray) -> int:
     while layer > 0 and tops[layer - 1] == tops[-1]:
         layer -= 1
     return layer
+
+
+def class_colours(lens: np.ndarray, patch: PatchLens) -> dict[int, tuple[int, int, int]]:
+    """A colour for every class the patches or the class token name, kept across layers so that a class keeps
+    its colour while the layer changes: the model's answer first, then the classes most patches name over all
+    layers (ties: the lower index), `OTHER` past the palette."""
+    answer = int(lens[-1].argmax())
+    named = set(np.unique(patch.classes).tolist()) | {int(i) for i in np.argsort(-lens, axis=-1)[:, :3].ravel()}
+    counts = {c: int(n) for c, n in zip(*np.unique(patch.classes, return_counts=True))}
+    ranked = sorted(named, key=lambda c: (c != answer, -counts.get(c, 0), c))
+    return {c: PALETTE[i] if i < len(PALETTE) else OTHER for i, c in enumerate(ranked)}
+
+
+def class_picture(classes: np.ndarray, colours: dict[int, tuple[int, int, int]]) -> np.ndarray:
+    """(rows, cols, 3) uint8: each patch in the colour of its class."""
+    table = np.array([colours.get(int(c), OTHER) for c in np.unique(classes)], dtype=np.uint8)
+    return table[np.searchsorted(np.unique(classes), classes)]

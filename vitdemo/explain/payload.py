@@ -132,19 +132,22 @@ def logit_lens_bundle(analysis: Analysis, k: int = 3) -> dict[str, Any] | None:
     """The logit lens for the browser, or None for a model without a classifier: per layer the class token's
     top-k ([[class, p], ...]), and each patch's top-1 class and its probability as (layers, patches) arrays.
 
-    Classes are indices into `labels`, the few classes any layer's top-k or any patch names (a handful to a
-    few hundred of the model's), so a patch's class is one or two bytes and its probability one (round(255·p)).
+    Classes are indices into `labels` (each with its colour in `colours`, lens.class_colours), the few classes
+    any layer's top-k or any patch names (a handful to a few hundred of the model's), so a patch's class is one
+    or two bytes and its probability one (round(255·p)).
     """
     if analysis.model.head is None:
         return None
-    from .lens import top_by_layer
+    from .lens import OTHER, class_colours, top_by_layer
 
     tops, patch = top_by_layer(analysis.logit_lens(), k), analysis.patch_lens()
+    colours = class_colours(analysis.logit_lens(), patch)
     used = np.unique(np.concatenate([np.array([i for row in tops for i, _ in row]), patch.classes.ravel()]))
     local = np.searchsorted(used, patch.classes.reshape(analysis.depth, -1))
     index = local.astype(np.uint8 if len(used) <= 256 else np.uint16)
     position = {int(c): i for i, c in enumerate(used)}
     return {"labels": [analysis.labels[int(c)] for c in used], "width": index.dtype.itemsize,
+            "colours": [list(colours.get(int(c), OTHER)) for c in used],
             "top": [[[position[i], round(p, 5)] for i, p in row] for row in tops],
             "patch": packed(index),
             "prob": packed(np.round(patch.probabilities.reshape(analysis.depth, -1) * 255).astype(np.uint8))}
