@@ -26,7 +26,7 @@ STEPS = [("image", model_py.ViT.forward, "(1, 3, 96, 96)"), ("patches", model_py
          ("embeddings", model_py.PatchEmbedding, "(1, 36, 96)"), ("class_token", model_py.ViT.embed, "(1, 37, 96)"),
          ("position", model_py.resample_grid, "(1, 37, 96)"), ("encoder", model_py.Block, "(1, 37, 96)"),
          ("class_output", model_py.ViT.head_input, "(1, 96)"), ("head", model_py.ViT.classify, "(1, 11)"),
-         ("loss", model_py.loss, "()")]
+         ("loss", model_py.loss, "()"), ("lens", model_py.ViT.classify, "(6, 11)")]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
@@ -85,8 +85,8 @@ def test_next_steps_through_every_stage_with_its_code_shape_and_picture(page):
         shoot(page, f"{index + 1:02d}-{key}")
     assert page.locator("#tour-next").is_disabled()
     page.locator("#tour-back").click()
-    wait_step(page, "head")
-    assert first_line(model_py.ViT.classify) in shown_code(page)
+    wait_step(page, "loss")
+    assert first_line(model_py.loss) in shown_code(page)
     assert not page.errors, page.errors
 
 
@@ -101,7 +101,7 @@ def test_the_block_and_the_label_redraw_their_step(page):
     number.fill("4")
     number.press("Enter")
     page.wait_for_function("() => document.querySelector('#tour-why').innerText.includes('Block 4 of 6')")
-    for key, _, _ in STEPS[7:]:
+    for key, _, _ in STEPS[7:10]:  # up to the loss, whose label picker this checks
         page.locator("#tour-next").click()
         wait_step(page, key)
     page.locator("#tour-label input").click()
@@ -147,7 +147,7 @@ def test_a_chinese_browser_gets_the_tour_in_chinese(new_page, shots):
     wait_step(page, "image")
     page.locator("#tour-next").click()
     wait_step(page, "patches")
-    assert "第 2 步（共 10 步）：切分图像块" in page.locator("#tour-progress").inner_text()
+    assert "第 2 步（共 11 步）：切分图像块" in page.locator("#tour-progress").inner_text()
     assert "图像块" in page.locator("#tour-why").inner_text()
     assert "张量形状" in page.locator("#tour-shape").inner_text()
     assert page.locator("#tour-next").inner_text().strip() == "下一步 ›"

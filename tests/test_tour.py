@@ -40,10 +40,12 @@ CODE_OF = {
     "class_output": [model_py.ViT.head_input],
     "head": [model_py.ViT.classify],
     "loss": [model_py.loss],
+    "lens": [model_py.ViT.classify],
 }
 # What each step's code must do, in the recipe's words.
 DOES = {"patches": "F.unfold", "unfold_conv": "F.conv2d", "class_token": "torch.cat", "position": "F.interpolate",
-        "encoder": "softmax", "head": "self.head(", "loss": "cross_entropy"}
+        "encoder": "softmax", "head": "self.head(", "loss": "cross_entropy",
+        "lens": "self.head("}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def star(bundled):
 
 def test_steps_come_in_the_recipes_order(star):
     assert [s.key for s in tour(star)] == ["image", "patches", "unfold_conv", "embeddings", "class_token",
-                                           "position", "encoder", "class_output", "head", "loss"]
+                                           "position", "encoder", "class_output", "head", "loss", "lens"]
     assert step_keys(star) == STEP_KEYS
 
 
@@ -74,10 +76,11 @@ def test_each_step_shows_the_source_of_the_model_code_it_names(star, key):
 
 def test_shapes_for_the_bundled_model_at_patch_16_by_hand(star):
     # 96 px / 16 = 6 × 6 = 36 patches of 16·16·3 = 768 values, embedded into dim 96; one class token in front;
-    # 11 shape classes; the loss is one number.
+    # 11 shape classes; the loss is one number; the lens is one distribution over the classes per layer (6).
     by_hand = {"image": (1, 3, 96, 96), "patches": (1, 36, 768), "unfold_conv": (1, 36, 96),
                "embeddings": (1, 36, 96), "class_token": (1, 37, 96), "position": (1, 37, 96),
-               "encoder": (1, 37, 96), "class_output": (1, 96), "head": (1, 11), "loss": ()}
+               "encoder": (1, 37, 96), "class_output": (1, 96), "head": (1, 11), "loss": (),
+               "lens": (6, 11)}
     assert {s.key: s.shape for s in tour(star)} == by_hand
     facts = step(star, "patches").facts
     assert (facts["rows"], facts["cols"], facts["count"], facts["values"]) == (6, 6, 36, 768)
@@ -192,13 +195,13 @@ def test_next_and_back_move_one_step_and_stop_at_the_ends(handlers):
     assert shown_step(out) == "image" and out["tour_back"]["interactive"] is False
     out = handlers.next(values(tour_step=out["tour_step"]))
     assert shown_step(out) == "patches" and out["tour_step"] == 1
-    assert "Step 2 of 10" in out["tour_progress"]
+    assert "Step 2 of 11" in out["tour_progress"]
     assert out["tour_shape"] == "**Tensor shape:** `(1, 36, 768)`"
     assert out["tour_code"]["value"] == textwrap.dedent(inspect.getsource(model_py.patchify))
     assert handlers.back(values(tour_step=1))["tour_step"] == 0
     assert handlers.back(values(tour_step=0))["tour_step"] == 0
-    last = handlers.next(values(tour_step=9))
-    assert shown_step(last) == "loss" and last["tour_next"]["interactive"] is False
+    last = handlers.next(values(tour_step=10))
+    assert shown_step(last) == "lens" and last["tour_next"]["interactive"] is False
 
 
 def test_the_block_slider_and_the_label_picker_show_on_their_steps_only(handlers, star):
@@ -214,9 +217,9 @@ def test_the_block_slider_and_the_label_picker_show_on_their_steps_only(handlers
 
 def test_the_tour_speaks_the_requests_language(handlers):
     chinese = handlers.show(values(tour_step=1), lang="zh-CN")
-    assert "图像块" in chinese["tour_why"] and "第 2 步（共 10 步）" in chinese["tour_progress"]
+    assert "图像块" in chinese["tour_why"] and "第 2 步（共 11 步）" in chinese["tour_progress"]
     assert "张量形状" in chinese["tour_shape"] and "{" not in chinese["tour_why"]
-    for index in range(10):  # every step's sentences fill every placeholder, in both languages
+    for index in range(11):  # every step's sentences fill every placeholder, in both languages
         for lang in ("en", "zh-CN"):
             assert "{" not in handlers.show(values(tour_step=index), lang=lang)["tour_why"]
 
@@ -236,3 +239,14 @@ def test_without_a_classifier_the_last_step_says_the_tour_ends_there(headless):
     # Random position embeddings: the tour does not claim they learned the layout.
     position = TourHandlers(lambda values: headless).show(values(tour_step=5))
     assert shown_step(position) == "position" and "no 2-D layout" in position["tour_why"]
+
+
+def test_the_lens_step_reads_what_each_layer_would_answer(star):
+    """Facts from the class token's lens (tested against transformers in test_logit_lens.py), worked out here."""
+    lens = star.logit_lens()
+    facts = step(star, "lens").facts
+    tops = [star.labels[int(i)] for i in lens.argmax(axis=-1)]
+    assert facts["answer"] == tops[-1] == star.top(1)[0][0] and facts["first"] == tops[0]
+    settled = next(layer for layer in range(1, 7) if all(t == tops[-1] for t in tops[layer - 1:]))
+    assert facts["settled"] == settled and facts["depth"] == 6
+    assert facts["probability"] == pytest.approx(star.top(1)[0][1], abs=1e-6)

@@ -2,6 +2,7 @@
 
     image → patches (F.unfold) → the same as conv2d, kernel = stride → patch embeddings → + class token
           → + position embeddings → encoder block 1 … L → class-token output → linear head → softmax, loss
+          → (looking back) what each layer knows: the head read from every block, the logit lens
 
 Each step brings the tensor that step produced (its shape read from the tensor), a picture of it, the numbers
 its explanation quotes (`facts`), and the code that computed it, read from `vitdemo/model.py` with
@@ -48,9 +49,10 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "class_output": ("ViT.head_input",),
     "head": ("ViT.classify",),
     "loss": ("loss",),
+    "lens": ("ViT.classify",),  # the logit lens: the same readout on every block's tokens (lens.py)
 }
 STEP_KEYS = tuple(SOURCES)
-CLASSIFIER_STEPS = ("head", "loss")  # a model without a classifier (DINO) ends at the class-token output
+CLASSIFIER_STEPS = ("head", "loss", "lens")  # a model without a classifier (DINO) ends at the class-token output
 
 
 @dataclass
@@ -220,9 +222,20 @@ def label_index(analysis: Analysis, label: int | str | None) -> int:
     return index
 
 
+def _lens(analysis: Analysis, **_: Any) -> Made:
+    from .lens import settled_layer
+
+    lens = analysis.logit_lens()
+    answer, first = int(lens[-1].argmax()), int(lens[0].argmax())
+    facts = {"depth": analysis.depth, "answer": analysis.labels[answer], "probability": float(lens[-1, answer]),
+             "first": analysis.labels[first], "first_probability": float(lens[0, first]),
+             "settled": settled_layer(lens) + 1}
+    return tuple(lens.shape), layer_bars(analysis.labels, lens), facts
+
+
 _STEPS = {"image": _image, "patches": _patches, "unfold_conv": _unfold_conv, "embeddings": _embeddings,
           "class_token": _class_token, "position": _position, "encoder": _encoder, "class_output": _class_output,
-          "head": _head, "loss": _loss}
+          "head": _head, "loss": _loss, "lens": _lens}
 assert tuple(_STEPS) == STEP_KEYS, "every step needs its function"
 
 
@@ -254,6 +267,34 @@ def bars(labels: list[str], values: np.ndarray, highlight: int, percent: bool = 
     low, high = min(0.0, float(shown.min())), max(0.0, float(shown.max()))
     pad = 0.25 * ((high - low) or 1.0)
     axes.set_xlim(low - (pad if low < 0 else 0), high + pad)
+    figure.tight_layout()
+    canvas.draw()
+    return Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
+
+
+def layer_bars(labels: list[str], lens: np.ndarray) -> Image.Image:
+    """One bar per layer: the probability of the model's final answer if it stopped there, each bar named with
+    that layer's own top-1 (bars where that is the final answer in one colour, the others in another)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    answer = int(lens[-1].argmax())
+    tops = lens.argmax(axis=-1)
+    figure = Figure(figsize=(4.8, 3.2), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    layers = np.arange(1, len(lens) + 1)
+    axes.bar(layers, lens[:, answer] * 100, color=["#f59e0b" if t == answer else "#6366f1" for t in tops])
+    for x, top in zip(layers, tops):
+        axes.text(x, lens[x - 1, answer] * 100 + 2, f"{labels[top]}\n{lens[x - 1, top]:.0%}", ha="center",
+                  va="bottom", fontsize=7)
+    axes.set_xticks(layers)
+    axes.set_ylim(0, 125)  # room for the names above a bar at 100%
+    axes.set_yticks(range(0, 101, 20))
+    axes.set_xlabel("layer", fontsize=8)
+    axes.set_ylabel(f"p({labels[answer]}) %", fontsize=8)
+    axes.tick_params(labelsize=7)
+    axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
     canvas.draw()
     return Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")

@@ -34,6 +34,7 @@ EN = {
     "tour.stage.class_output": "class-token output",
     "tour.stage.head": "linear head",
     "tour.stage.loss": "softmax and loss",
+    "tour.stage.lens": "what each layer knows",
     "tour.why.image": "This is the picture the model reads: {width}×{height} px after resizing and cropping, "
                       "{channels} channels, each normalised (a batch of one makes it a 4-D tensor).",
     "tour.why.patches": "A Transformer reads a sequence, not a grid, so the image is cut into {rows}×{cols} = "
@@ -73,6 +74,12 @@ EN = {
                      "of the right label's probability: for {label}, p = {probability:.1%} and loss = −log "
                      "{probability:.4f} = {loss:.3f}. Pick another label: the lower its probability, the "
                      "larger the loss.",
+    "tour.why.lens": "What does each layer know? Read every block's tokens through the same final norm and head "
+                     "(the code below), as if the model stopped there: that is the logit lens. After block 1 it "
+                     "would answer {first} ({first_probability:.0%}); its final answer, {answer} "
+                     "({probability:.0%}), is the top-1 from block {settled} of {depth} on. Each bar is the "
+                     "probability of {answer} after one block, named with that block's own top-1. The explorer's "
+                     "Logit lens view shows what each patch would answer.",
 }
 ZH = {
     "tour.tab": "分步导览",
@@ -102,6 +109,7 @@ ZH = {
     "tour.stage.class_output": "类别标记输出",
     "tour.stage.head": "线性分类头",
     "tour.stage.loss": "Softmax 与损失",
+    "tour.stage.lens": "每一层知道什么",
     "tour.why.image": "这是模型实际读入的图像：缩放、裁剪后为 {width}×{height} 像素，共 {channels} 个通道，"
                       "每个通道都做了归一化（加上大小为 1 的批次维度，就是一个四维张量）。",
     "tour.why.patches": "Transformer 处理的是序列而不是网格，所以先把图像切成 {rows}×{cols} = {count} 个 "
@@ -136,4 +144,9 @@ ZH = {
     "tour.why.loss": "Softmax 把 logits 变成概率，训练时最小化交叉熵，也就是正确标签概率的负对数："
                      "对于 {label}，p = {probability:.1%}，损失 = −log {probability:.4f} = {loss:.3f}。"
                      "换一个标签试试：它的概率越低，损失就越大。",
+    "tour.why.lens": "每一层知道什么？把每个编码器块输出的标记都送进同一个最终层归一化和分类头（即下面的代码），"
+                     "就像模型在那里停下一样：这就是 logit 透镜。在第 1 个块之后，它会回答 {first}"
+                     "（{first_probability:.0%}）；它的最终答案 {answer}（{probability:.0%}）从第 {settled} 个块"
+                     "（共 {depth} 个）起一直是第一名。每根柱子是某个块之后 {answer} 的概率，上面标着该块自己的"
+                     "第一名。自由探索里的 Logit 透镜视图显示每个图像块会回答什么。",
 }
