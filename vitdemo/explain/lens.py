@@ -47,12 +47,12 @@ def require_classifier(analysis: Analysis) -> None:
                          "layer through the classifier's head, so it needs one")
 
 
-def block_outputs(analysis: Analysis) -> torch.Tensor:
-    """(layers, T, D): every block's output tokens as the forward kept them, on the model's device and dtype."""
+def block_outputs(analysis: Analysis, tokens: slice = slice(None)) -> torch.Tensor:
+    """(layers, T, D): every block's output `tokens` as the forward kept them, on the model's device and dtype."""
     if f"block{analysis.depth - 1}" not in analysis.intermediates:
         raise ValueError("this analysis kept no block outputs: make it with vitdemo.analyze")
     model = analysis.model
-    return torch.stack([analysis.intermediates[f"block{i}"] for i in range(analysis.depth)]).to(
+    return torch.stack([analysis.intermediates[f"block{i}"][tokens] for i in range(analysis.depth)]).to(
         device=model.device, dtype=model.dtype)
 
 
@@ -60,8 +60,10 @@ def layer_logits(analysis: Analysis) -> torch.Tensor:
     """(layers, classes) float32: the head's logits read from each block's output, the model's own readout."""
     require_classifier(analysis)
     model = analysis.model
+    # The norm is per token, so a head that reads the prefix tokens only (not DINOv2's mean) needs only those.
+    read = slice(None) if model.config.head_input == "class+mean" else slice(analysis.num_prefix_tokens)
     with torch.inference_mode():
-        return model.classify(model.norm(block_outputs(analysis))).float().cpu()
+        return model.classify(model.norm(block_outputs(analysis, read))).float().cpu()
 
 
 def logit_lens(analysis: Analysis) -> np.ndarray:
@@ -73,13 +75,13 @@ def patch_lens(analysis: Analysis) -> PatchLens:
     """Each patch token of each layer read through the final norm and head as if it were the whole image."""
     require_classifier(analysis)
     model, prefix = analysis.model, analysis.num_prefix_tokens
-    patches = block_outputs(analysis)[:, prefix:].reshape(-1, 1, model.config.dim)  # (layers · N, 1, D)
+    patches = block_outputs(analysis, slice(prefix, None)).reshape(-1, 1, model.config.dim)  # (layers · N, 1, D)
     # One sequence per patch token, that token in every place the head reads: the prefix and the patches.
     copies = prefix + 1
     classes, probabilities = [], []
     with torch.inference_mode():
         for chunk in patches.split(CHUNK_TOKENS):
-            logits = model.classify(model.norm(chunk.expand(-1, copies, -1))).float()
+            logits = model.classify(model.norm(chunk).expand(-1, copies, -1)).float()  # the norm is per token
             best = logits.softmax(-1).max(dim=-1)
             classes.append(best.indices.cpu())
             probabilities.append(best.values.cpu())
