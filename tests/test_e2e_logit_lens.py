@@ -110,5 +110,9 @@ def test_the_lens_follows_the_layer_slider_without_a_request(new_page, expected,
     page.locator("#explorer .vx").screenshot(path=str(shots / f"logit_lens_{width}_{locale}_layer{layer}.png"))
     check_colours(page, expected, layer)
     assert requests == []
+    with page.expect_download() as caught:  # the Download figure button draws the lens figure of this layer
+        page.locator("#download-figure").click()
+    assert caught.value.suggested_filename.endswith(f"_logit-lens_layer{layer}.png")
+    assert Image.open(caught.value.path()).width >= 1600
     assert page.errors == []
 

@@ -11,4 +11,5 @@ FLEXIVIT_PATCH_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)  # big_vision's t
 HEAD_FUSIONS = ("mean", "max", "min")  # how a map fuses the heads, besides one head by index
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "turbo", "jet", "gray")  # matplotlib names
 DEFAULT_COLORMAP = "inferno"
+LOGIT_LENS = "logit-lens"  # the logit lens's view, figure method and file-name part (no method of the table)
 MAX_DISCARD = 0.95  # the largest share of weak links rollout may drop: beyond it too little is left to follow

@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .constants import LOGIT_LENS  # no method of the table (no map summing to 1): a figure of its own
+
 if TYPE_CHECKING:
     from .explain.analysis import Analysis
 
 USAGE_ERROR = 2
 DEFAULT_MODEL = "bundled"
-LOGIT_LENS = "logit-lens"  # not a method of the table (no map summing to 1): its own figure, explain/lens_figure.py
 
 
 def add_figure_arguments(parser: argparse.ArgumentParser) -> None:

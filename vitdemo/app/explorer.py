@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from .. import methods
-from ..constants import COLORMAPS, MAX_DISCARD
+from ..constants import COLORMAPS, LOGIT_LENS, MAX_DISCARD
 from .admission import caller, server_function
 from .cache import AnalysisKey
 from .i18n import ENGLISH, Message, current_language, explorer_strings, localized_error, text
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
-LENSES = ("norms", "features", "logit-lens")  # views of tokens beside the methods (buttons after the methods')
+LENSES = ("norms", "features", LOGIT_LENS)  # views of tokens beside the methods (buttons after the methods')
 # One scope, in this order (explorer_sanity.js reads explorer.js's state; its functions are hoisted for it).
 EXPLORER_SCRIPTS = ("explorer_plots.js", "explorer_server.js", "explorer_top5.js", "explorer_tokens.js", "explorer.js",
                     "explorer_sanity.js")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from ..constants import LOGIT_LENS
 from . import validation, views
 from .cache import AnalysisKey
 from .callbacks import Values, shown_as_warning
@@ -25,6 +26,7 @@ from .service import Engine
 from .validation import UserError
 
 if TYPE_CHECKING:
+    from ..explain.analysis import Analysis
     from .page import Page
     from .ui import Binder
 
@@ -67,7 +69,8 @@ class FigureDownloads:
         sent = sent_view(values.get("figure_view"))
         if not sent.get("key"):
             raise UserError(text("figure.no_analysis", lang))
-        if sent.get("method") not in method_choices():  # token norms and features are no class-token maps
+        lens = sent.get("method") == LOGIT_LENS  # the logit lens has a figure of its own (explain/lens_figure.py)
+        if not lens and sent.get("method") not in method_choices():  # token norms and features: no class-token maps
             raise UserError(text("figure.method", lang))
         if sent.get("patch") or sent.get("query"):
             raise UserError(text("figure.patch", lang))
@@ -75,6 +78,8 @@ class FigureDownloads:
         analysis = self.engine.cached(key) if self.engine.grants.shown(session, key) else None
         if analysis is None:
             raise UserError(text("figure.gone", lang))
+        if lens:
+            return {"figure_file": self.lens_figure(analysis, sent, key)}
         chosen = validation.fit(analysis, validation.view(sent))
         view = FigureView(method=chosen.method, layer=validation.layer_index(chosen.layer, analysis.depth),
                           head=validation.head_index(chosen.head), target=chosen.target,
@@ -84,6 +89,18 @@ class FigureDownloads:
         title = self.engine.entry(key.model).title
         name = f"figure_{key.model}_{views.picture_name(analysis, chosen, 'map')}"
         return {"figure_file": self.store.file(picture(analysis, view, title), "png", name)}
+
+
+    def lens_figure(self, analysis: Analysis, sent: dict[str, Any], key: AnalysisKey) -> str:
+        """The logit lens figure at the layer shown (from 1), stored; its path."""
+        from ..explain import lens_figure
+        from ..explain.payload import stem
+
+        layer = validation.layer(sent.get("layer"), analysis.depth)
+        opacity = validation.fraction(sent.get("opacity", 0.6), "opacity")
+        index = validation.layer_index(layer, analysis.depth)
+        drawn = lens_figure.picture(analysis, index, opacity, self.engine.entry(key.model).title)
+        return self.store.file(drawn, "png", f"figure_{key.model}_{stem(analysis)}_{LOGIT_LENS}_layer{index + 1}")
 
 
 def sent_view(value: Any) -> dict[str, Any]:

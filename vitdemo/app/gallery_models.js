@@ -21,6 +21,10 @@ function mapView(view, main, other, s) {
     shown.head = "mean";
     notes.push(fill(s["models.js.head_mean"], { title, heads: q.heads }));
   }
+  if (view.method === V.lens.NAME && !q.classifier) {  // the logit lens reads the head: none, no lens
+    shown.method = V.core.baseMethod(q.schema);
+    notes.push(fill(s["models.js.no_classifier"], { title }));
+  }
   if (V.core.needsClass(p.schema, view.method) && !view.patch) {
     const label = view.target || (p.top[0] || [])[0];
     if (!q.classifier) {

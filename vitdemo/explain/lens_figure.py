@@ -132,6 +132,13 @@ def build(analysis: Analysis, layer: int = -1, opacity: float = 0.6, title: str 
     return figure
 
 
+def picture(analysis: Analysis, layer: int = -1, opacity: float = 0.6, title: str = "") -> Image.Image:
+    """The figure as an RGB picture, as the PNG file would hold it (the page's Download figure)."""
+    figure = build(analysis, layer, opacity, title)
+    figure.canvas.draw()
+    return Image.fromarray(np.asarray(figure.canvas.buffer_rgba())[..., :3].copy())
+
+
 def figure_bytes(analysis: Analysis, fmt: str, layer: int = -1, opacity: float = 0.6, title: str = "") -> bytes:
     figure = build(analysis, layer, opacity, title)
     buffer = io.BytesIO()
