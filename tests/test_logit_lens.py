@@ -197,6 +197,7 @@ def test_class_colours_put_the_answer_first_then_the_most_named():
 STAR = Path(__file__).resolve().parents[1] / "assets" / "examples" / "shape_star.png"
 
 
+@pytest.mark.slow  # two figures with matplotlib (a PNG at 1760 px and a GIF of 6 frames)
 def test_the_figure_command_draws_the_lens(tmp_path, capsys, monkeypatch):
     from vitdemo.__main__ import main
 
