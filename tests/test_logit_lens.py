@@ -223,3 +223,29 @@ def test_the_figures_patches_are_painted_in_their_class_colours():
         for c in range(a.grid[1]):
             block = picture[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell].reshape(-1, 3)
             assert (block == colours[int(a.patch_lens().classes[2, r, c])]).all()
+
+
+def test_the_endpoint_refuses_a_model_without_a_classifier_before_decoding():
+    """/logit_lens (api_lens.py) on a model without a head: one sentence naming it, before the image is read."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from vitdemo.app.api_lens import LensEndpoint
+
+    class Engine:  # what the endpoint asks of the app's engine, for one model without a classifier
+        entries = {"dino": SimpleNamespace(title="DINO ViT-S/16", key="dino")}
+
+        def config(self, key=None):
+            return ViTConfig(num_classes=0)
+
+        def entry(self, key=None):
+            return self.entries["dino"]
+
+        def decode(self, image):
+            raise AssertionError("the image was decoded before the model was checked")
+
+    with pytest.raises(gr.Error) as refused:
+        LensEndpoint(Engine()).logit_lens(None, None, None, "dino")
+    assert str(refused.value).strip("'") == ("DINO ViT-S/16 has no classifier, so it has no logit lens: the lens "
+                                             "reads each layer through the classifier.")
