@@ -37,8 +37,8 @@ ENGLISH = {
 }
 TABS = {"zh-CN": ["本层的所有注意力头", "比较图像块大小", "实时查看每一步", "模型探查"],
         "en-US": ["All heads of this layer", "Compare patch sizes", "The recipe, live", "Model probing"]}
-METHODS = {"zh-CN": ["注意力", "注意力展开", "相关性", "LeGrad", "标记范数", "特征"],
-           "en-US": ["Attention", "Rollout", "Relevance", "LeGrad", "Token norms", "Features"]}
+METHODS = {"zh-CN": ["注意力", "注意力展开", "相关性", "LeGrad", "标记范数", "特征", "Logit 透镜"],
+           "en-US": ["Attention", "Rollout", "Relevance", "LeGrad", "Token norms", "Features", "Logit lens"]}
 TAB_NAMES = "#tabs .tab-container[aria-hidden=true] button"  # every tab's name, also those a phone folds away
 # Texts that must hold no English words in Chinese: every label above, the patch-size hint, the explorer's
 # controls and caption. Names that stay as they are in Chinese text are allowed.
@@ -46,8 +46,8 @@ NO_ENGLISH = ["#model label, #model [data-testid=block-info]", "#patch-size [dat
               "#keep-aspect", "#labels [data-testid=block-label]", "#examples .label", "#patch-hint",
               "#explorer .vx-controls", "#explorer .vx-display", "#explorer .vx-caption", "#status",
               TAB_NAMES]
-ALLOWED = {"LeGrad", "ViT", "PI", "resize", "FlexiViT", "inferno", "viridis", "magma", "plasma", "turbo", "jet", "gray",
-           "AUC"}
+ALLOWED = {"LeGrad", "Logit", "ViT", "PI", "resize", "FlexiViT", "inferno", "viridis", "magma", "plasma", "turbo",
+           "jet", "gray", "AUC"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
