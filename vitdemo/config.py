@@ -13,6 +13,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
 HEAD_INPUTS = ("class", "class+mean")
+POOLS = ("token", "probe")
 POSITION_RESAMPLINGS = ("library", "original")
 
 
@@ -57,6 +58,11 @@ class ViTConfig:
     pos_antialias: bool = False  # antialiased bicubic (DINOv2 with registers); bilinear always antialiases
     pos_offset: float = 0.0  # the family's original code adds this to the new grid side (DINO, DINOv2: 0.1)
     position_resampling: str = "library"  # "library": as the layout's library does; "original": with pos_offset
+    class_token: bool = True  # False for SigLIP's image tower: patches only, pooled by an attention probe
+    pre_norm: bool = False  # CLIP: a LayerNorm on the embedded tokens before the first block ("pre_layrnorm")
+    mlp_act: str = "gelu"  # "gelu" | "quick_gelu" (CLIP) | "gelu_tanh" (SigLIP): see activations.py
+    pool: str = "token"  # what an image-text tower embeds: "token" (the class token) | "probe" (SigLIP's MAP)
+    embed_dim: int = 0  # an image-text tower's projection to the shared space (CLIP); 0: none
     native_patch_sizes: tuple[int, ...] = ()  # sizes the model was trained at (FlexiViT: 8..48)
     patch_sizes: tuple[int, ...] = ()  # sizes offered to users; the others go through PI-resize
     name: str = ""
@@ -65,6 +71,8 @@ class ViTConfig:
     def __post_init__(self) -> None:
         assert self.dim % self.heads == 0, f"dim {self.dim} is not divisible by heads {self.heads}"
         assert self.head_input in HEAD_INPUTS, f"head_input must be one of {HEAD_INPUTS}, not {self.head_input!r}"
+        assert self.pool in POOLS, f"pool must be one of {POOLS}, not {self.pool!r}"
+        assert self.class_token or self.pool == "probe", "a ViT without a class token needs the probe pooling"
         assert self.position_resampling in POSITION_RESAMPLINGS, \
             f"position_resampling must be one of {POSITION_RESAMPLINGS}, not {self.position_resampling!r}"
         if isinstance(self.preprocessing, dict):
@@ -83,7 +91,7 @@ class ViTConfig:
         ["class"] for ViT, ["class", "distillation"] for DeiT, ["class", "register", ...] for DINOv2 with
         registers: transformers' order, [CLS, registers..., patches].
         """
-        return ["class"] + ["distillation"] * self.distilled + ["register"] * self.num_registers
+        return ["class"] * self.class_token + ["distillation"] * self.distilled + ["register"] * self.num_registers
 
     @property
     def num_prefix_tokens(self) -> int:
@@ -93,7 +101,7 @@ class ViTConfig:
     @property
     def num_positioned_prefix_tokens(self) -> int:
         """Prefix tokens with a slot in `pos_embed`: class (and distillation) unless FlexiViT; registers never."""
-        return (2 if self.distilled else 1) if self.pos_embed_prefix else 0
+        return (int(self.class_token) + int(self.distilled)) if self.pos_embed_prefix else 0
 
     @property
     def resampling_offset(self) -> float:

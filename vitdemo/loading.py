@@ -17,13 +17,15 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from . import layouts, timm_registry
+from . import layouts, layouts_clip, timm_registry
 from .checkpoint import load_vitdemo_dir
 from .device import inference_dtype, pick_device
 from .model import ViT
 from .settings import BUNDLED_DIR
 
 CONFIG_FILES = ["config.json", "preprocessor_config.json"]
+TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "vocab.txt",
+                   "special_tokens_map.json", "spiece.model"]  # an image–text model's text side
 SAFETENSORS = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
 PICKLED = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*-of-*.bin")
 HUB_ID = re.compile(r"^(?P<repo>[\w.-]+(?:/[\w.-]+)?)(?:@(?P<revision>[\w./-]+))?$")
@@ -76,9 +78,9 @@ def resolve(source: str | Path, cache_dir: str | Path | None = None, tqdm_class:
 def download(repo_id: str, revision: str | None = None, cache_dir: str | Path | None = None,
              tqdm_class: type | None = None) -> Path:
     """The snapshot folder of `repo_id` with its configs and weights: safetensors, else `.bin` files."""
-    folder = _snapshot(repo_id, revision, [*CONFIG_FILES, *SAFETENSORS], cache_dir, tqdm_class)
+    folder = _snapshot(repo_id, revision, [*CONFIG_FILES, *TOKENIZER_FILES, *SAFETENSORS], cache_dir, tqdm_class)
     if not any(folder.glob("*.safetensors")):
-        folder = _snapshot(repo_id, revision, [*CONFIG_FILES, *PICKLED], cache_dir, tqdm_class)
+        folder = _snapshot(repo_id, revision, [*CONFIG_FILES, *TOKENIZER_FILES, *PICKLED], cache_dir, tqdm_class)
     return folder
 
 
@@ -115,6 +117,8 @@ def load_folder(folder: str | Path, repo_id: str | None = None) -> ViT:
     if meta is None:
         raise CheckpointNotFound(f"{folder} has no config.json (and its repo id names no timm architecture); "
                                  f"expected a checkpoint folder, one of: {layouts.SUPPORTED}")
+    if layouts_clip.is_image_text_config(meta):
+        return load_image_text(folder, meta)
     layout = layouts.detect_layout(meta)
     if layout == "vitdemo":
         return load_vitdemo_dir(folder)
@@ -129,6 +133,20 @@ def build(converted: layouts.Converted) -> ViT:
     with torch.device("meta"):
         model = ViT(converted.config, converted.labels)
     model.load_state_dict(converted.state_dict, strict=True, assign=True)
+    return model.eval()
+
+
+def load_image_text(folder: Path, meta: dict[str, Any]) -> ViT:
+    """A CLIP, SigLIP or Chinese-CLIP checkpoint: vitdemo's image tower, transformers' text tower beside it."""
+    from .image_text import ImageTextViT
+    from .text_tower import load_text_tower  # imports transformers: only here
+
+    state = read_weights(folder)
+    converted = layouts_clip.from_image_text(meta, state, read_json(folder / "preprocessor_config.json"))
+    with torch.device("meta"):
+        model = ImageTextViT(converted.config, converted.family, layouts_clip.TEMPLATES[converted.family])
+    model.load_state_dict(converted.state_dict, strict=True, assign=True)
+    model.text = load_text_tower(folder, converted.family, meta, layouts_clip.text_state(state))
     return model.eval()
 
 

@@ -63,40 +63,42 @@ class Method:
 def _attention(analysis: Analysis, q: Query) -> np.ndarray:
     from .explain.maps import fuse_heads
 
-    return analysis.class_map(fuse_heads(analysis.attentions[q.layer][:, 0], q.head))
+    return analysis.class_map(fuse_heads(analysis.query_rows(q.layer), q.head))
 
 
 def _attention_by_layer(analysis: Analysis, q: Query) -> np.ndarray:
     from .explain.maps import fuse_heads
 
-    return analysis.class_maps([fuse_heads(layer[:, 0], q.head) for layer in analysis.attentions])
+    return analysis.class_maps([fuse_heads(analysis.query_rows(layer), q.head) for layer in range(analysis.depth)])
 
 
 def _rollout(analysis: Analysis, q: Query) -> np.ndarray:
     from .explain.maps import rollout
 
     return analysis.class_map(rollout(analysis.attentions[:q.layer + 1], q.head, q.discard_ratio,
-                                      analysis.num_prefix_tokens, query=0))
+                                      analysis.num_prefix_tokens, query=analysis.query))
 
 
 def _rollout_by_layer(analysis: Analysis, q: Query) -> np.ndarray:
     from .explain.maps import rollout_by_layer
 
     return analysis.class_maps(rollout_by_layer(analysis.attentions, q.head, q.discard_ratio,
-                                                analysis.num_prefix_tokens, query=0))
+                                                analysis.num_prefix_tokens, query=analysis.query))
 
 
 def _relevance(analysis: Analysis, q: Query) -> np.ndarray:
     from .explain.maps import relevance
 
     gradients = analysis.gradient_layers(q.target)
-    return analysis.class_map(relevance(analysis.attentions[:q.layer + 1], gradients[:q.layer + 1], q.head, query=0))
+    return analysis.class_map(relevance(analysis.attentions[:q.layer + 1], gradients[:q.layer + 1], q.head,
+                                        query=analysis.query))
 
 
 def _relevance_by_layer(analysis: Analysis, q: Query) -> np.ndarray:
     from .explain.maps import relevance_by_layer
 
-    return analysis.class_maps(relevance_by_layer(analysis.attentions, analysis.gradient_layers(q.target), q.head))
+    return analysis.class_maps(relevance_by_layer(analysis.attentions, analysis.gradient_layers(q.target), q.head,
+                                                  query=analysis.query))
 
 
 def _legrad(analysis: Analysis, q: Query) -> np.ndarray:

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .activations import activate
 from .config import ViTConfig
 
 # --------------------------------------------------------------------------------------------------------
@@ -169,10 +170,12 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    """fc2(GELU(fc1(x))), applied by the block step by step (it keeps fc1's output by name)."""
+    """fc2(act(fc1(x))), applied by the block step by step (it keeps fc1's output by name); act is GELU, or
+    the family's variant (`config.mlp_act`, activations.py)."""
 
     def __init__(self, config: ViTConfig):
         super().__init__()
+        self.act = config.mlp_act
         self.fc1 = nn.Linear(config.dim, config.mlp_dim)
         self.fc2 = nn.Linear(config.mlp_dim, config.dim)
 
@@ -231,7 +234,8 @@ class Block(nn.Module):
         attended, weights = self.attn.attend(qkv, need_weights, heads_edit)
         mid = x + self.ls1(self.attn.proj(attended))
         hidden = self.mlp.fc1(self.norm2(mid))
-        return BlockRecord(x, qkv, weights, mid, hidden, output=mid + self.ls2(self.mlp.fc2(F.gelu(hidden))))
+        output = mid + self.ls2(self.mlp.fc2(activate(self.mlp.act, hidden)))
+        return BlockRecord(x, qkv, weights, mid, hidden, output=output)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -259,32 +263,36 @@ class ViT(nn.Module):
         d, classes = config.dim, config.num_classes
         side = config.pos_grid or config.image_size // config.patch_size
         self.patch_embed = PatchEmbedding(config)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d)) if config.class_token else None  # None: SigLIP
         self.dist_token = nn.Parameter(torch.zeros(1, 1, d)) if config.distilled else None
         self.reg_token = nn.Parameter(torch.zeros(1, config.num_registers, d)) if config.num_registers else None
         self.pos_embed = nn.Parameter(torch.empty(1, config.num_positioned_prefix_tokens + side * side, d))
         if not self.pos_embed.is_meta:  # randn on "meta" would import torch's symbolic shapes (BENCHMARKS.md §12)
             nn.init.normal_(self.pos_embed, std=0.02)
+        self.norm_pre = nn.LayerNorm(d, eps=config.layer_norm_eps) if config.pre_norm else None  # CLIP
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d, eps=config.layer_norm_eps)
         head_in = 2 * d if config.head_input == "class+mean" else d
         self.head = nn.Linear(head_in, classes) if classes else None  # None: no classifier (DINO)
         self.head_dist = nn.Linear(d, classes) if config.distilled and classes else None
-        if not self.cls_token.is_meta:  # a checkpoint is built on "meta" and loaded: nothing to initialise
+        if not self.pos_embed.is_meta:  # a checkpoint is built on "meta" and loaded: nothing to initialise
             self.apply(_init_weights)
-            nn.init.normal_(self.cls_token, std=1e-6)
+            if self.cls_token is not None:
+                nn.init.normal_(self.cls_token, std=1e-6)
 
     @property
     def device(self) -> torch.device:
-        return self.cls_token.device
+        return self.pos_embed.device
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.cls_token.dtype
+        return self.pos_embed.dtype
 
     def prefix_tokens(self, batch: int) -> torch.Tensor:
-        """The class token (and DeiT's distillation token), (B, 1 or 2, D); registers are added apart."""
-        tokens = [self.cls_token] + ([self.dist_token] if self.dist_token is not None else [])
+        """The class token (and DeiT's distillation token), (B, 0, 1 or 2, D); registers are added apart."""
+        tokens = [t for t in (self.cls_token, self.dist_token) if t is not None]
+        if not tokens:  # SigLIP: patches only
+            return self.pos_embed.new_zeros(batch, 0, self.config.dim)
         return torch.cat(tokens, dim=1).expand(batch, -1, -1)
 
     def position_embeddings(self, grid: tuple[int, int]) -> tuple[torch.Tensor | None, torch.Tensor]:
@@ -311,6 +319,8 @@ class ViT(nn.Module):
         if prefix_pos is not None:  # FlexiViT has none: positions on the patches only
             tokens = tokens + prefix_pos
         x = torch.cat([tokens, *registers, patches + patch_pos], dim=1)
+        if self.norm_pre is not None:  # per token, so it commutes with `keep_patch_tokens`
+            x = self.norm_pre(x)
         if stages is not None:
             stages.update(patches=patchify(images, patch_size), patch_embeddings=patches,
                           with_class_token=with_prefix, with_position=x)
@@ -362,6 +372,10 @@ class ViT(nn.Module):
         if self.head_dist is not None:  # DeiT at inference: average the class and distillation heads
             logits = (logits + self.head_dist(encoded[:, 1])) / 2
         return logits
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits → probabilities: a softmax over the classes (SigLIP's towers override it with a sigmoid)."""
+        return logits.float().softmax(-1)
 
     def head_input(self, encoded: torch.Tensor) -> torch.Tensor:
         """What the head reads: the class token (B, D), or DINOv2's [class token; mean of patch tokens] (B, 2D)."""

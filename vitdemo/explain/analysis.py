@@ -89,9 +89,10 @@ class Analysis:
         self.patch_size: int = output.patch_size
         self.num_prefix_tokens: int = model.config.num_prefix_tokens
         self.logits = output.logits[0].detach().float().cpu()
-        self.probabilities = self.logits.softmax(-1)
+        self.probabilities = model.probabilities(self.logits)
         self.attentions = _stacked(output.attentions)
         self.intermediates = {k: v[0].detach().float().cpu() for k, v in (output.intermediates or {}).items()}
+        self.query = looking_query(model, output, self.attentions.shape[-1])
         self._views = Memo(VIEW_BYTES)
         self._last_gradients: tuple[int, list[torch.Tensor], int] | None = None  # (target, `_gradients`, bytes)
         # What the backward reads (backprop.py): each block's record, in the model's dtype since it feeds products.
@@ -146,6 +147,13 @@ class Analysis:
                              target=self._target_index(target) if chosen.needs_class else None,
                              discard_ratio=float(discard_ratio) if chosen.discards else 0.0)
 
+    def query_rows(self, layer: int) -> np.ndarray:
+        """(heads, T): the class token's attention row of each head at `layer`; for a model that pools with
+        a probe (SigLIP), the probe's row through that layer's attention, pᵀ·A (the class token's is e₀ᵀ·A)."""
+        if isinstance(self.query, int):
+            return self.attentions[layer][:, self.query]
+        return np.einsum("t,hts->hs", self.query, self.attentions[layer])
+
     def class_map(self, matrix: np.ndarray) -> np.ndarray:
         """The class token's row (of a (T, T) matrix, or that row itself) over the patches, as a map."""
         row = matrix if matrix.ndim == 1 else matrix[0]
@@ -182,7 +190,7 @@ class Analysis:
         """(heads, rows, cols): each head's class-token attention at `layer`, each summing to 1."""
         layer = self._layer_index(layer)
         return self._cached(("heads", layer), lambda: np.stack([
-            as_distribution(row, self.grid) for row in self.attentions[layer][:, 0, self.num_prefix_tokens:]]))
+            as_distribution(row, self.grid) for row in self.query_rows(layer)[:, self.num_prefix_tokens:]]))
 
     def qkv(self, layer: int) -> torch.Tensor:
         """Layer `layer`'s [q; k; v] of LN1(x), (T, 3D), as the forward computed them (the backward's record:
@@ -365,6 +373,20 @@ class Analysis:
         return int(target)
 
 
+def looking_query(model: ViT, output: ViTOutput, tokens: int) -> int | np.ndarray:
+    """Whose row every view follows: the class token's (0), or for a model that pools with an attention probe
+    (SigLIP) the probe's attention over the tokens, heads averaged, (T,) float32."""
+    probe = getattr(model, "looking_attention", None)
+    encoded = (output.intermediates or {}).get("encoded")
+    with torch.inference_mode():
+        weights = probe(encoded) if probe is not None and encoded is not None else None
+    if weights is None:
+        return 0
+    row = np.zeros(tokens, dtype=np.float32)
+    row[model.config.num_prefix_tokens:] = weights[0].detach().float().mean(0).cpu().numpy()
+    return row
+
+
 def _stacked(tensors: tuple[torch.Tensor, ...]) -> np.ndarray:
     """(layers, …) float32: the first item of each (1, …) tensor, each converted straight into one array.
 
@@ -411,12 +433,19 @@ def forward_with_everything(model: ViT, inputs: torch.Tensor, patch_size: int | 
 
 
 def analyze(model: ViT, image: Image.Image, patch_size: int | None = None, keep_aspect: bool = False, *,
-            forward: Forward | None = None) -> Analysis:
+            prompts: Sequence[str] | None = None, forward: Forward | None = None) -> Analysis:
     """Run `model` once on `image` at `patch_size` and keep its attentions and stages for every view.
 
+    `prompts`: for an image–text model (CLIP, SigLIP, Chinese-CLIP), the texts to rank and explain, as typed
+    (the family's template is applied for the text tower): they are the analysis's classes, `top(k)` ranks
+    them and any class-specific map takes one as `target`.
     `forward(inputs, patch_size)` replaces the plain call (the app batches concurrent requests through it);
     it must return what `forward_with_everything` returns, for a batch of one.
     """
+    if prompts is not None:
+        if not hasattr(model, "with_prompts"):
+            raise ValueError("prompts need an image–text model (CLIP, SigLIP or Chinese-CLIP)")
+        model = model.with_prompts(list(prompts))
     p = patch_size or model.config.patch_size
     view, inputs = model_inputs(model, image, p, keep_aspect)
     output = forward(inputs, p) if forward else forward_with_everything(model, inputs, p)

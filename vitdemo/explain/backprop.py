@@ -30,8 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..activations import activation_backward
 from ..model import BlockRecord
-from .legrad import model_readout
+from .legrad import Readout, layer_readout, model_readout
 
 
 def one_image(records: Sequence[BlockRecord], attentions: np.ndarray) -> list[BlockRecord]:
@@ -60,18 +61,19 @@ def legrad_gradients(model: nn.Module, records: Sequence[BlockRecord], target: i
     """[∂ s^l / ∂ A_l for every layer l], s^l the target's score read from block l's output (legrad.py)."""
     grads = []
     for block, record in zip(model.blocks, records, strict=True):
-        grad = readout_gradient(model, record.output, target)
+        grad = readout_gradient(model, record.output, target, layer_readout(model))
         with torch.inference_mode():
             grads.append(block_backward(block, record, grad, input_grad=False)[0])
     return grads
 
 
-def readout_gradient(model: nn.Module, tokens: torch.Tensor, target: int) -> torch.Tensor:
+def readout_gradient(model: nn.Module, tokens: torch.Tensor, target: int,
+                     readout: Readout | None = None) -> torch.Tensor:
     """∂ (the model's final norm and head on `tokens` (T, D))[target] / ∂ tokens, float32 (T, D): autograd on
     that small graph alone."""
     with torch.inference_mode(False), torch.enable_grad():
         leaf = tokens.to(model.device, model.dtype).clone().unsqueeze(0).requires_grad_(True)  # not an inference tensor
-        score = model_readout(model)(leaf)[0, target].float()
+        score = (readout or model_readout(model))(leaf)[0, target].float()
         (grad,) = torch.autograd.grad(score, leaf)
     return grad[0].float()
 
@@ -93,7 +95,7 @@ def block_backward(block: nn.Module, record: BlockRecord, grad: torch.Tensor,
     qkv = native(record.qkv)
     t, d = qkv.shape[0], qkv.shape[1] // 3
     heads, head_dim = attn.heads, d // attn.heads
-    g_hidden = torch.ops.aten.gelu_backward(_times(_scaled(grad, block.ls2), mlp.fc2), native(record.hidden))
+    g_hidden = activation_backward(mlp.act, _times(_scaled(grad, block.ls2), mlp.fc2), native(record.hidden))
     g_mid = grad + _layer_norm_backward(block.norm2, native(record.mid), _times(g_hidden, mlp.fc1))
     g_out = _times(_scaled(g_mid, block.ls1), attn.proj).view(t, heads, head_dim).transpose(0, 1)
     q, k, v = qkv.view(t, 3, heads, head_dim).permute(1, 2, 0, 3)  # each (heads, T, head_dim), strided views

@@ -187,7 +187,7 @@ def probabilities_without(model: ViT, inputs: torch.Tensor, patch_size: int, hid
             blurred = gaussian_blur(original, float(patch_size if blur_sigma is None else blur_sigma))
             logits = model(_composite(original, blurred, [present], patch_size), patch_size,
                            output_attentions=False).logits
-    return logits[0].float().softmax(-1).cpu().numpy()
+    return model.probabilities(logits)[0].cpu().numpy()
 
 
 def _token_probabilities(model: ViT, inputs: torch.Tensor, patch_size: int, sets: list[KeptSet], target: int,
@@ -202,7 +202,7 @@ def _token_probabilities(model: ViT, inputs: torch.Tensor, patch_size: int, sets
             for chunk in _batches(indices, batch_size):
                 keep = torch.tensor([sets[i] for i in chunk], dtype=torch.long).reshape(len(chunk), size)
                 logits = model(inputs, patch_size, output_attentions=False, keep=keep.to(inputs.device)).logits
-                for i, p in zip(chunk, logits.float().softmax(-1)[:, target].tolist(), strict=True):
+                for i, p in zip(chunk, model.probabilities(logits)[:, target].tolist(), strict=True):
                     out[i] = p
     return out
 
@@ -217,7 +217,7 @@ def _blur_probabilities(model: ViT, inputs: torch.Tensor, patch_size: int, sets:
         for chunk in _batches(sets, batch_size):
             logits = model(_composite(original, blurred, chunk, patch_size), patch_size,
                            output_attentions=False).logits
-            out.extend(logits.float().softmax(-1)[:, target].tolist())
+            out.extend(model.probabilities(logits)[:, target].tolist())
     return out
 
 

@@ -43,6 +43,12 @@ def model_readout(model: torch.nn.Module) -> Readout:
     return lambda tokens: model.classify(model.norm(tokens))
 
 
+def layer_readout(model: torch.nn.Module) -> Readout:
+    """What LeGrad scores each layer with: an image–text model's own `layer_scores` (the authors' readout for
+    CLIP, image_text.py), else the model's last step (`model_readout`)."""
+    return getattr(model, "layer_scores", None) or model_readout(model)
+
+
 def legrad_rows(gradients: Sequence[torch.Tensor | np.ndarray]) -> np.ndarray:
     """(layers, heads, T): each layer's and head's positive gradient averaged over query rows."""
     rows = [torch.as_tensor(g).float().clamp(min=0).mean(dim=-2).detach().cpu().numpy() for g in gradients]

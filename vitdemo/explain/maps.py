@@ -14,6 +14,16 @@ import numpy as np
 from ..constants import HEAD_FUSIONS
 
 Head = int | str | None
+Query = int | np.ndarray  # a token's index (the class token: 0), or a row of weights over the tokens (SigLIP's probe)
+
+
+def start_row(query: Query, tokens: int) -> np.ndarray:
+    """(T,) float32: e_query for a token index, or the given weights over the tokens (the pooling probe's
+    attention: a row of the product through which the pooled output reads the tokens, as e_0 is the class
+    token's)."""
+    if isinstance(query, (int, np.integer)):
+        return np.eye(tokens, dtype=np.float32)[int(query)]
+    return np.asarray(query, dtype=np.float32)
 
 
 def fuse_heads(attention: np.ndarray, head: Head = None) -> np.ndarray:
@@ -49,7 +59,7 @@ def discard_lowest(attention: np.ndarray, ratio: float, prefix: int) -> np.ndarr
 
 
 def rollout(attentions: Sequence[np.ndarray], head: Head = None, discard_ratio: float = 0.0,
-            prefix: int = 1, query: int | None = None) -> np.ndarray:
+            prefix: int = 1, query: Query | None = None) -> np.ndarray:
     """(T, T) attention rollout Â_L ⋯ Â_1 with Â = rownorm((fuse(A) + I)/2), rownorm with keepdim.
 
     The residual connection carries half the signal, hence + I; renormalising each row over keys (keepdim,
@@ -57,7 +67,7 @@ def rollout(attentions: Sequence[np.ndarray], head: Head = None, discard_ratio: 
     (shape (T,)) is computed, right to left as vector-matrix products: a map needs the class token's only.
     """
     eye = np.eye(np.shape(attentions[0])[-1], dtype=np.float32)
-    result = eye if query is None else eye[query]
+    result = eye if query is None else start_row(query, len(eye))
     for attention in reversed(attentions):
         result = result @ _mixing(attention, head, discard_ratio, prefix, eye)
     return result
@@ -73,7 +83,7 @@ def _mixing(attention: np.ndarray, head: Head, discard_ratio: float, prefix: int
 
 
 def relevance(attentions: Sequence[np.ndarray], gradients: Sequence[np.ndarray], head: Head = None,
-              query: int | None = None) -> np.ndarray:
+              query: Query | None = None) -> np.ndarray:
     """(T, T) relevance of Chefer et al. (2021): R ← R + fuse((∇A ⊙ A)⁺)·R, layer by layer from R = I.
 
     Gradient times attention keeps the links that raise the target's logit; the clamp drops the ones that
@@ -96,16 +106,16 @@ def _relevance_steps(attentions: Sequence[np.ndarray], gradients: Sequence[np.nd
             for attention, gradient in zip(attentions, gradients, strict=True)]
 
 
-def _row_through(contributions: Sequence[np.ndarray], query: int) -> np.ndarray:
+def _row_through(contributions: Sequence[np.ndarray], query: Query) -> np.ndarray:
     """Row `query` of (I + C_a)(I + C_b)⋯ for contributions [C_a, C_b, …]: v ← v + v·C, left to right."""
-    row = np.eye(np.shape(contributions[0])[-1], dtype=np.float32)[query]
+    row = start_row(query, np.shape(contributions[0])[-1])
     for contribution in contributions:
         row = row + row @ contribution
     return row
 
 
 def rollout_by_layer(attentions: Sequence[np.ndarray], head: Head = None, discard_ratio: float = 0.0,
-                     prefix: int = 1, query: int = 0) -> np.ndarray:
+                     prefix: int = 1, query: Query = 0) -> np.ndarray:
     """(layers, T): row `query` of the rollout up to each layer, `rollout(attentions[:l + 1])[query]` for every l.
 
     Each Â is built once and read once (`_rows_by_layer`), far cheaper than carrying the full T×T product
@@ -117,7 +127,7 @@ def rollout_by_layer(attentions: Sequence[np.ndarray], head: Head = None, discar
 
 
 def relevance_by_layer(attentions: Sequence[np.ndarray], gradients: Sequence[np.ndarray], head: Head = None,
-                       query: int = 0) -> np.ndarray:
+                       query: Query = 0) -> np.ndarray:
     """(layers, T): row `query` of the relevance up to each layer, `relevance(…[:l + 1], query=query)` for every l.
 
     As in `rollout_by_layer`, each layer's step is read once for the rows of every layer above it, rather than
@@ -127,7 +137,7 @@ def relevance_by_layer(attentions: Sequence[np.ndarray], gradients: Sequence[np.
     return _rows_by_layer(contributions, query, lambda rows, contribution: rows + rows @ contribution)
 
 
-def _rows_by_layer(matrices: Sequence[np.ndarray], query: int,
+def _rows_by_layer(matrices: Sequence[np.ndarray], query: Query,
                    step: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
     """(layers, T): for every l, row `query` of matrix l applied down to matrix 0, `step` being one application.
 
@@ -136,7 +146,7 @@ def _rows_by_layer(matrices: Sequence[np.ndarray], query: int,
     instead of one vector-matrix product per (row, matrix) pair that reads it L/2 times on average.
     """
     rows = np.zeros((0, np.shape(matrices[0])[-1]), dtype=np.float32)
-    start = np.eye(np.shape(matrices[0])[-1], dtype=np.float32)[query][None]
+    start = start_row(query, np.shape(matrices[0])[-1])[None]
     for matrix in reversed(matrices):
         rows = step(np.concatenate([rows, start]), matrix)  # the new row is layer l's, just begun
     return rows[::-1].copy()
