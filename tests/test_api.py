@@ -34,7 +34,8 @@ STAR = ROOT / "assets" / "examples" / "shape_star.png"
 META = json.loads((BUNDLED / "config.json").read_text())
 DEPTH, HEADS, LABELS = META["config"]["depth"], META["config"]["heads"], META["labels"]
 REGISTRY_KEYS = ["bundled", "flexivit-b", "vit-b16", "deit-tiny", "deit-small", "dino-s8", "dino-s16", "dino-b8",
-                 "dino-b16", "dinov2-s", "dinov2-b", "dinov2-reg-s", "dinov2-reg-b"]
+                 "dino-b16", "dinov2-s", "dinov2-b", "dinov2-reg-s", "dinov2-reg-b",
+                 "clip-b16", "clip-b32", "siglip-b16", "chinese-clip-b16"]
 FILE_META = {"_type": "gradio.FileData"}
 pytestmark = [pytest.mark.server, pytest.mark.usefixtures("clean_server_log")]  # one app of its own (below)
 NOT_AN_UPLOAD = ("Send the image as a file upload (gradio_client: handle_file('picture.png')), not a URL or a path "
@@ -213,7 +214,7 @@ def test_a_data_url_image_is_still_accepted(app):
 
 def test_request_with_too_few_values_gets_one_sentence(app):
     event, answer = raw_call(app, "classify", [])
-    assert (event, answer["error"]) == ("error", "/classify takes 3 values (image, patch_size, model), not 0.")
+    assert (event, answer["error"]) == ("error", "/classify takes 4 values (image, patch_size, model, prompts), not 0.")
 
 
 # -- one API, one numbering -------------------------------------------------------------------------------
@@ -296,9 +297,9 @@ def test_target_chooses_the_class_relevance_explains(client):
 def test_api_info_lists_every_model_and_its_example_runs_offline(app, client, heart_folder):
     info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     params = {name: info[name]["parameters"] for name in ("/classify", "/analyze")}
-    assert [p["parameter_name"] for p in params["/classify"]] == ["image", "patch_size", "model"]
+    assert [p["parameter_name"] for p in params["/classify"]] == ["image", "patch_size", "model", "prompts"]
     assert [p["parameter_name"] for p in params["/analyze"]] == [
-        "image", "patch_size", "method", "layer", "head", "model", "target"]
+        "image", "patch_size", "method", "layer", "head", "model", "target", "prompts"]
     keys = REGISTRY_KEYS + [heart_folder.name]
     for endpoint in params.values():
         model = next(p for p in endpoint if p["parameter_name"] == "model")

@@ -51,9 +51,9 @@ def forwards(app, monkeypatch) -> list[AnalysisKey]:
     calls: list[AnalysisKey] = []
     real = engine._analyse
 
-    def counting(net, model_key, image, p, keep_aspect):
+    def counting(net, model_key, image, p, keep_aspect, *prompts):
         calls.append((model_key, p))
-        return real(net, model_key, image, p, keep_aspect)
+        return real(net, model_key, image, p, keep_aspect, *prompts)
 
     monkeypatch.setattr(engine, "_analyse", counting)
     return calls
@@ -178,9 +178,10 @@ def test_api_page_lists_both_endpoints_with_descriptions(client):
     assert set(named) == {"/classify", "/analyze", "/ablate", "/head_effects", "/sanity", "/logit_lens"}, \
         "UI events stay off the API page"
     assert [p["parameter_name"] for p in named["/analyze"]["parameters"]] == [
-        "image", "patch_size", "method", "layer", "head", "model", "target"]
+        "image", "patch_size", "method", "layer", "head", "model", "target", "prompts"]  # prompts: issue 25
     assert [r["label"] for r in named["/analyze"]["returns"]] == ["grid", "attention", "labels"]
-    assert [p["parameter_name"] for p in named["/classify"]["parameters"]] == ["image", "patch_size", "model"]
+    assert [p["parameter_name"] for p in named["/classify"]["parameters"]] == ["image", "patch_size", "model",
+                                                                               "prompts"]
 
 
 @pytest.mark.server

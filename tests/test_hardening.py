@@ -32,7 +32,8 @@ BUNDLED = ROOT / "assets" / "bundled"
 STAR = ROOT / "assets" / "examples" / "shape_star.png"
 FOLDER_NAME = "shapes-folder"
 KEYS = ["bundled", "flexivit-b", "vit-b16", "deit-tiny", "deit-small", "dino-s8", "dino-s16", "dino-b8", "dino-b16",
-        "dinov2-s", "dinov2-b", "dinov2-reg-s", "dinov2-reg-b", FOLDER_NAME]
+        "dinov2-s", "dinov2-b", "dinov2-reg-s", "dinov2-reg-b",
+        "clip-b16", "clip-b32", "siglip-b16", "chinese-clip-b16", FOLDER_NAME]
 NOT_AN_UPLOAD = ("Send the image as a file upload (gradio_client: handle_file('picture.png')), not a URL or a path "
                  "on the server.")
 FILE = {"_type": "gradio.FileData"}

@@ -34,6 +34,19 @@ def hub_shapes(key: str):
     dino = {"dino-s8": (SMALL, 8), "dino-s16": (SMALL, 16), "dino-b8": (BASE, 8), "dino-b16": (BASE, 16)}
     dinov2 = {"dinov2-s": (SMALL, True, False), "dinov2-b": (BASE, True, False),
               "dinov2-reg-s": (SMALL, False, True), "dinov2-reg-b": (BASE, False, True)}
+    clip_text = dict(hidden_size=512, intermediate_size=2048, num_attention_heads=8, vocab_size=49408,
+                     max_position_embeddings=77)
+    image_text = {  # each repo's published config.json, the values that differ from transformers' defaults
+        "clip-b16": lambda: tf.CLIPModel(tf.CLIPConfig(text_config=clip_text, vision_config=dict(patch_size=16))),
+        "clip-b32": lambda: tf.CLIPModel(tf.CLIPConfig(text_config=clip_text, vision_config=dict(patch_size=32))),
+        "siglip-b16": lambda: tf.SiglipModel(tf.SiglipConfig(text_config=dict(vocab_size=32000,
+                                                                              max_position_embeddings=64))),
+        "chinese-clip-b16": lambda: tf.ChineseCLIPModel(tf.ChineseCLIPConfig(
+            text_config=dict(vocab_size=21128, max_position_embeddings=512, type_vocab_size=2),
+            vision_config=dict(patch_size=16))),
+    }
+    if key in image_text:
+        return image_text[key]()
     if key in vit:
         shape, patch = vit[key]
         return tf.ViTForImageClassification(tf.ViTConfig(**shape, patch_size=patch, num_labels=1000))

@@ -29,10 +29,11 @@ import gradio as gr
 
 from .. import methods, numbering
 from ..constants import HEAD_FUSIONS
+from . import prompts as prompt_text
 from . import validation, views
 from .api_lens import register_logit_lens
 from .choices import method_choices
-from .components import check_first, no_file, raw_choice, raw_number, raw_text, upload_image
+from .components import check_first, no_file, optional_trailing, raw_choice, raw_number, raw_text, upload_image
 from .errors import shown_to_user
 from .i18n import ENGLISH, Message, text
 from .outputs import PictureStore, output_image
@@ -47,7 +48,9 @@ def classify_description(keys: list[str]) -> str:
     return ("Classify an image: returns the top-5 labels with their probabilities. Parameters: image (a file "
             "upload: PNG, JPEG, GIF, WebP, BMP or TIFF; not a URL or a server path); patch_size (pixels per "
             "patch side, a whole number; empty or 0 = the model's native size); model (one of "
-            f"{', '.join(keys)}; empty = the app's default).")
+            f"{', '.join(keys)}; empty = the app's default); prompts (image–text models: CLIP, SigLIP, "
+            "Chinese-CLIP: what to look for, comma or newline separated, English or Chinese; the labels are then "
+            "the prompts, ranked by the model's softmax, or SigLIP's independent sigmoid; empty = the defaults).")
 
 
 def analyze_description(keys: list[str]) -> str:
@@ -62,7 +65,8 @@ def analyze_description(keys: list[str]) -> str:
             f"{', '.join(keys)} (empty = the app's default); target = the class a class method ("
             f"{', '.join(m.name for m in methods.rows() if m.needs_class)}) explains, one of "
             "the model's labels (empty = the top-1). The forward pass is cached per (image, model, patch "
-            "size), so asking again with another method, layer, head or target is fast.")
+            "size), so asking again with another method, layer, head or target is fast. prompts = for an "
+            "image–text model, what to look for (comma or newline separated); a target is then one of them.")
 
 
 ABLATE_DESCRIPTION = (
@@ -96,18 +100,20 @@ class Endpoints:
         self.engine = engine
 
     @shown_to_user
-    def classify(self, image: Any, patch_size: Any = None, model: Any = "") -> Labels:
-        """Classify an image: top-5 labels with probabilities."""
+    def classify(self, image: Any, patch_size: Any = None, model: Any = "", prompts: Any = "") -> Labels:
+        """Classify an image: top-5 labels (an image–text model: prompts) with probabilities."""
         key = self._model_key(model)
         config = self.engine.config(key)
         validation.patch_size_of(patch_size, config)  # before the image is decoded
-        if not getattr(config, "has_classifier", True):
+        wanted = prompt_text.parse(prompts)
+        if not getattr(config, "has_classifier", True) and not self._ranks_prompts(key):
             raise UserError(Message("messages.no_classifier_classify", title=self.engine.entry(key).title))
-        return views.top_labels(self.engine.analysis(self.engine.decode(image), key, patch_size).analysis)
+        analysed = self.engine.analysis(self.engine.decode(image), key, patch_size, prompts=wanted)
+        return views.top_labels(analysed.analysis)
 
     @shown_to_user
     def analyze(self, image: Any, patch_size: Any = None, method: Any = "attention", layer: Any = None,
-                head: Any = "mean", model: Any = "", target: Any = "") -> tuple[Any, Any, Labels]:
+                head: Any = "mean", model: Any = "", target: Any = "", prompts: Any = "") -> tuple[Any, Any, Labels]:
         """Analyse an image: (patch grid picture, attention picture, top-5 labels).
 
         Every parameter is checked before the image is decoded and the model run: the patch size, layer
@@ -120,7 +126,8 @@ class Endpoints:
         validation.layer(layer, config.depth)
         validation.head(head, config.heads)
         chosen = validation.view({"method": method, "layer": layer, "head": head, "target": target})
-        analysis = self.engine.analysis(self.engine.decode(image), key, patch_size).analysis
+        wanted = prompt_text.parse(prompts)
+        analysis = self.engine.analysis(self.engine.decode(image), key, patch_size, prompts=wanted).analysis
         validation.fit(analysis, chosen)
         return (views.grid_picture(analysis, chosen), views.attention_picture(analysis, chosen),
                 views.top_labels(analysis))
@@ -158,6 +165,10 @@ class Endpoints:
             raise UserError(Message("messages.no_classifier_classify", title=self.engine.entry(key).title))
         return self.engine.analysis(self.engine.decode(image), key, patch_size).analysis
 
+    def _ranks_prompts(self, key: str | None) -> bool:
+        """Whether the model is an image–text one (loading it: its config alone does not say)."""
+        return prompt_text.is_image_text(self.engine.model(key))
+
     def _model_key(self, model: Any) -> str | None:
         """The key of a model this instance offers, named by key or source; None for the app's default."""
         return validation.model(model, self.engine.entries)
@@ -184,19 +195,23 @@ def register_endpoints(engine: Engine, concurrency: dict[str, Any], store: Pictu
         model = raw_choice(keys, "empty = the app's default", value="", label="model", elem_id="api-model")
         target = raw_text("", "the class a class method explains, one of the model's labels; empty = the top-1",
                           value="", label="target", elem_id="api-target")
+        prompts = raw_text("", "image–text models only: what to look for, comma or newline separated; empty = "
+                           "the defaults", value="", label="prompts", elem_id="api-prompts")
         grid = output_image(store, format="png", label="grid", elem_id="api-grid")
         attention = output_image(store, format="png", label="attention", elem_id="api-attention")
         labels = gr.Label(num_top_classes=5, label="labels", elem_id="api-labels")
         classify_button = gr.Button(visible=False, elem_id="api-classify")
         analyze_button = gr.Button(visible=False, elem_id="api-analyze")
-    classify_button.click(endpoints.classify, [image, patch_size, model], labels, api_name="classify",
+    classify_button.click(endpoints.classify, [image, patch_size, model, prompts], labels, api_name="classify",
                           api_description=classify_description(keys), show_progress="hidden", **concurrency)
-    analyze_button.click(endpoints.analyze, [image, patch_size, method, layer, head, model, target],
+    analyze_button.click(endpoints.analyze, [image, patch_size, method, layer, head, model, target, prompts],
                          [grid, attention, labels], api_name="analyze", api_description=analyze_description(keys),
                          show_progress="hidden", **concurrency)
     register_logit_lens(engine, [image, patch_size, layer, model], concurrency)
-    for component in (patch_size, method, layer, head, model, target):  # the image checks itself (upload_image)
+    # the image checks itself (upload_image)
+    for component in (patch_size, method, layer, head, model, target, prompts):
         check_first(component, no_file(component.label or "value"))
+    optional_trailing(prompts)
     _register_computation(endpoints, concurrency, image, patch_size, model, target)
     return endpoints
 

@@ -33,6 +33,7 @@ class AnalysisKey(NamedTuple):
     model: str  # `ModelEntry.key`
     patch_size: int
     keep_aspect: bool = False
+    prompts: str = ""  # an image–text model's prompts, one per line, as typed ("" for a classifier)
 
 
 def image_digest(image: Image.Image, salt: bytes = b"") -> str:

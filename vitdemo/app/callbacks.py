@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 WARNING_SECONDS = 12
-SOURCE = ("image", "model", "patch", "keep_aspect")  # what decides the forward pass; the rest is a view
+SOURCE = ("image", "model", "patch", "keep_aspect", "prompts")  # what decides the analysis; the rest is a view
 Values = dict[str, Any]
 
 
@@ -110,6 +110,17 @@ def examples_for(entry: ModelEntry) -> gr.Dataset:
     return gr.Dataset(samples=[[path] for path in example_sets.example_files(entry)])
 
 
+def prompt_controls(net: Any, lang: str = ENGLISH) -> Values:
+    """The "what to look for" box and its line: shown, with the defaults in `lang`, for an image–text model;
+    hidden and empty for a classifier."""
+    from . import prompts
+
+    if not prompts.is_image_text(net):
+        return {"prompts": gr.update(visible=False, value=""), "prompt_note": gr.update(visible=False, value="")}
+    return {"prompts": gr.update(visible=True, value=", ".join(prompts.defaults(lang))),
+            "prompt_note": gr.update(visible=True, value=prompts.note(net, lang))}
+
+
 def cleared(lang: str = ENGLISH) -> Values:
     """Every result output emptied: no picture or label of an image that is no longer there; the summary
     says what to do."""
@@ -149,7 +160,7 @@ class Handlers:
             return {**out, **cleared(lang)}
         if refused_before(values):
             return out  # said once: not again for Gradio's second `change`, nor for each later control
-        source = [values[name] for name in SOURCE]
+        source = [values.get(name) for name in SOURCE]
         try:
             result, image = self._analysed(values, source)
         except ImageInputError as exc:
@@ -184,7 +195,7 @@ class Handlers:
         out = self._switch(values["model"], values["active_model"], progress, lang)
         active = out.get("active_model", values["active_model"])
         if active != values["active_model"]:
-            values = {**values, "patch": out["patch"]["value"]}
+            values = {**values, "patch": out["patch"]["value"], "prompts": out["prompts"]["value"]}
         return {**values, "model": active, "active_model": active}, out
 
     def _analysed(self, values: Values, source: list[Any]) -> tuple[Analysed, Image.Image | None]:
@@ -196,7 +207,8 @@ class Handlers:
             if stored is not None:
                 return Analysed(key, stored, True, 0.0), None
         image = self.engine.decode(values["image"])
-        return self.engine.analysis(image, values["model"], values["patch"], values["keep_aspect"]), image
+        return self.engine.analysis(image, values["model"], values["patch"], values["keep_aspect"],
+                                    values.get("prompts")), image
 
     def _switch(self, model: str, active: str, progress: Any, lang: str = ENGLISH) -> Values:
         """Load the chosen model (with download progress) and refit every model-dependent control to it.
@@ -207,7 +219,8 @@ class Handlers:
             entry = self.engine.entry(model)
             if progress is not None:
                 progress(0, desc=text("messages.loading", lang, title=title_of(entry, lang)))
-            config = self.engine.model(entry.key).config
+            net = self.engine.model(entry.key)
+            config = net.config
         except UserError as exc:
             if not active or active == model:
                 raise
@@ -217,7 +230,7 @@ class Handlers:
         # the choices again, in the reader's language, and with the sizes of what is now downloaded
         return {"model": gr.update(value=entry.key, choices=model_choices(self.engine, lang)),
                 "active_model": entry.key, "status": self.status(entry.key, lang),
-                **model_controls(config, lang), "example_table": examples_for(entry)}
+                **model_controls(config, lang), **prompt_controls(net, lang), "example_table": examples_for(entry)}
 
     def status(self, model: str, lang: str = ENGLISH) -> str:
         """The line at the top: which model runs, what it is, and why it was chosen when it is the default."""
@@ -235,7 +248,7 @@ class Handlers:
         analysis = self.engine.cached(key)
         if analysis is None and values.get("image") is not None:
             analysis = self.engine.analysis(self.engine.decode(values["image"]), key.model, key.patch_size,
-                                            key.keep_aspect).analysis
+                                            key.keep_aspect, key.prompts).analysis
         return analysis
 
     def compare_button(self, values: Values) -> Values:
@@ -257,7 +270,8 @@ class Handlers:
         picture = self.engine.decode(values["image"])
         bundles = []
         for p in chosen:
-            result = self.engine.analysis(picture, values["active_model"], p, values["keep_aspect"])
+            result = self.engine.analysis(picture, values["active_model"], p, values["keep_aspect"],
+                                          values.get("prompts"))
             self.engine.grants.grant(session, result.key)
             bundles.append(explorer_payload(result.analysis, key=tuple(result.key), patch_rows=False))
         return {"compare": bundles}

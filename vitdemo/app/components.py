@@ -173,6 +173,16 @@ def data_url_bytes(url: str) -> bytes:
         raise refusal(Message("errors.paste_corrupt")) from None
 
 
+OPTIONAL: set[int] = set()  # ids of trailing API inputs a request may leave out (they take "")
+
+
+def optional_trailing(component: gr.components.Component) -> None:
+    """Let requests leave `component` out when it is an event's last input(s): a parameter added to an API
+    endpoint after clients were written (/classify's and /analyze's `prompts`), which those clients keep working
+    without. It takes the empty string, its "not given"."""
+    OPTIONAL.add(component._id)
+
+
 def check_first(component: gr.components.Component, check: Check) -> None:
     """Have `check` see every raw request value for `component` before Gradio processes it (call inside the
     `gr.Blocks`): it returns the value to go on with, or raises `gr.Error`.
@@ -203,6 +213,9 @@ def _check_requests(blocks: gr.Blocks, checks: dict[int, Check]) -> None:
     original = blocks.preprocess_data
 
     async def preprocess_data(block_fn: Any, inputs: list[Any], state: Any, explicit_call: bool = False) -> Any:
+        missing = block_fn.inputs[len(inputs):]
+        if missing and all(getattr(block, "_id", None) in OPTIONAL for block in missing):
+            inputs = [*inputs, *("" for _ in missing)]  # a parameter added later: old clients send without it
         if len(inputs) < len(block_fn.inputs):
             names = ", ".join(str(localized(getattr(block, "label", ""), current_language()) or "?")
                               for block in block_fn.inputs)

@@ -24,6 +24,10 @@ LISTED = 4  # class names the line names (the summary under the result lists up 
 
 def family_of(config: ViTConfig) -> str:
     """The family a config's shape gives away, for a model the registry does not know (a command-line folder)."""
+    if config.pool == "probe":
+        return "SigLIP"
+    if config.embed_dim:
+        return "CLIP"
     if config.num_registers:
         return "DINOv2 with registers"
     if config.layer_scale:
@@ -44,7 +48,8 @@ def facts_of(entry: ModelEntry, config: ViTConfig | None = None) -> Facts | None
     return Facts(family=table.family if table else family_of(config),
                  patch=tuple(config.native_patch_sizes), tokens=tuple(config.token_types),
                  classes=config.num_classes, classes_name=table.classes_name if table else "",
-                 licence=table.licence if table else "", download_mb=table.download_mb if table else 0.0)
+                 licence=table.licence if table else "", download_mb=table.download_mb if table else 0.0,
+                 prompts=table.prompts if table else (config.pool == "probe" or config.embed_dim > 0))
 
 
 def known(engine: Engine, entry: ModelEntry) -> tuple[ViTConfig | None, list[str] | None]:
@@ -67,7 +72,10 @@ def patch_text(patch: tuple[int, ...], lang: str) -> str:
 
 
 def tokens_text(tokens: tuple[str, ...], lang: str) -> str:
-    """"class + 4 registers, then the patches": the prefix tokens in order, registers counted."""
+    """"class + 4 registers, then the patches": the prefix tokens in order, registers counted; SigLIP's
+    patches alone."""
+    if "class" not in tokens:
+        return text("models.info.patches_only", lang)
     parts = [text("models.token.class", lang)]
     if "distillation" in tokens:
         parts.append(text("models.token.distillation", lang))
@@ -78,6 +86,8 @@ def tokens_text(tokens: tuple[str, ...], lang: str) -> str:
 
 
 def classifier_text(facts: Facts, labels: list[str] | None, lang: str) -> str:
+    if facts.prompts:
+        return text("models.info.prompts", lang)
     if not facts.classes:
         return text("models.info.no_classifier", lang)
     if labels and len(labels) <= MAX_LISTED_CLASSES:  # a handful: name the first few

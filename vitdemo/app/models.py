@@ -48,9 +48,11 @@ class Facts:
     classes_name: str = ""  # what the classes are ("ImageNet-1k"), when there are classes
     licence: str = APACHE
     download_mb: float = 0.0  # 0: nothing to download (bundled, a local folder)
+    prompts: bool = False  # an image–text model: its classes are the prompts typed (CLIP, SigLIP, Chinese-CLIP)
 
 
 CLASS_ONLY = ("class",)
+MIT = "MIT"
 WITH_REGISTERS = ("class",) + ("register",) * REGISTERS
 
 
@@ -72,6 +74,12 @@ class ModelEntry:
 def _dino(key: str, source: str, title: str, patch: int, mb: float) -> ModelEntry:
     return ModelEntry(key, source, title, "Self-supervised (DINO, Caron et al. 2021): no classifier; its class-token "
                       "attention outlines objects.", Facts("DINO", (patch,), CLASS_ONLY, 0, download_mb=mb))
+
+
+def _image_text(key: str, source: str, title: str, blurb: str, family: str, patch: int, mb: float,
+                tokens: tuple[str, ...] = CLASS_ONLY, licence: str = MIT) -> ModelEntry:
+    return ModelEntry(key, source, title, blurb, Facts(family, (patch,), tokens, 0, licence=licence,
+                                                       download_mb=mb, prompts=True))
 
 
 REGISTRY: dict[str, ModelEntry] = {e.key: e for e in (
@@ -105,6 +113,15 @@ REGISTRY: dict[str, ModelEntry] = {e.key: e for e in (
     ModelEntry("dinov2-reg-b", "facebook/dinov2-with-registers-base", "DINOv2-B/14 with registers",
                "4 register tokens take over the high-norm artifact tokens (Darcet et al. 2024); no classifier.",
                Facts("DINOv2 with registers", (14,), WITH_REGISTERS, 0, download_mb=346.3)),
+    _image_text("clip-b16", "openai/clip-vit-base-patch16", "CLIP ViT-B/16 (type what to look for)",
+                "OpenAI's CLIP image tower: type what to look for; the prompts compete (softmax).", "CLIP", 16, 598.5),
+    _image_text("clip-b32", "openai/clip-vit-base-patch32", "CLIP ViT-B/32 (type what to look for)",
+                "OpenAI's CLIP at patch 32: a 7×7 grid, fast; the prompts compete (softmax).", "CLIP", 32, 605.1),
+    _image_text("siglip-b16", "google/siglip-base-patch16-224", "SigLIP B/16 (type what to look for)",
+                "No class token: an attention probe pools the patches, and each prompt is scored on its own "
+                "(sigmoid).", "SigLIP", 16, 812.6, tokens=(), licence=APACHE),
+    _image_text("chinese-clip-b16", "OFA-Sys/chinese-clip-vit-base-patch16", "Chinese-CLIP ViT-B/16 (type in Chinese)",
+                "CLIP trained on Chinese captions: type 猫 or 红色的汽车.", "Chinese-CLIP", 16, 753.1),
 )}
 def title_of(entry: ModelEntry, lang: str = ENGLISH) -> str:
     """The model's name as the reader reads it: "models.title.<key>" in `lang` (strings/models.py), else the
@@ -117,7 +134,8 @@ def title_of(entry: ModelEntry, lang: str = ENGLISH) -> str:
 PARTNERS = {"dinov2-s": "dinov2-reg-s", "dinov2-reg-s": "dinov2-s", "dinov2-b": "dinov2-reg-b",
             "dinov2-reg-b": "dinov2-b", "vit-b16": "dino-b16", "dino-b16": "vit-b16", "dino-s16": "deit-small",
             "deit-small": "dino-s16", "dino-s8": "dino-s16", "dino-b8": "dino-b16", "deit-tiny": "deit-small",
-            "flexivit-b": "vit-b16"}
+            "flexivit-b": "vit-b16", "clip-b16": "siglip-b16", "siglip-b16": "clip-b16",
+            "clip-b32": "clip-b16", "chinese-clip-b16": "clip-b16"}
 
 
 def resolve(name: str | None, extra: dict[str, ModelEntry] | None = None) -> ModelEntry:

@@ -37,6 +37,8 @@ class Page:
     patch: gr.Radio  # #patch-size
     patch_hint: gr.Markdown  # #patch-hint
     keep_aspect: gr.Checkbox  # #keep-aspect
+    prompts: gr.Textbox  # #prompts: what an image–text model looks for (hidden for classifiers)
+    prompt_note: gr.Markdown  # #prompt-note: the template applied, softmax or sigmoid
     # results (right)
     summary: gr.Markdown  # #summary
     explorer: gr.HTML  # #explorer

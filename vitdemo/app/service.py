@@ -183,17 +183,22 @@ class Engine:
         return patch_size_of(patch_size, config)
 
     def analysis(self, image: Image.Image, model: str | None = None, patch_size: int | None = None,
-                 keep_aspect: bool = False) -> Analysed:
-        """The analysis of `image`, from the cache when this (image, model, patch size) was seen before."""
+                 keep_aspect: bool = False, prompts: Any = None) -> Analysed:
+        """The analysis of `image`, from the cache when this (image, model, patch size, prompts) was seen before.
+
+        `prompts` (text or a list, see prompts.py) are what an image–text model ranks and explains; empty: its
+        English defaults. A classifier takes none.
+        """
         entry = self.entry(model)
         net = self.model(entry.key)
         p = self.patch_size(net.config, patch_size)
-        key = AnalysisKey(self.digest(image), entry.key, p, bool(keep_aspect))
+        wanted = self.prompts(net, entry, prompts)
+        key = AnalysisKey(self.digest(image), entry.key, p, bool(keep_aspect), "\n".join(wanted or ()))
         start = time.perf_counter()
         analysis = self.cache.get(key)
         cached = analysis is not None
         if not cached:
-            analysis = self._analyse(net, entry.key, image, p, keep_aspect)
+            analysis = self._analyse(net, entry.key, image, p, keep_aspect, wanted)
             self.cache.put(key, analysis)
         return Analysed(key, analysis, cached, time.perf_counter() - start)
 
@@ -205,14 +210,28 @@ class Engine:
         """The analysis stored under `key`, or None if it was never made or has been evicted."""
         return self.cache.get(key) if key else None
 
-    def _analyse(self, net: ViT, model_key: str, image: Image.Image, p: int, keep_aspect: bool) -> Analysis:
+    @staticmethod
+    def prompts(net: ViT, entry: ModelEntry, prompts: Any) -> list[str] | None:
+        """The prompts to run `net` with: None for a classifier (refusing any given), the parsed ones (or the
+        defaults) for an image–text model."""
+        from . import prompts as prompt_text
+
+        wanted = prompt_text.parse(prompts)
+        if not prompt_text.is_image_text(net):
+            if wanted:
+                raise UserError(Message("prompts.not_image_text", title=entry.title))
+            return None
+        return wanted or prompt_text.defaults()
+
+    def _analyse(self, net: ViT, model_key: str, image: Image.Image, p: int, keep_aspect: bool,
+                 prompts: list[str] | None = None) -> Analysis:
         """`vitdemo.analyze`, with the forward pass sent through the batcher (one model, many requests)."""
         from ..explain import analyze
 
         def forward(inputs: Any, patch_size: int) -> Any:
             return self.batcher.submit((model_key, patch_size, tuple(inputs.shape)), inputs)
 
-        return analyze(net, image, p, keep_aspect, forward=forward)
+        return analyze(net, image, p, keep_aspect, prompts=prompts, forward=forward)
 
     def _run_batch(self, group: tuple[str, int, tuple[int, ...]], inputs: list[Any]) -> list[Any]:
         """The forward of requests that arrived together (same model, patch size and input shape)."""

@@ -50,10 +50,11 @@ if TYPE_CHECKING:
 Binder = Callable[..., tuple[Callable[..., Any], set[Any], list[Any]]]  # `bind`, passed to wire elsewhere
 # What `update` reads and what it may change, by name (see callbacks.Handlers.update). Every view of an
 # analysis (method, layer, head, colours, a clicked patch) is drawn by the explorer in the browser.
-SOURCE_CONTROLS = ("image", "model", "patch", "keep_aspect")
+SOURCE_CONTROLS = ("image", "model", "patch", "keep_aspect", "prompts")
 STATES = ("key", "source", "active_model", "tab")
 UPDATE_OUTPUTS = ("explorer", "labels", "summary", "key", "source", "compare", "model", "active_model", "status",
-                  "patch", "patch_hint", "compare_sizes", "compare_button", "example_table")
+                  "patch", "patch_hint", "compare_sizes", "compare_button", "example_table", "prompts",
+                  "prompt_note")
 TOP5 = "labels"  # the top-5's elem_id: the explorer's click-to-hide answers there
 MODEL_GROUP = "model"  # the concurrency_id of every event that may run the model
 # An example click keeps the results in view: now, and when its analysis paints (explorer_top5.js).
@@ -63,7 +64,8 @@ TAB_OUTPUTS = ("compare", "recipe_table", "recipe_gallery", "probe_filters", "pr
 CSS = """
 #header {align-items: baseline; gap: 12px;}
 #header h1 {font-size: 1.25rem; margin: 0;}
-#status p, #summary p, #caption p, #patch-hint p, #model-info p {font-size: 0.8rem; margin: 0; opacity: 0.85;}
+#status p, #summary p, #caption p, #patch-hint p, #model-info p, #prompt-note p {font-size: 0.8rem; margin: 0;
+  opacity: 0.85;}
 .gradio-container {padding-top: 6px !important;}
 #recipe-table td {white-space: normal; font-size: 0.85rem;}
 #webcam-error:has(.webcam-msg:empty) {display: none;}
@@ -202,6 +204,9 @@ def _layout(engine: Engine, config: ViTConfig, store: PictureStore) -> Page:
             ui["patch_hint"] = gr.Markdown(patch_hint(config), elem_id="patch-hint")
             ui["keep_aspect"] = gr.Checkbox(False, label=t("page.keep_aspect", ratio=f"{MAX_KEEP_ASPECT:g}"),
                                             elem_id="keep-aspect")
+            ui["prompts"] = gr.Textbox("", label=t("prompts.label"), placeholder=t("prompts.placeholder"),
+                                       lines=1, max_lines=4, visible=False, elem_id="prompts")
+            ui["prompt_note"] = gr.Markdown("", visible=False, elem_id="prompt-note")
         with gr.Column(scale=9, elem_id="results"):
             ui["summary"] = gr.Markdown("", elem_id="summary")
             with gr.Row(equal_height=False, elem_id="result-row"):
@@ -299,7 +304,8 @@ def _wire_model(demo: gr.Blocks, page: Page, handlers: Handlers, engine: Engine,
     """
     controls = SOURCE_CONTROLS + STATES
     handlers.settle = lambda: _settled(engine, probe)
-    triggers = [page.image.change, page.model.select, page.patch.input, page.keep_aspect.input, demo.load]
+    triggers = [page.image.change, page.model.select, page.patch.input, page.keep_aspect.input, page.prompts.submit,
+                page.prompts.blur, demo.load]
     gr.on(triggers, *bind(handlers.update, page, controls, UPDATE_OUTPUTS, extra="update"),
           trigger_mode="always_last", show_progress="minimal", api_name="ui_update",
           show_progress_on=[page.explorer, page.labels], **hidden).then(

@@ -258,14 +258,15 @@ def layer_heads(value: Any, depth: int, heads: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def analysis_key(value: Any) -> tuple[str, str, int, bool]:
-    """The (image digest, model, patch size, keep aspect) an explorer bundle names its analysis by, checked
-    for shape and types only (whether the cache holds it is the caller's question)."""
-    if isinstance(value, (list, tuple)) and len(value) in (3, 4):
-        image, model_key, patch, *aspect = value
+def analysis_key(value: Any) -> tuple[str, str, int, bool, str]:
+    """The (image digest, model, patch size, keep aspect, prompts) an explorer bundle names its analysis by,
+    checked for shape and types only (whether the cache holds it is the caller's question)."""
+    if isinstance(value, (list, tuple)) and len(value) in (3, 4, 5):
+        image, model_key, patch, *rest = value
+        aspect, prompts = rest[:1], rest[1:]
         if isinstance(image, str) and isinstance(model_key, str) and isinstance(patch, int) and not isinstance(
-                patch, bool) and all(isinstance(a, bool) for a in aspect):
-            return image, model_key, patch, bool(aspect and aspect[0])
+                patch, bool) and all(isinstance(a, bool) for a in aspect) and all(isinstance(p, str) for p in prompts):
+            return image, model_key, patch, bool(aspect and aspect[0]), prompts[0] if prompts else ""
     raise UserError(Message("errors.no_analysis_sent"))
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -449,4 +450,7 @@ def analyze(model: ViT, image: Image.Image, patch_size: int | None = None, keep_
     p = patch_size or model.config.patch_size
     view, inputs = model_inputs(model, image, p, keep_aspect)
     output = forward(inputs, p) if forward else forward_with_everything(model, inputs, p)
+    if prompts is not None:  # a shared forward (the app's batches) ran the model without these prompts
+        with torch.inference_mode():
+            output = replace(output, logits=model.classify(output.intermediates["encoded"].to(model.device)).float())
     return Analysis(model, view, inputs, output)

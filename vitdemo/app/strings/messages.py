@@ -77,6 +77,11 @@ EN = {
                                    "no classifier.",
     "messages.blurb.dinov2-reg-b": "4 register tokens take over the high-norm artifact tokens (Darcet et al. 2024); "
                                    "no classifier.",
+    "messages.blurb.clip-b16": "OpenAI's CLIP image tower: type what to look for; the prompts compete (softmax).",
+    "messages.blurb.clip-b32": "OpenAI's CLIP at patch 32: a 7×7 grid, fast; the prompts compete (softmax).",
+    "messages.blurb.siglip-b16": "No class token: an attention probe pools the patches, and each prompt is scored "
+                                 "on its own (sigmoid).",
+    "messages.blurb.chinese-clip-b16": "CLIP trained on Chinese captions: type 猫 or 红色的汽车.",
 }
 ZH = {
     "messages.status": "**模型：{title}。** {blurb}{why}",
@@ -136,4 +141,8 @@ ZH = {
     "messages.blurb.dinov2-b": "自监督的 DINOv2，在 [类别标记; 图像块均值] 上接一个 ImageNet 线性分类头。",
     "messages.blurb.dinov2-reg-s": "4 个寄存器标记接管了高范数的伪影标记（Darcet 等，2024）；没有分类器。",
     "messages.blurb.dinov2-reg-b": "4 个寄存器标记接管了高范数的伪影标记（Darcet 等，2024）；没有分类器。",
+    "messages.blurb.clip-b16": "OpenAI 的 CLIP 图像塔：输入要找的东西；提示词之间互相竞争（softmax）。",
+    "messages.blurb.clip-b32": "patch 32 的 OpenAI CLIP：7×7 网格，速度快；提示词之间互相竞争（softmax）。",
+    "messages.blurb.siglip-b16": "没有类别标记：由一个注意力探针汇聚图像块，每个提示词单独打分（sigmoid）。",
+    "messages.blurb.chinese-clip-b16": "用中文图文对训练的 CLIP：可以输入 猫 或 红色的汽车。",
 }
