@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import image_text_models as tiny
 import numpy as np
 import pytest
 import torch
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import vitdemo
+from tests import image_text_models as tiny
 from vitdemo.explain.analysis import Analysis, analyze, forward_with_everything, model_inputs
 
 TOL = 1e-4

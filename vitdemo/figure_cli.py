@@ -44,6 +44,9 @@ def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
                         "the page (default: %(default)s)")
     explaining = ", ".join(m.name for m in methods.rows() if m.needs_class)
     parser.add_argument("--target", default=None, help=f"the class {explaining} explain (default: the top-1)")
+    parser.add_argument("--prompts", default=None, metavar="TEXT", help="an image-text model (CLIP, SigLIP, "
+                        "Chinese-CLIP): what to look for, comma separated; --target then names one of them "
+                        "(default: its English defaults)")
     parser.add_argument("--cmap", default=DEFAULT_COLORMAP, help=f"{', '.join(COLORMAPS)} (default: %(default)s)")
     parser.add_argument("--opacity", default="0.6", help="of the map over the image, 0 to 1 (default: %(default)s)")
     parser.add_argument("--out", default=None, metavar="FILE", help="where to write; the suffix picks the format: "
@@ -67,6 +70,9 @@ def run_figure(args: argparse.Namespace, argv: object = None) -> int:
         method = LOGIT_LENS if lens else validation.method(args.method)
         cmap = validation.colormap(args.cmap)
         opacity = validation.fraction(args.opacity, "opacity")
+        from .app import prompts as prompt_text
+
+        prompts = prompt_text.parse(args.prompts)
         if args.out is not None:
             from .explain.figure import format_of
 
@@ -86,13 +92,14 @@ def run_figure(args: argparse.Namespace, argv: object = None) -> int:
         patch = validation.patch_size_of(args.patch_size, config)
         layer = validation.layer(args.layer, config.depth)
         head = validation.head(args.head, config.heads)
-        target = validation.target(args.target, model.labels)
+        prompts = _prompts_for(model, prompts, args.model)
+        target = validation.target(args.target, prompts if prompts is not None else model.labels)
     except (ValueError, OSError) as exc:  # CheckpointNotFound is a FileNotFoundError
         return _refuse(str(exc))
-    if lens and not config.has_classifier:
+    if lens and not config.has_classifier and prompts is None:
         return _refuse(f"{config.name or args.model} has no classifier, so it has no logit lens: the lens reads each "
                        "layer through the classifier.")
-    analysis = vitdemo.analyze(model, image, patch_size=patch)
+    analysis = vitdemo.analyze(model, image, patch_size=patch, prompts=prompts)
     if lens:
         return _lens_figure(args, analysis, layer, opacity, started)
     view = FigureView(method=method, layer=validation.layer_index(layer, config.depth),
@@ -124,6 +131,20 @@ def _lens_figure(args: argparse.Namespace, analysis: Analysis, layer: int | None
         return _refuse(f"{out}: could not write the figure ({exc.strerror or exc})")
     print(f"wrote {out} ({time.perf_counter() - started:.1f} s)")
     return 0
+
+
+def _prompts_for(model: object, prompts: list[str], name: str) -> list[str] | None:
+    """The prompts to analyse with: None for a classifier (refusing any given), else those given or the
+    defaults (the app's rule, `Engine.prompts`)."""
+    from .app import prompts as prompt_text
+    from .app.i18n import Message
+    from .app.validation import UserError
+
+    if not prompt_text.is_image_text(model):
+        if prompts:
+            raise UserError(Message("prompts.not_image_text", title=name))
+        return None
+    return prompts or prompt_text.defaults()
 
 
 def _refuse(message: str) -> int:

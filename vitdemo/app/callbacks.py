@@ -194,7 +194,8 @@ class Handlers:
             return values, {}
         out = self._switch(values["model"], values["active_model"], progress, lang)
         active = out.get("active_model", values["active_model"])
-        if active != values["active_model"]:
+        if active != values["active_model"] or (trigger == "page" and "prompts" in out):
+            # a new model, or the page's first answer: its own patch size, and its prompts in the page's language
             values = {**values, "patch": out["patch"]["value"], "prompts": out["prompts"]["value"]}
         return {**values, "model": active, "active_model": active}, out
 
