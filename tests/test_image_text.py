@@ -30,6 +30,7 @@ PROMPTS = {"clip": ["cat", "red car", "blue star"], "siglip": ["cat", "red car",
            "chinese_clip": ["猫", "红色汽车", "星"]}
 SHAPES = [(32, 32), (24, 40)]  # the native 4×4 grid, and a 3×5 one (rows shrink, columns grow)
 
+pytestmark = pytest.mark.slow  # builds and saves transformers models (its import alone takes seconds)
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict:

@@ -17,6 +17,7 @@ from vitdemo.app.models import choose_startup
 from vitdemo.app.service import Engine
 from vitdemo.app.validation import UserError
 
+pytestmark = pytest.mark.slow  # builds and saves transformers models (its import alone takes seconds)
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
