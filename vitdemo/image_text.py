@@ -21,8 +21,9 @@ pooled embedding reads from: it takes the class token's place in every view (`lo
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -165,9 +166,14 @@ class ImageTextViT(ViT):
         """(B, heads, N) the probe's attention over the patches (SigLIP), None for a class-token model."""
         return None if self.probe is None else self.probe.attention(encoded[:, self.config.num_prefix_tokens:])
 
-    def describe(self) -> dict[str, Any]:
-        return {"family": self.family, "template": self.template, "sigmoid": self.uses_sigmoid}
 
-
-def is_image_text(model: Any) -> bool:
-    return isinstance(model, ImageTextViT)
+def looking_query(model: ViT, encoded: torch.Tensor | None, tokens: int) -> int | np.ndarray:
+    """Whose row every view follows: the class token's (0), or for a model that pools with an attention probe
+    (SigLIP) the probe's attention over the final-normed tokens `encoded` (1, T, D), heads averaged, (T,)."""
+    if not isinstance(model, ImageTextViT) or model.probe is None or encoded is None:
+        return 0
+    with torch.inference_mode():
+        weights = model.looking_attention(encoded.to(model.device, model.dtype))
+    row = np.zeros(tokens, dtype=np.float32)
+    row[model.config.num_prefix_tokens:] = weights[0].float().mean(0).cpu().numpy()
+    return row

@@ -7,6 +7,11 @@
     a.attention_map("legrad")                    # one short backward per layer, no forward
     a.faithfulness("relevance").deletion_auc     # how well the map predicts what the model uses
 
+An image–text model (CLIP, SigLIP, Chinese-CLIP) is analysed with `prompts=[...]`: they are its classes
+(`top`, `target`). SigLIP has no class token: wherever a view starts from the class token's row e₀, it starts
+from its attention probe's row p over the patches instead (`query`, `query_rows`), so attention is pᵀ·A_l and
+rollout and relevance are pᵀ·(the product).
+
 Four maps, all over the patch grid, all non-negative and summing to 1, prefix tokens (class token and
 DeiT's distillation token) left out, any grid shape and patch size:
 
@@ -42,6 +47,7 @@ from PIL import Image
 
 from .. import methods
 from ..device import avoid_huge_page_stalls
+from ..image_text import looking_query
 from ..model import BlockRecord, ViT, ViTOutput
 from ..preprocessing import model_view, to_tensor
 from . import ablation, backprop, sanity
@@ -93,7 +99,7 @@ class Analysis:
         self.probabilities = model.probabilities(self.logits)
         self.attentions = _stacked(output.attentions)
         self.intermediates = {k: v[0].detach().float().cpu() for k, v in (output.intermediates or {}).items()}
-        self.query = looking_query(model, output, self.attentions.shape[-1])
+        self.query = looking_query(model, (output.intermediates or {}).get("encoded"), self.attentions.shape[-1])
         self._views = Memo(VIEW_BYTES)
         self._last_gradients: tuple[int, list[torch.Tensor], int] | None = None  # (target, `_gradients`, bytes)
         # What the backward reads (backprop.py): each block's record, in the model's dtype since it feeds products.
@@ -372,20 +378,6 @@ class Analysis:
         if not 0 <= int(target) < len(self.labels):
             raise ValueError(f"target must be a class index below {len(self.labels)}, not {target}")
         return int(target)
-
-
-def looking_query(model: ViT, output: ViTOutput, tokens: int) -> int | np.ndarray:
-    """Whose row every view follows: the class token's (0), or for a model that pools with an attention probe
-    (SigLIP) the probe's attention over the tokens, heads averaged, (T,) float32."""
-    probe = getattr(model, "looking_attention", None)
-    encoded = (output.intermediates or {}).get("encoded")
-    with torch.inference_mode():
-        weights = probe(encoded) if probe is not None and encoded is not None else None
-    if weights is None:
-        return 0
-    row = np.zeros(tokens, dtype=np.float32)
-    row[model.config.num_prefix_tokens:] = weights[0].detach().float().mean(0).cpu().numpy()
-    return row
 
 
 def _stacked(tensors: tuple[torch.Tensor, ...]) -> np.ndarray:
