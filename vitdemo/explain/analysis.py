@@ -313,7 +313,7 @@ class Analysis:
         Runs the blocks from the first ablated one on, from the inputs this analysis kept."""
         self._target_index(None)  # refuses a model without a classifier
         logits = ablation.ablated_logits(self.model, self._tape(), heads, mode)
-        return logits.softmax(-1).numpy()
+        return self.model.probabilities(logits).numpy()  # SigLIP's: a sigmoid per prompt
 
     def head_effects(self, target: int | str | None = None, mode: str = "zero") -> np.ndarray:
         """(layers, heads): the target's logit (default the top-1) minus its logit with that one head switched
