@@ -2,8 +2,9 @@
 them (config.json, model.safetensors, tokenizer files, preprocessor_config.json), so the tests load them
 through `vitdemo.load` like a download. Nothing is downloaded: the tokenizers are built from word lists here.
 
-SigLIP's own tokenizer (`SiglipTokenizer`) needs sentencepiece, which is not installed: its folder carries a
-fast tokenizer (a `tokenizers` word-level vocabulary in tokenizer.json) that `AutoTokenizer` loads the same way.
+SigLIP's folder carries its own tokenizer (`SiglipTokenizer`, a sentencepiece model as the hub's `spiece.model`),
+trained here on the word list in a fraction of a second: the same sentencepiece and protobuf the app needs for a
+real SigLIP checkpoint (requirements.txt), so a missing install fails here rather than on a visitor's first prompt.
 """
 
 from __future__ import annotations
@@ -44,14 +45,18 @@ def bert_tokenizer():
     return BertTokenizer(vocab=vocab)
 
 
-def word_tokenizer():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+def siglip_tokenizer(folder: Path):
+    """A `SiglipTokenizer` on a tiny sentencepiece model trained on WORDS (ids: 0 <pad>, 1 </s>, 2 <unk>)."""
+    import sentencepiece as spm
+    from transformers import SiglipTokenizer
 
-    vocab = {t: i for i, t in enumerate(["<pad>", "<unk>", "</s>", *WORDS])}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace()])
-    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>", eos_token="</s>")
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))) * 20)
+    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(folder / "sp"), vocab_size=40,
+                                   hard_vocab_limit=False, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+                                   minloglevel=2)
+    return SiglipTokenizer(vocab_file=str(folder / "sp.model"))
 
 
 def _text(vocab_size: int, **extra) -> dict:
@@ -79,8 +84,9 @@ def build(family: str, folder: Path, image_size: int = 32, patch_size: int = 8, 
         processor = T.CLIPImageProcessorPil(size={"shortest_edge": image_size},
                                             crop_size={"height": image_size, "width": image_size})
     elif family == "siglip":
-        tokenizer = word_tokenizer()
-        config = T.SiglipConfig(text_config=_text(len(tokenizer), pad_token_id=0, eos_token_id=2),
+        tokenizer = siglip_tokenizer(folder.parent / f"{folder.name}-sentencepiece")
+        config = T.SiglipConfig(text_config=_text(len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                                                  eos_token_id=tokenizer.eos_token_id),
                                 vision_config=_vision(image_size, patch_size))
         model = T.SiglipModel(config)
         processor = T.SiglipImageProcessorPil(size={"height": image_size, "width": image_size})
