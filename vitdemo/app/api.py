@@ -11,7 +11,8 @@ so each is checked by `validation`, the same checks the page's controls go throu
 one sentence naming the parameter instead of Gradio's bare "Error" and a traceback in the server log.
 Layers and heads count from 1 here as on the page (empty layer = the last; head 1 is the library's head 0,
 `vitdemo.numbering`). Refusals are in English for API clients,
-in Chinese when the request's Accept-Language asks for it (the page's rule, `i18n.language`); the API page's
+in Chinese when the request's Accept-Language asks for it (the page's rule, `i18n.language`), and so are the
+bundled model's class names in the top-5 (a `target` may be named either way: "圆" or "circle"); the API page's
 descriptions stay English.
 
     from gradio_client import Client, handle_file
@@ -23,11 +24,12 @@ descriptions stay English.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
 
-from .. import methods, numbering
+from .. import class_names, methods, numbering
 from ..constants import HEAD_FUSIONS
 from . import prompts as prompt_text
 from . import validation, views
@@ -35,7 +37,7 @@ from .api_lens import register_logit_lens
 from .choices import method_choices
 from .components import check_first, no_file, optional_trailing, raw_choice, raw_number, raw_text, upload_image
 from .errors import shown_to_user
-from .i18n import ENGLISH, Message, text
+from .i18n import ENGLISH, Message, current_language, text
 from .outputs import PictureStore, output_image
 from .service import Engine
 from .validation import UserError
@@ -64,9 +66,11 @@ def analyze_description(keys: list[str]) -> str:
             "first head); model = one of "
             f"{', '.join(keys)} (empty = the app's default); target = the class a class method ("
             f"{', '.join(m.name for m in methods.rows() if m.needs_class)}) explains, one of "
-            "the model's labels (empty = the top-1). The forward pass is cached per (image, model, patch "
-            "size), so asking again with another method, layer, head or target is fast. prompts = for an "
-            "image–text model, what to look for (comma or newline separated); a target is then one of them.")
+            "the model's labels, for the bundled shapes also their Chinese names (empty = the top-1). Labels "
+            "come back in Chinese when the request's Accept-Language asks for Chinese. The forward pass is "
+            "cached per (image, model, patch size), so asking again with another method, layer, head or "
+            "target is fast. prompts = for an image–text model, what to look for (comma or newline separated); "
+            "a target is then one of them.")
 
 
 ABLATE_DESCRIPTION = (
@@ -109,7 +113,7 @@ class Endpoints:
         if not getattr(config, "has_classifier", True) and not self._ranks_prompts(key):
             raise UserError(Message("messages.no_classifier_classify", title=self.engine.entry(key).title))
         analysed = self.engine.analysis(self.engine.decode(image), key, patch_size, prompts=wanted)
-        return views.top_labels(analysed.analysis)
+        return views.top_labels(analysed.analysis, lang=current_language())
 
     @shown_to_user
     def analyze(self, image: Any, patch_size: Any = None, method: Any = "attention", layer: Any = None,
@@ -128,9 +132,9 @@ class Endpoints:
         chosen = validation.view({"method": method, "layer": layer, "head": head, "target": target})
         wanted = prompt_text.parse(prompts)
         analysis = self.engine.analysis(self.engine.decode(image), key, patch_size, prompts=wanted).analysis
-        validation.fit(analysis, chosen)
+        chosen = validation.fit(analysis, replace(chosen, target=class_names.label_of(chosen.target, analysis.labels)))
         return (views.grid_picture(analysis, chosen), views.attention_picture(analysis, chosen),
-                views.top_labels(analysis))
+                views.top_labels(analysis, lang=current_language()))
 
     @shown_to_user
     def ablate(self, image: Any, patch_size: Any = None, heads: Any = "", mode: Any = "zero",

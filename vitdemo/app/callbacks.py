@@ -176,7 +176,7 @@ class Handlers:
         size = image.size if image is not None else None
         cut = size if values["keep_aspect"] and size and max(size) / min(size) > MAX_KEEP_ASPECT else None
         return {**out, "explorer": explorer_payload(analysis, key=tuple(result.key), title=entry.title),
-                "labels": views.top_labels(analysis), "key": tuple(result.key), "source": source,
+                "labels": views.top_labels(analysis, lang=lang), "key": tuple(result.key), "source": source,
                 "summary": views.summary(analysis, title_of(entry, lang), result.seconds, result.cached, cut,
                                          lang=lang, decoded=size, animated=animated(image) if image else None),
                 "compare": None}  # compared for the previous image: gone rather than stale

@@ -51,8 +51,9 @@ function fillHeads() {
 
 function fillTargets() {
   const top = d.payload.top;
-  controls.target.innerHTML = top.length ? `<option value="">${tr("explorer.top1", { label: top[0][0] })}</option>` +
-    top.map(([label]) => `<option value="${label}">${label}</option>`).join("") : "";
+  const named = (label) => V.className(d.payload, label);
+  controls.target.innerHTML = top.length ? `<option value="">${tr("explorer.top1", { label: named(top[0][0]) })}</option>` +
+    top.map(([label]) => `<option value="${label}">${named(label)}</option>`).join("") : "";
 }
 
 // The template's fixed texts, and the faithfulness note with its link, in the page's language.
@@ -118,7 +119,8 @@ async function toggleHidden(patch) {
     const top = await fetchTopWithout(mine, asked);
     if (mine !== d || JSON.stringify(asked) !== JSON.stringify(hidden)) return; // a newer click answers
     const title = asked.length === 1 ? tr("explorer.without_one") : tr("explorer.without_many", { count: asked.length });
-    showTopWithout(title, top, Object.fromEntries(mine.payload.top), percent);
+    const named = (pairs) => pairs.map(([label, p]) => [V.className(mine.payload, label), p]);  // shown, not keys
+    showTopWithout(title, named(top), Object.fromEntries(named(mine.payload.top)), percent);
   } catch (error) {
     if (mine === d) showTopWithout(tr("explorer.classify_failed", { error: error.message || error }), null, {}, percent);
   }
@@ -186,7 +188,7 @@ function caption() {
   if (view.patch) {
     return tr("explorer.caption.patch", { row: core.counted(view.patch[0]), col: core.counted(view.patch[1]), layer, heads: p.heads });
   }
-  const label = view.target || (p.top[0] || [""])[0];
+  const label = V.className(p, view.target || (p.top[0] || [""])[0]);
   return tr(core.captionKey(schema, view.method), { title, label, layer, head });
 }
 
@@ -211,7 +213,7 @@ async function fetchMissing() {
       mine.rows[key] = await fetchPatchRow(mine, view.layer, view.patch);
     } else if (core.needsClass(p.schema, view.method)) {
       const target = view.target || p.top[0][0], method = view.method;
-      controls.status.textContent = tr("explorer.computing", { method: tr(core.labelKey(p.schema, method)), label: target });
+      controls.status.textContent = tr("explorer.computing", { method: tr(core.labelKey(p.schema, method)), label: V.className(p, target) });
       mine.classes[method][target] = await fetchMaps(mine, method, target, 0);
     }
     controls.status.textContent = "";

@@ -14,6 +14,10 @@
     const template = key in own ? own[key] : key in english ? english[key] : key;
     return template.replace(/\{(\w+)\}/g, (match, name) => (name in values ? String(values[name]) : match));
   };
+  // A class label of the bundle's model as this page's reader names it: the bundle's `names` ({lang: {label:
+  // name}}, vitdemo/class_names.py) has the bundled shapes in Chinese; any other label reads as itself. The
+  // label stays the key (a class method's maps, a target, file names); only what is shown is translated.
+  V.className = (payload, label) => (((payload && payload.names) || {})[V.language()] || {})[label] || label;
   // A template's fixed texts: data-t (the text), data-t-title (title), data-t-aria (aria-label).
   V.translate = (root) => {
     for (const node of root.querySelectorAll("[data-t]")) node.textContent = V.tr(node.dataset.t);

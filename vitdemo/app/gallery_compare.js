@@ -19,7 +19,7 @@ function paint(view) {
   note.textContent = V.tr("explorer.compare.note", { sizes: bundles.map((d) => d.payload.patch).join(", "),
     method: V.tr(V.core.labelKey(schema, view.method)), layer: view.layer });
   for (const d of bundles) {
-    const [rows, cols] = d.payload.grid, [label, p] = d.payload.top[0];
+    const [rows, cols] = d.payload.grid, [top1, p] = d.payload.top[0], label = V.className(d.payload, top1);
     const figure = card(V.tr("explorer.compare.card", { patch: d.payload.patch, rows, cols, count: rows * cols, label,
       percent: `${(p * 100).toFixed(0)}%` }));
     const shown = { ...view, patch: null, layer: Math.min(view.layer, d.payload.depth) };

@@ -34,7 +34,7 @@ function mapView(view, main, other, s) {
       shown.target = label;
     } else {
       shown.target = q.top[0][0];
-      notes.push(fill(s["models.js.own_class"], { title, label: shown.target }));
+      notes.push(fill(s["models.js.own_class"], { title, label: V.className(q, shown.target) }));
     }
   }
   if (view.query > 0 && q.prefix[view.query] !== p.prefix[view.query]) {
@@ -93,7 +93,7 @@ function paint(view) {
   for (const [d, v] of panels) {
     const p = d.payload, [rows, cols] = p.grid, top = p.top[0];
     const caption = fill(s["models.js.caption"], { title: p.title, patch: p.patch, rows, cols, prefix: p.prefix.length,
-      tokens: rows * cols + p.prefix.length, layer: v.layer, depth: p.depth }) + (top ? " · " + fill(s["models.js.top"], { label: top[0], percent: `${(top[1] * 100).toFixed(0)}%` }) : "");
+      tokens: rows * cols + p.prefix.length, layer: v.layer, depth: p.depth }) + (top ? " · " + fill(s["models.js.top"], { label: V.className(p, top[0]), percent: `${(top[1] * 100).toFixed(0)}%` }) : "");
     const figure = card(caption);
     if (!V.paintMap(canvasIn(figure), V.small(d, 224), v, luts)) {
       if (d === other) fetchSecond(d, v, s);  // the explorer fetches what its own bundle lacks, then repaints

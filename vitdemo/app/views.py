@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from .. import methods
+from .. import class_names, methods
 from ..numbering import shown
 from ..preprocessing import MAX_KEEP_ASPECT
 from .i18n import ENGLISH, catalogue, text
@@ -90,9 +90,10 @@ def file_name(stem: str, kind: str, method: str, layer: int, head: str | int, ta
     return f"{stem}_{method}{target}_layer{layer}{heads}"
 
 
-def top_labels(analysis: Analysis, k: int = 5) -> dict[str, float] | None:
-    """{label: probability} of the k best classes, the shape `gr.Label` takes; None without a classifier."""
-    return dict(analysis.top(k)) or None
+def top_labels(analysis: Analysis, k: int = 5, lang: str = ENGLISH) -> dict[str, float] | None:
+    """{label: probability} of the k best classes, the shape `gr.Label` takes, each named as a reader of
+    `lang` names it (the bundled shapes in Chinese on a Chinese page, `class_names`); None without a classifier."""
+    return {class_names.shown(label, analysis.labels, lang): p for label, p in analysis.top(k)} or None
 
 
 def known_classes(analysis: Analysis, lang: str = ENGLISH) -> str:
@@ -103,7 +104,8 @@ def known_classes(analysis: Analysis, lang: str = ENGLISH) -> str:
     labels = analysis.labels
     if len(labels) > MAX_LISTED_CLASSES:
         return ""
-    return text("messages.summary.few_classes", lang, count=len(labels), labels=", ".join(labels))
+    return text("messages.summary.few_classes", lang, count=len(labels),
+                labels=", ".join(class_names.shown_all(labels, lang)))
 
 
 def summary(analysis: Analysis, title: str, seconds: float | None = None, cached: bool = False,

@@ -17,6 +17,13 @@ SHAPE_LABELS: list[str] = [
     "ring", "diamond", "heart", "crescent", "arrow",
 ]  # fmt: skip
 
+# The same classes as a Chinese reader names them (the page's Chinese, "zh-CN"); the model keeps its English labels
+# and `vitdemo.class_names` shows these on a Chinese page, in the API asked for Chinese and in their downloads.
+SHAPE_NAMES_ZH: dict[str, str] = {
+    "circle": "圆", "square": "正方形", "triangle": "三角形", "star": "星形", "pentagon": "五边形", "cross": "十字",
+    "ring": "圆环", "diamond": "菱形", "heart": "心形", "crescent": "月牙", "arrow": "箭头",
+}  # fmt: skip
+
 RING_HOLE = 0.6  # the ring's inner radius; outlines stay much thinner than its band (see shapes.stroke_width)
 
 Part = tuple[np.ndarray, int]  # a polygon in unit coordinates and its fill: 255 adds, 0 cuts a hole

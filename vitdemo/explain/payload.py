@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import methods
+from .. import class_names, methods
 from ..constants import HEAD_FUSIONS, MAX_DISCARD
 from .analysis import Analysis
 from .render import display_scale
@@ -224,6 +224,7 @@ def explorer_payload(analysis: Analysis, key: Any = None, title: str = "", disca
         "heads": analysis.heads,
         "head_order": head_order(analysis.heads),
         "top": [[label, round(p, 6)] for label, p in top],
+        "names": class_names.translations(analysis.labels) if top else {},  # {lang: {label: name}}; top keeps labels
         "name": stem(analysis),
         "classifier": bool(top),
         "image": view_png(analysis),
