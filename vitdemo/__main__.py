@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
+from .explain_cli import add_explain_arguments, run_explain
 from .figure_cli import add_figure_arguments, run_figure
 
 if TYPE_CHECKING:
@@ -145,6 +146,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "figure": ("draw a figure of one image for slides and papers: the input, the patch grid, a map with its colour "
                "bar and the map through every layer (PNG, SVG, PDF; .gif: an animation through the layers)",
                add_figure_arguments, run_figure),
+    "explain": ("explain every image under a folder: one map PNG per image and OUT/results.csv (label, probability, "
+                "top-5, the method's deletion and insertion AUCs, or the error), batched through the model; a "
+                "second run with the same OUT skips what is done", add_explain_arguments, run_explain),
 }
 
 

@@ -52,7 +52,7 @@ class Analysed(NamedTuple):
 @gpu
 def _forward(pool_id: int, model_key: str, inputs: Any, patch_size: int) -> list[Any]:
     """One batched forward on the model's device; one ViTOutput per image, on the CPU, batch dim kept at 1."""
-    from ..explain import forward_with_everything
+    from ..explain.analysis import forward_with_everything, per_image
     from ..model import ViTOutput
 
     model = _POOLS[pool_id].peek(model_key)
@@ -62,10 +62,7 @@ def _forward(pool_id: int, model_key: str, inputs: Any, patch_size: int) -> list
     stages = {k: v.cpu() for k, v in (out.intermediates or {}).items()}
     attentions = tuple(a.cpu() for a in out.attentions)
     records = [replace(r, attention=None).map(lambda t: t.cpu()) for r in out.records]  # attentions: above
-    logits = out.logits.cpu()
-    return [ViTOutput(logits[i:i + 1], tuple(a[i:i + 1] for a in attentions), out.grid, out.patch_size,
-                      {k: v[i:i + 1] for k, v in stages.items()},
-                      tuple(r.map(lambda t, i=i: t[i:i + 1]) for r in records)) for i in range(inputs.shape[0])]
+    return per_image(ViTOutput(out.logits.cpu(), attentions, out.grid, out.patch_size, stages, tuple(records)))
 
 
 def prepare(model: ViT) -> None:

@@ -425,6 +425,15 @@ def forward_with_everything(model: ViT, inputs: torch.Tensor, patch_size: int | 
         return model(inputs, patch_size, output_attentions=True, output_intermediates=True, output_records=True)
 
 
+def per_image(output: ViTOutput) -> list[ViTOutput]:
+    """A batched forward's output as one `ViTOutput` per image, each a batch of one (views, not copies): what
+    `analyze(..., forward=...)` takes, so a batch run once serves one analysis per image."""
+    return [ViTOutput(output.logits[i:i + 1], tuple(a[i:i + 1] for a in output.attentions), output.grid,
+                      output.patch_size, {k: v[i:i + 1] for k, v in (output.intermediates or {}).items()},
+                      tuple(r.map(lambda t, i=i: t[i:i + 1]) for r in output.records))
+            for i in range(output.logits.shape[0])]
+
+
 def analyze(model: ViT, image: Image.Image, patch_size: int | None = None, keep_aspect: bool = False, *,
             prompts: Sequence[str] | None = None, forward: Forward | None = None) -> Analysis:
     """Run `model` once on `image` at `patch_size` and keep its attentions and stages for every view.
