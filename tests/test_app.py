@@ -175,13 +175,16 @@ def test_odd_but_real_images_are_analysed(client, tmp_path, name):
 def test_api_page_lists_both_endpoints_with_descriptions(client):
     info = client.view_api(return_format="dict", print_info=False)
     named = info["named_endpoints"]
-    assert set(named) == {"/classify", "/analyze", "/ablate", "/head_effects", "/sanity", "/logit_lens"}, \
-        "UI events stay off the API page"
+    assert set(named) == {"/classify", "/analyze", "/ablate", "/head_effects", "/sanity", "/logit_lens", "/figure"}, \
+        "UI events stay off the API page (and MCP's tools)"
     assert [p["parameter_name"] for p in named["/analyze"]["parameters"]] == [
         "image", "patch_size", "method", "layer", "head", "model", "target", "prompts"]  # prompts: issue 25
     assert [r["label"] for r in named["/analyze"]["returns"]] == ["grid", "attention", "labels"]
     assert [p["parameter_name"] for p in named["/classify"]["parameters"]] == ["image", "patch_size", "model",
                                                                                "prompts"]
+    assert [p["parameter_name"] for p in named["/figure"]["parameters"]] == [
+        "image", "patch_size", "method", "layer", "head", "model", "target"]
+    assert [r["label"] for r in named["/figure"]["returns"]] == ["figure"]
 
 
 @pytest.mark.server

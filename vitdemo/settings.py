@@ -19,6 +19,7 @@ Only the standard library is imported here: the app reads its settings before to
 | VITDEMO_CACHE_SECONDS | Gradio's upload cache: files older than this are deleted, checked as often | 3600 |
 | VITDEMO_UPLOAD_MB | the upload folder's total size; the oldest files go first beyond it (see app/disk.py) | 1024 |
 | VITDEMO_SESSIONS | visitors' sessions whose state is kept (~144 KB each; see app/sessions.py) | 1024 |
+| VITDEMO_MCP | serve the API's tools (classify, analyze, figure) over MCP at /gradio_api/mcp/; 0 turns it off | on |
 | HF_HUB_OFFLINE | never ask the Hugging Face Hub | off |
 | SPACES_ZERO_GPU | set by Hugging Face on ZeroGPU Spaces | off |
 | GRADIO_SERVER_NAME / GRADIO_SERVER_PORT | address and port to bind (Spaces sets them) | 127.0.0.1 / 7860 |
@@ -36,6 +37,7 @@ BUNDLED_DIR = ASSETS_DIR / "bundled"
 EXAMPLES_DIR = ASSETS_DIR / "examples"
 TEXTURE_DIR = ASSETS_DIR / "textures"
 _TRUTHY = {"1", "true", "yes", "on"}
+_FALSY = {"0", "false", "no", "off"}
 
 
 class SettingsError(ValueError):
@@ -58,6 +60,7 @@ class Settings:
     cache_seconds: int
     upload_mb: int
     sessions: int
+    mcp: bool
     hub_offline: bool
     zero_gpu: bool
     host: str
@@ -83,6 +86,7 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
         cache_seconds=_whole(env, "VITDEMO_CACHE_SECONDS", 3600, low=60),
         upload_mb=_whole(env, "VITDEMO_UPLOAD_MB", 1024, low=64),
         sessions=_whole(env, "VITDEMO_SESSIONS", 1024, low=1),
+        mcp=_switch(env, "VITDEMO_MCP", True),
         hub_offline=env.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUTHY,
         zero_gpu=bool(env.get("SPACES_ZERO_GPU", "").strip()),
         host=env.get("GRADIO_SERVER_NAME", "").strip() or "127.0.0.1",
@@ -97,6 +101,15 @@ def _whole(env: dict[str, str] | os._Environ, name: str, default: int | None, lo
     if not text.isdigit() or int(text) < low:
         raise SettingsError(f"{name} must be a whole number of at least {low}, not {text!r}.")
     return int(text)
+
+
+def _switch(env: dict[str, str] | os._Environ, name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text not in _TRUTHY | _FALSY:
+        raise SettingsError(f"{name} must be 1 or 0 (on or off), not {text!r}.")
+    return text in _TRUTHY
 
 
 def _number(env: dict[str, str] | os._Environ, name: str, default: float) -> float:

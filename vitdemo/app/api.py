@@ -43,12 +43,14 @@ from .service import Engine
 from .validation import UserError
 
 Labels = dict[str, float]
+IMAGE_SENT = ("PNG, JPEG, GIF, WebP, BMP or TIFF; over MCP a data: URL, data:image/png;base64,...; a URL to fetch "
+              "or a path on the server is refused")
 
 
 def classify_description(keys: list[str]) -> str:
     """The /classify text on the API page; `keys` are the models this instance accepts."""
     return ("Classify an image: returns the top-5 labels with their probabilities. Parameters: image (a file "
-            "upload: PNG, JPEG, GIF, WebP, BMP or TIFF; not a URL or a server path); patch_size (pixels per "
+            f"upload: {IMAGE_SENT}); patch_size (pixels per "
             "patch side, a whole number; empty or 0 = the model's native size); model (one of "
             f"{', '.join(keys)}; empty = the app's default); prompts (image–text models: CLIP, SigLIP, "
             "Chinese-CLIP: what to look for, comma or newline separated, English or Chinese; the labels are then "
@@ -59,7 +61,7 @@ def analyze_description(keys: list[str]) -> str:
     """The /analyze text on the API page; `keys` are the models this instance accepts."""
     return ("Analyse an image: returns (1) the patch grid the model sees, (2) the attention heatmap over it, and "
             "(3) the top-5 labels (empty for a model without a classifier, such as DINO; /classify refuses "
-            "those models), in that order. Parameters: image (a file upload); patch_size (empty or 0 = "
+            f"those models), in that order. Parameters: image (a file upload: {IMAGE_SENT}); patch_size (empty or 0 = "
             f"native); method = {described_methods()}; layer = counted "
             "from 1, as on the page (empty = the last layer); head = "
             f"{', '.join(repr(f) for f in HEAD_FUSIONS)} or a head counted from 1, as on the page (1 = the "
@@ -91,6 +93,16 @@ SANITY_DESCRIPTION = (
     "empty for every one.")
 
 
+def figure_description(keys: list[str]) -> str:
+    """The /figure text on the API page and for MCP agents; `keys` are the models this instance accepts."""
+    return ("Draw a figure of one image for slides and papers: returns one PNG picture with the input, the patch "
+            "grid, the chosen map over the image with its colour bar, the map through every layer, and a caption "
+            "(model, patch size, method, top-1 class). Parameters as /analyze: image (a file upload: "
+            f"{IMAGE_SENT}); patch_size; method = {', '.join(method_choices())}; layer counted from 1 (empty = "
+            "the last); head = mean, max, min or a head counted from 1; model = one of "
+            f"{', '.join(keys)}; target = the class a class method explains (empty = the top-1).")
+
+
 def described_methods() -> str:
     """Every method with what it computes: "'attention' (the class token's attention in one layer), …"."""
     described = [f"'{m.name}' ({text(m.description_key, ENGLISH)})" for m in methods.rows()]
@@ -105,7 +117,18 @@ class Endpoints:
 
     @shown_to_user
     def classify(self, image: Any, patch_size: Any = None, model: Any = "", prompts: Any = "") -> Labels:
-        """Classify an image: top-5 labels (an image–text model: prompts) with probabilities."""
+        """Classify an image: top-5 labels (an image–text model: prompts) with probabilities.
+
+        Args:
+            image: the picture; over MCP a data: URL (data:image/png;base64,...).
+            patch_size: pixels per patch side, a whole number; empty or 0 = the model's native size.
+            model: one of the models this app lists; empty = the app's default.
+            prompts: for an image–text model (CLIP, SigLIP), what to look for, comma or newline separated.
+
+        Returns:
+            the top-5 labels with their probabilities (in Chinese for the bundled shapes when the request's
+            Accept-Language asks for Chinese).
+        """
         key = self._model_key(model)
         config = self.engine.config(key)
         validation.patch_size_of(patch_size, config)  # before the image is decoded
@@ -119,6 +142,19 @@ class Endpoints:
     def analyze(self, image: Any, patch_size: Any = None, method: Any = "attention", layer: Any = None,
                 head: Any = "mean", model: Any = "", target: Any = "", prompts: Any = "") -> tuple[Any, Any, Labels]:
         """Analyse an image: (patch grid picture, attention picture, top-5 labels).
+
+        Args:
+            image: the picture; over MCP a data: URL (data:image/png;base64,...).
+            patch_size: pixels per patch side; empty or 0 = the model's native size.
+            method: attention, rollout, relevance or legrad.
+            layer: counted from 1, as on the page; empty = the last layer.
+            head: mean, max, min, or a head counted from 1.
+            model: one of the models this app lists; empty = the app's default.
+            target: the class relevance or legrad explains, one of the model's labels; empty = the top-1.
+            prompts: for an image–text model (CLIP, SigLIP), what to look for, comma or newline separated.
+
+        Returns:
+            the patch grid the model sees, the map over the image, the top-5 labels.
 
         Every parameter is checked before the image is decoded and the model run: the patch size, layer
         and head against the model's config (so a refusal names this model's range), the rest by
@@ -173,6 +209,41 @@ class Endpoints:
         """Whether the model is an image–text one (loading it: its config alone does not say)."""
         return prompt_text.is_image_text(self.engine.model(key))
 
+    @shown_to_user
+    def figure(self, image: Any, patch_size: Any = None, method: Any = "attention", layer: Any = None,
+               head: Any = "mean", model: Any = "", target: Any = "") -> Any:
+        """Draw the figure of one image: input, patch grid, the map with its colour bar, the map through every
+        layer, a caption; what `python -m vitdemo figure` writes, as one PNG.
+
+        Args:
+            image: the picture; over MCP a data: URL (data:image/png;base64,...).
+            patch_size: pixels per patch side; empty or 0 = the model's native size.
+            method: attention, rollout, relevance or legrad.
+            layer: counted from 1, as on the page; empty = the last layer.
+            head: mean, max, min, or a head counted from 1.
+            model: one of the models this app lists; empty = the app's default.
+            target: the class relevance or legrad explains, one of the model's labels; empty = the top-1.
+
+        Returns:
+            the figure, one PNG picture.
+        """
+        from ..explain.figure import FigureView, picture
+
+        key = self._model_key(model)
+        config = self.engine.config(key)
+        validation.patch_size_of(patch_size, config)
+        validation.layer(layer, config.depth)
+        validation.head(head, config.heads)
+        chosen = validation.view({"method": method, "layer": layer, "head": head, "target": target})
+        if chosen.method not in method_choices():
+            raise UserError(Message("errors.one_of", name="method", choices=", ".join(method_choices()),
+                                    sent=repr(chosen.method)))
+        analysis = self.engine.analysis(self.engine.decode(image), key, patch_size).analysis
+        chosen = validation.fit(analysis, replace(chosen, target=class_names.label_of(chosen.target, analysis.labels)))
+        view = FigureView(method=chosen.method, layer=validation.layer_index(chosen.layer, analysis.depth),
+                          head=validation.head_index(chosen.head), target=chosen.target)
+        return picture(analysis, view, self.engine.entry(key).title)
+
     def _model_key(self, model: Any) -> str | None:
         """The key of a model this instance offers, named by key or source; None for the app's default."""
         return validation.model(model, self.engine.entries)
@@ -204,6 +275,8 @@ def register_endpoints(engine: Engine, concurrency: dict[str, Any], store: Pictu
         grid = output_image(store, format="png", label="grid", elem_id="api-grid")
         attention = output_image(store, format="png", label="attention", elem_id="api-attention")
         labels = gr.Label(num_top_classes=5, label="labels", elem_id="api-labels")
+        figure = output_image(store, format="png", label="figure", elem_id="api-figure")
+        figure_button = gr.Button(visible=False, elem_id="api-figure-run")
         classify_button = gr.Button(visible=False, elem_id="api-classify")
         analyze_button = gr.Button(visible=False, elem_id="api-analyze")
     classify_button.click(endpoints.classify, [image, patch_size, model, prompts], labels, api_name="classify",
@@ -212,6 +285,9 @@ def register_endpoints(engine: Engine, concurrency: dict[str, Any], store: Pictu
                          [grid, attention, labels], api_name="analyze", api_description=analyze_description(keys),
                          show_progress="hidden", **concurrency)
     register_logit_lens(engine, [image, patch_size, layer, model], concurrency)
+    figure_button.click(endpoints.figure, [image, patch_size, method, layer, head, model, target], figure,
+                        api_name="figure", api_description=figure_description(keys), show_progress="hidden",
+                        **concurrency)
     # the image checks itself (upload_image)
     for component in (patch_size, method, layer, head, model, target, prompts):
         check_first(component, no_file(component.label or "value"))

@@ -37,6 +37,7 @@ from .disk import UploadCap
 from .errors import unknown_component
 from .explorer import TOP5_CSS, explorer, gallery, head_script
 from .i18n import language, t, t_message, translations
+from .mcp_tools import mcp_server
 from .models import HubProbe, choose_startup, settle_pending
 from .outputs import PictureStore, output_gallery, output_image
 from .page import Page
@@ -126,8 +127,9 @@ def launch_options() -> dict[str, Any]:
     return {"theme": gr.themes.Soft(primary_hue="indigo"), "css": CSS + TOP5_CSS + guided.CSS, "head": head_script(),
             "max_file_size": MAX_FILE_BYTES, "allowed_paths": [str(EXAMPLES_DIR)],
             "footer_links": ["api", "gradio"], "state_session_capacity": now.sessions,
-            "i18n": translations(), "app_kwargs": {"middleware": middleware, "lifespan": sessions.lifespan,
-                                                   "exception_handlers": {KeyError: unknown_component}}}
+            "i18n": translations(), "mcp_server": mcp_server(now.mcp),
+            "app_kwargs": {"middleware": middleware, "lifespan": sessions.lifespan,
+                           "exception_handlers": {KeyError: unknown_component}}}
 
 
 def _model_group() -> dict[str, Any]:
