@@ -25,6 +25,7 @@ _EXPORTS = {
     "save": "checkpoint",
     "analyze": "explain", "Analysis": "explain",
     "pick_device": "device",
+    "explorer_html": "notebook",
 }
 
 __all__ = sorted(_EXPORTS)

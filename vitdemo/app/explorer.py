@@ -69,13 +69,18 @@ def head_script() -> str:
     The explorer, the gallery and the comparison all draw with the one painter. Static data goes here rather
     than in a component's props, which Gradio drops when an event sets the component's value.
     """
+    return painter_script() + f"<script>\n{asset('webcam.js')}\n{asset('sketch.js')}</script>"
+
+
+def painter_script() -> str:
+    """The painter, the colormap tables and the browser's strings in one <script>: what any page that draws an
+    explorer needs (the app's head, and the notebook's self-contained page, `vitdemo.notebook`)."""
     tables = json.dumps(colormap_tables())
     strings = explorer_strings().replace("</", "<\\/")  # never ends the <script> early
     return (f"<script>\n{asset('painter_core.js')}\n{asset('tokens_core.js')}\n{asset('explorer_painter.js')}\n"
             f"{asset('explorer_lens.js')}\n"
             f"window.vitdemo.colormaps = {tables};\n"
-            f"window.vitdemo.strings = {strings};\n{asset('explorer_strings.js')}</script>\n"
-            f"<script>\n{asset('webcam.js')}\n{asset('sketch.js')}</script>")
+            f"window.vitdemo.strings = {strings};\n{asset('explorer_strings.js')}</script>\n")
 
 
 def template(top5: str = "") -> str:

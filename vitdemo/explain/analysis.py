@@ -120,6 +120,13 @@ class Analysis:
     def heads(self) -> int:
         return self.attentions[0].shape[0]
 
+    def _repr_html_(self) -> str:
+        """In Jupyter: the page's explorer of this analysis, drawn in the notebook with no server
+        (`vitdemo.explorer_html`, inside an iframe so its scripts and CSS stay apart from the notebook's)."""
+        from ..notebook import explorer_iframe
+
+        return explorer_iframe(self)
+
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         """The k most probable (label, probability) pairs, best first; [] for a model without a classifier."""
         probs, indices = self.probabilities.topk(min(k, self.probabilities.numel()))
