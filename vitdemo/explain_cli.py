@@ -123,6 +123,8 @@ def rows_of(model: Any, items: list[tuple[str, Any]], job: Any, out: Path) -> li
     good = [(name, image) for name, image in items if not isinstance(image, str)]
     rows = [error_row(name, job, image) for name, image in items if isinstance(image, str)]
     try:
-        return rows + (explain_batch(model, good, job, out) if good else [])
+        rows += explain_batch(model, good, job, out) if good else []
     except (RuntimeError, ValueError) as exc:  # the batch's forward: out of memory, an odd model
-        return rows + [error_row(name, job, f"the model could not run on it: {exc}") for name, _ in good]
+        rows += [error_row(name, job, f"the model could not run on it: {exc}") for name, _ in good]
+    order = {name: i for i, (name, _) in enumerate(items)}
+    return sorted(rows, key=lambda row: order[row["file"]])  # the table in the folder's order
