@@ -145,3 +145,14 @@ def test_batched_curves_equal_each_images_own(model):
         own = perturbation_curves(model, inputs[i:i + 1], 16, {"m": maps[i]}, targets[i])["m"]
         assert deletion == pytest.approx(own.deletion_auc, abs=1e-5)
         assert insertion == pytest.approx(own.insertion_auc, abs=1e-5)
+
+
+def test_no_scores_leaves_the_auc_columns_empty_and_keeps_the_rest(folder, tmp_path, capsys, model):
+    out = tmp_path / "out"
+    code, lines, _ = run(capsys, str(folder), "--out", str(out), "--no-scores")
+    assert code == 0 and lines[-1] == "3 explained, 2 failed"
+    row = table(out)["star.png"]
+    assert row["deletion_auc"] == "" and row["insertion_auc"] == ""
+    alone = vitdemo.analyze(model, Image.open(folder / "star.png"))
+    assert row["label"] == alone.top(1)[0][0]
+    assert float(row["probability"]) == pytest.approx(alone.top(1)[0][1], abs=2e-5)

@@ -40,6 +40,9 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     chained = ", ".join(m.name for m in methods.rows() if m.chains_layers)
     parser.add_argument("--layer", default=None, metavar="L", help=f"counted from 1, as on the page; for {chained} "
                         "the last layer accumulated (default: the last)")
+    parser.add_argument("--no-scores", action="store_true", help="leave out the deletion and insertion AUCs (about "
+                        "nine forwards per image: without them the run goes at the forward's speed); their "
+                        "columns stay, empty")
     parser.add_argument("--batch-size", default=str(DEFAULT_BATCH), metavar="B", help="images per forward "
                         "(default: %(default)s)")
     parser.error = lambda message: sys.exit(_refuse(f"{parser.prog}: {message}"))  # type: ignore[method-assign]
@@ -72,7 +75,8 @@ def run_explain(args: argparse.Namespace, argv: object = None) -> int:
                              "rollout")
     except (ValueError, OSError) as exc:
         return _refuse(str(exc))
-    explained, failed = explain_folder(model, folder, out, Job(method, layer, patch, args.model), batch)
+    job = Job(method, layer, patch, args.model, faithfulness=not args.no_scores)
+    explained, failed = explain_folder(model, folder, out, job, batch)
     print(f"{explained} explained, {failed} failed")
     return 0
 
