@@ -196,7 +196,8 @@ function scaleBar(map) {
   drawScale(controls.bar, luts[view.cmap] || luts.inferno);
   controls.low.textContent = "0";
   controls.high.textContent = readout(map.peak);
-  controls.bar.hidden = controls.low.hidden = controls.high.hidden = !!map.rgb;
+  // A colour map (features) has no scale: the row keeps its height, so the pictures above stay where they are.
+  controls.bar.parentElement.style.visibility = map.rgb ? "hidden" : "";
 }
 
 // Fetch from the server what the bundle lacks for this view; repaint when it arrives.

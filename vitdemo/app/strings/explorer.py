@@ -24,6 +24,7 @@ EN = {
     "explorer.class": "Class",
     "explorer.class_aria": "Class explained by relevance",
     "explorer.back": "Back to the class token",
+    "explorer.keys": "Keys (click the explorer first): ← → layer · ↑ ↓ head · Esc clears a clicked patch",
     "explorer.faith_summary": "How far to trust these maps: deletion and insertion",
     "explorer.faith_note": "Patches are removed (or added) as tokens in each map's order while the class probability "
                            "is watched: a faithful map deletes the class fast (low deletion AUC) and restores it fast "
@@ -186,6 +187,7 @@ ZH = {
     "explorer.class": "类别",
     "explorer.class_aria": "相关性要解释的类别",
     "explorer.back": "回到类别标记",
+    "explorer.keys": "按键（先点一下探索器）：← → 切换层 · ↑ ↓ 切换注意力头 · Esc 取消点选的图像块",
     "explorer.faith_summary": "这些图有多可信：删除与插入",
     "explorer.faith_note": "按每张图给出的顺序，把图像块作为标记逐个删除（或加入），同时观察类别概率：忠实的图删得快、"
                            "类别掉得快（删除 AUC 低），加得快、类别回得快（插入 AUC 高）。这类分数有时分不清方法和随机"
