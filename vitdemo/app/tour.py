@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 INPUTS = ("image", "key", "tab", "tour_step", "tour_block", "tour_label")
 OUTPUTS = ("tour_progress", "tour_why", "tour_shape", "tour_picture", "tour_code", "tour_block", "tour_label",
            "tour_back", "tour_next", "tour_step")
+# What the block slider and the loss label change: the step's texts and picture. Only these are sent back, and
+# only the picture shows progress, so dragging the slider neither fades the whole panel (every output of an
+# event is veiled while it runs) nor puts the slider back under the pointer.
+STEP_CONTENT = ("tour_why", "tour_shape", "tour_picture", "tour_code")
 TAB = "tour"
 FREE_TAB = "heads"  # the tab the free page opens with (ui.py's first)
 SCROLL_TO_TABS = "() => document.querySelector('#tabs')?.scrollIntoView({block: 'start'})"

@@ -77,6 +77,7 @@ CSS = """
 #examples .gallery-item {margin: 0; padding: 0;}
 #examples .gallery-item .container.gallery {width: 100% !important; height: auto !important; aspect-ratio: 1;}
 #examples .gallery-item img {width: 100%; height: 100%; object-fit: cover;}
+#probing-row [data-testid=block-label] {position: static; margin-bottom: 6px; max-width: 100%;}
 @media (max-width: 640px) {
   #header {flex-direction: column; gap: 2px;}
   #header h1 {font-size: 1.05rem;}
@@ -263,7 +264,7 @@ def _tabs(ui: dict[str, Any], engine: Engine, config: ViTConfig, store: PictureS
                                                   format="png", elem_id="recipe-gallery", object_fit="contain")
         with gr.Tab(t("page.tab.probing"), id="probing", elem_id="tab-probing") as ui["tab_probing"]:
             gr.Markdown(t("page.probing_intro"))
-            with gr.Row():
+            with gr.Row(elem_id="probing-row"):  # its pictures' labels above them, not over them (CSS)
                 ui["probe_filters"] = output_image(store, label=t("page.probe_filters"), format="png",
                                                    elem_id="probe-filters", interactive=False)
                 ui["probe_positions"] = output_image(store, label=t("page.probe_positions"), format="png",
@@ -328,9 +329,11 @@ def _wire_tour(page: Page, tour: guided.TourHandlers, hidden: dict[str, Any]) ->
     tab (or the header's button) shows the step the visitor left; a new analysis redraws it while it is open."""
     inputs, outputs = guided.INPUTS, guided.OUTPUTS
     for event, handler in ((page.tour_next.click, tour.next), (page.tour_back.click, tour.back),
-                           (page.tour_block.input, tour.show), (page.tour_label.input, tour.show),
                            (page.key.change, tour.shown_if_open)):
         event(*bind(handler, page, inputs, outputs, extra="request"), trigger_mode="always_last", **hidden)
+    for control in (page.tour_block, page.tour_label):  # the step stays: only its texts and picture follow
+        control.input(*bind(tour.show, page, inputs, guided.STEP_CONTENT, extra="request"), trigger_mode="always_last",
+                      show_progress="minimal", show_progress_on=[page.tour_picture], **hidden)
     page.tab_tour.select(*bind(tour.opened, page, inputs, outputs + ("tab",), extra="request"), **hidden)
     page.tour_start.click(*bind(tour.opened, page, inputs, outputs + ("tab", "tabs"), extra="request"), **hidden)
     page.tour_start.click(None, js=guided.SCROLL_TO_TABS)
