@@ -64,12 +64,14 @@ def colormap_tables() -> dict[str, str]:
 
 def head_script() -> str:
     """The painter, the colormap tables, the browser's strings in both languages (`explorer_strings.js`
-    picks one), the webcam's error messages and the live sketchpad (`sketch.js`, see draw.py), for the <head>.
+    picks one), the webcam's error messages, the live sketchpad (`sketch.js`, see draw.py) and the translation
+    of Gradio's fixed English labels (`gradio_labels.js`), for the page's <head>.
 
     The explorer, the gallery and the comparison all draw with the one painter. Static data goes here rather
     than in a component's props, which Gradio drops when an event sets the component's value.
     """
-    return painter_script() + f"<script>\n{asset('webcam.js')}\n{asset('sketch.js')}</script>"
+    return (painter_script() + f"<script>\n{asset('webcam.js')}\n{asset('sketch.js')}</script>\n"
+            f"<script>\n{asset('gradio_labels.js')}</script>")
 
 
 def painter_script() -> str:
@@ -245,7 +247,8 @@ GALLERY_MODE_CSS = {"heads": """
 .vg-effects {overflow-x: auto;}
 .vg-effects table {border-collapse: collapse; font-size: 0.7rem;}
 .vg-effects td, .vg-effects th {padding: 2px 4px; text-align: right;}
-""", "compare": ".vg figure {flex: 1 1 200px; max-width: 320px;}",
+""", "compare": ".vg figure {flex: 1 1 200px; max-width: 320px;}\n"
+                               ".vg-frame {display: flex; align-items: center; justify-content: center;}",
                     "models": ".vg figure {flex: 1 1 280px; max-width: 480px;}"}
 
 

@@ -52,11 +52,19 @@ def partner(engine: Engine, key: str) -> str | None:
     return available[0] if available else None
 
 
+def second_offered(engine: Engine) -> bool:
+    """Is there a second model to pick: another one that can run now, or a hub to download one from?
+
+    Offline with only the bundled model there is none, and the tab says so in one sentence (the panel's
+    "models.error.none") instead of showing a picker whose every choice would be refused."""
+    return len(engine.available()) > 1 or not hub_offline()
+
+
 def layout(engine: Engine) -> dict[str, Any]:
     """The tab's content (call inside its `gr.Tab`), by name: the second-model picker and the two panels."""
     return {"models_second": model_picker(engine, value=partner(engine, engine.default_key),
                                           label=t("models.second"), info=t("models.second_info"),
-                                          elem_id="models-second"),
+                                          elem_id="models-second", visible=second_offered(engine)),
             "models_compare": gallery(engine, "models", "models-compare")}
 
 
@@ -124,7 +132,8 @@ def wire(page: Page, engine: Engine, concurrency: dict[str, Any]) -> None:
 
     def choices(second: str | None, request: gr.Request) -> Any:
         """The picker's names in the reader's language (the page is built once, in English)."""
-        return gr.update(choices=model_choices(engine, language(request)), value=second)
+        return gr.update(choices=model_choices(engine, language(request)), value=second,
+                         visible=second_offered(engine))
 
     page.tab_models.select(choices, page.models_second, page.models_second, api_visibility="private",
                            show_progress="hidden")
