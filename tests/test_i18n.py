@@ -119,6 +119,29 @@ def test_keys_the_code_composes_exist():
         assert english[f"messages.blurb.{key}"] == entry.blurb, key
 
 
+def test_gradios_labels_name_gradios_own_text():
+    """strings/gradio.py's English is what the installed Gradio writes: a key it looks up in its own i18n is
+    there with that English (its `leaf:`English`` entry), and a fixed label is in its markup as a string
+    literal. A Gradio that renames either would leave that label English on a Chinese page."""
+    import gradio
+
+    from vitdemo.app.strings import gradio as labels
+
+    assets = Path(gradio.__file__).parent / "templates" / "frontend" / "assets"
+    frontend = "".join(path.read_text(errors="replace") for path in assets.glob("*.js"))
+    missing = []
+    for key, english in labels.EN.items():
+        if key.startswith("explorer.gradio."):  # "Thumbnail {index} of {count}": its fixed start, `Thumbnail `
+            fixed = english.split("{")[0]
+            found = any(f"{q}{fixed}{q if fixed == english else ''}" in frontend for q in "`\"")
+        else:
+            found = f"{key.rsplit('.', 1)[1]}:`{english}`" in frontend
+        if not found:
+            missing.append(key)
+    assert not missing, missing
+    assert labels.ZH["image_editor.clear_canvas"] == "清空画布" and labels.ZH["explorer.gradio.fullscreen"] == "全屏"
+
+
 def test_a_message_is_its_english_and_renders_in_chinese():
     from vitdemo.app.validation import UserError, whole
 
