@@ -16,7 +16,7 @@ from vitdemo.app import model_info
 from vitdemo.app.i18n import CHINESE, catalogue
 from vitdemo.app.models import REGISTRY, choose_startup
 from vitdemo.app.service import Engine
-from vitdemo.app.side_by_side import SideBySide, browser_strings, partner
+from vitdemo.app.side_by_side import SideBySide, browser_strings, partner, second_offered
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_META = json.loads((ROOT / "assets" / "bundled" / "config.json").read_text())
@@ -139,6 +139,15 @@ def test_side_by_side_pairs_registers_with_none_and_refuses_the_same_model(engin
     same = side.value({"tab": "models", "image": str(ROOT / "assets/examples/shape_star.png"), "key": key,
                        "models_second": "bundled"}, "en")
     assert same["bundle"] is None and same["error"] == "Pick a second model other than the one the explorer shows."
+
+
+def test_the_second_model_picker_shows_only_when_there_is_something_to_pick(engine, monkeypatch):
+    assert engine.available() == ["bundled"] and not second_offered(engine), "offline, only the bundled model"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert second_offered(engine), "online: any model can be downloaded"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    engine.available = lambda: ["bundled", "dinov2-s"]
+    assert second_offered(engine), "offline, a downloaded model to compare with"
 
 
 def test_the_browser_gets_every_side_by_side_template_in_the_readers_language():
