@@ -2,11 +2,11 @@
 screen and language for the explorer, one for the tabs, each checking several things.
 
 The explorer: switching through every method moves neither the controls nor the map; a line names the arrow
-keys; Gradio's own button labels (Fullscreen, Remove Image, the sketchpad's tools, the tabs' overflow menu) read
-in the page's language. The tabs: the probing pictures' labels sit beside the pictures, not over them; offline
-with only the bundled model the side-by-side tab says so in one sentence, with no picker; the tour's block slider
-redraws the block's picture without veiling the panel; the patch-size comparison of a non-square image with
-keep-aspect gives panels of one size.
+keys (on a desktop screen: a phone has none); Gradio's own button labels (Fullscreen, Remove Image, the
+sketchpad's tools, the tabs' overflow menu) read in the page's language. The tabs: the probing pictures' labels
+sit beside the pictures, not over them; offline with only the bundled model the side-by-side tab says so in one
+sentence, with no picker; the tour's block slider redraws the block's picture without veiling the panel; the
+patch-size comparison of a non-square image with keep-aspect gives panels of one size.
 
 Expected texts are written out here by hand, not read from the string tables. Needs /usr/bin/chromium.
 """
@@ -29,7 +29,7 @@ PAGES = [(screen, locale) for screen in SCREENS for locale in ("en-US", "zh-CN")
 TABS = ("heads", "compare", "recipe", "probing", "models", "tour")  # ui.py's order
 # Everything that must hold still while the methods change (and the map beside them).
 STILL = ("#explorer .vx-grid", "#explorer .vx-map", "#explorer .vx-method", "#explorer-layer", "#explorer-head",
-         "#explorer-target", "#explorer .vx-back", "#explorer .vx-keys")
+         "#explorer-target", "#explorer .vx-slot")
 KEYS = {"en-US": "Keys (click the explorer first): ← → layer · ↑ ↓ head · Esc clears a clicked patch",
         "zh-CN": "按键（先点一下探索器）：← → 切换层 · ↑ ↓ 切换注意力头 · Esc 取消点选的图像块"}
 # Gradio's labels on the image input and in the sketchpad, as each reader must read them.
@@ -90,7 +90,12 @@ def test_the_explorer_holds_still_names_its_keys_and_speaks_the_readers_language
     assert painted(page)["method"] == methods[0]
 
     keys = page.locator("#explorer .vx-keys")
-    assert keys.is_visible() and keys.inner_text() == KEYS[locale]
+    if screen == "desktop":
+        assert keys.is_visible() and keys.inner_text() == KEYS[locale]
+        controls, line = (page.evaluate(BOX, s) for s in ("#explorer .vx-controls", "#explorer .vx-keys"))
+        assert 0 <= line[1] - (controls[1] + controls[3]) <= 12, "the keys line sits right under the controls"
+    else:
+        assert keys.is_hidden(), "a phone has no arrow keys: the line would only take the room of the results"
     page.screenshot(path=str(shots / f"why-explorer-{screen}-{locale}.png"))
 
     image = set(page.evaluate(LABELS, "#input-image"))

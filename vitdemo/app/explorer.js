@@ -85,6 +85,7 @@ function syncControls() {
     : fusedOnly ? whyHeads : "";
   controls.head.title = controls.headWhy.textContent;
   controls.targetBox.hidden = !core.needsClass(schema, view.method) || !!view.patch;
+  controls.back.hidden = !controls.targetBox.hidden;  // one place for both: the picker shows ⇒ Back does nothing
   controls.target.value = view.target;
   controls.back.disabled = !view.patch && !view.query;
   for (const chip of controls.prefix.querySelectorAll("button")) {
