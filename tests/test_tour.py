@@ -138,7 +138,7 @@ def test_the_encoder_step_shows_the_plain_recipe_that_ran(star):
     shown = step(star, "encoder").code
     assert re.search(r"\bfast\b", shown) is None
     assert re.search(r"\bfast\b", inspect.getsource(model_py)) is None
-    steps = ["self.norm1(x)", "self.attn.attend(", "x + self.ls1(", "self.norm2(mid)", "F.gelu(hidden)"]
+    steps = ["self.norm1(x)", "self.attn.attend(", "x + self.ls1(", "self.norm2(mid)", "activate(self.mlp.act, hidden)"]
     assert [shown.index(s) for s in steps] == sorted(shown.index(s) for s in steps), "the block's steps in order"
 
 
