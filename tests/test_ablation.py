@@ -130,7 +130,9 @@ def test_ablation_runs_no_full_forward_and_only_the_blocks_from_the_first_ablate
         assert calls == [1, 2]
         calls.clear()
         analysis.head_effects(target=7)
-        assert calls == [0, 1, 2, 1, 2, 2]  # one batch per layer, from that layer on
+        # One batch per ablated layer through the blocks above it; the ablated block itself reruns only its MLP
+        # half (one_head_off_each + feed_forward), so block 2 (the last) runs for layers 0 and 1, no block for 2.
+        assert calls == [1, 2, 2]
     finally:
         for hook in hooks:
             hook.remove()
@@ -140,13 +142,26 @@ def test_ablation_runs_no_full_forward_and_only_the_blocks_from_the_first_ablate
 
 def test_head_effects_batch_all_heads_of_a_layer(pair):
     _, model, analysis = pair
-    batches = []
-    hook = model.blocks[0].register_forward_pre_hook(lambda m, args: batches.append(args[0].shape[0]))
+    shapes: dict[str, list[tuple[int, ...]]] = {"block2": [], "qkv0": [], "fc1_0": [], "fc1_2": []}
+
+    def record(key):
+        return lambda m, args: shapes[key].append(tuple(args[0].shape[:2]))
+
+    hooks = [model.blocks[2].register_forward_pre_hook(record("block2")),
+             model.blocks[0].attn.qkv.register_forward_pre_hook(record("qkv0")),
+             model.blocks[0].mlp.fc1.register_forward_pre_hook(record("fc1_0")),
+             model.blocks[2].mlp.fc1.register_forward_pre_hook(record("fc1_2"))]
     try:
         analysis.head_effects(target=5)
     finally:
-        hook.remove()
-    assert batches == [HEADS]
+        for hook in hooks:
+            hook.remove()
+    tokens = analysis.attentions.shape[-1]
+    read = 2 if model.config.distilled else 1  # the class token, and DeiT's distillation token
+    assert shapes["block2"] == [(HEADS, tokens)] * 2  # all heads of layers 0 and 1 in one batch each
+    assert shapes["qkv0"] == []  # the ablated layer's attention is not run again
+    assert shapes["fc1_0"] == [(HEADS, tokens)]  # only its MLP half, every token
+    assert shapes["fc1_2"] == [(HEADS, read)] * 3  # the last block: only the tokens the head reads
 
 
 def test_ablation_refuses_heads_outside_the_model(pair):

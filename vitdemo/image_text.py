@@ -128,6 +128,11 @@ class ImageTextViT(ViT):
         pooled = self.head_input(encoded)
         return self.proj(pooled) if self.proj is not None else pooled
 
+    @property
+    def read_tokens(self) -> int | None:
+        """The class token, or every token (the probe reads the patches)."""
+        return None if self.probe is not None else 1
+
     def head_input(self, encoded: torch.Tensor) -> torch.Tensor:
         """The pooled token: the class token, or the probe's reading of the patch tokens (SigLIP)."""
         if self.probe is not None:

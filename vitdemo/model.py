@@ -150,15 +150,17 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(config.dim, 3 * config.dim, bias=config.qkv_bias)
         self.proj = nn.Linear(config.dim, config.dim)
 
-    def attend(self, qkv: torch.Tensor, need_weights: bool,
-               heads_edit: HeadsEdit | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def attend(self, qkv: torch.Tensor, need_weights: bool, heads_edit: HeadsEdit | None = None,
+               rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, T, 3D) [q; k; v] → (softmax(q·kᵀ/√d)·v of every head side by side (B, T, D), weights or None).
 
         `heads_edit` rewrites the heads' outputs (B, heads, T, d) before they are put side by side: head
-        ablation (explain/ablation.py) zeroes some there, i.e. before the output projection mixes them."""
+        ablation (explain/ablation.py) zeroes some there, i.e. before the output projection mixes them.
+        `rows` keeps the first `rows` queries only (every token still a key and a value): (B, rows, D)."""
         b, t, three_d = qkv.shape
         d = three_d // 3
         q, k, v = qkv.reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q = q[:, :, :rows]
         if need_weights:
             weights = ((q * (q.shape[-1] ** -0.5)) @ k.transpose(-2, -1)).softmax(dim=-1)
             out = weights @ v
@@ -166,7 +168,7 @@ class Attention(nn.Module):
             weights, out = None, F.scaled_dot_product_attention(q, k, v)
         if heads_edit is not None:
             out = heads_edit(out)
-        return out.transpose(1, 2).reshape(b, t, d), weights
+        return out.transpose(1, 2).reshape(b, q.shape[2], d), weights
 
 
 class MLP(nn.Module):
@@ -228,14 +230,24 @@ class Block(nn.Module):
         self.mlp = MLP(config)
         self.ls2 = LayerScale(config) if config.layer_scale else nn.Identity()
 
-    def forward(self, x: torch.Tensor, need_weights: bool, heads_edit: HeadsEdit | None = None) -> BlockRecord:
-        """Every step by name: the next block reads `output`, relevance's backward reads the others."""
+    def forward(self, x: torch.Tensor, need_weights: bool, heads_edit: HeadsEdit | None = None,
+                rows: int | None = None) -> BlockRecord:
+        """Every step by name: the next block reads `output`, relevance's backward reads the others.
+
+        `rows`: the output at the first `rows` tokens only (every token still attended to), all a last block
+        has to compute when only the head reads it (`ViT.read_tokens`): a re-run of the top of the model
+        (explain/ablation.py) skips the other tokens' projection and MLP."""
         qkv = self.attn.qkv(self.norm1(x))
-        attended, weights = self.attn.attend(qkv, need_weights, heads_edit)
-        mid = x + self.ls1(self.attn.proj(attended))
+        attended, weights = self.attn.attend(qkv, need_weights, heads_edit, rows)
+        mid = x[:, :rows] + self.ls1(self.attn.proj(attended))
+        hidden, output = self.feed_forward(mid)
+        return BlockRecord(x, qkv, weights, mid, hidden, output)
+
+    def feed_forward(self, mid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(fc1's output before GELU, the block's output) from `mid`, the stream after the attention branch:
+        the block's second half on its own, for callers that edit `mid` directly (head ablation)."""
         hidden = self.mlp.fc1(self.norm2(mid))
-        output = mid + self.ls2(self.mlp.fc2(activate(self.mlp.act, hidden)))
-        return BlockRecord(x, qkv, weights, mid, hidden, output=output)
+        return hidden, mid + self.ls2(self.mlp.fc2(activate(self.mlp.act, hidden)))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -376,6 +388,14 @@ class ViT(nn.Module):
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits → probabilities: a softmax over the classes (SigLIP's towers override it with a sigmoid)."""
         return logits.float().softmax(-1)
+
+    @property
+    def read_tokens(self) -> int | None:
+        """How many leading tokens `classify` reads (class, and DeiT's distillation token); None for every
+        token (DINOv2's head also reads the mean of the patches)."""
+        if self.config.head_input == "class+mean":
+            return None
+        return 2 if self.head_dist is not None else 1
 
     def head_input(self, encoded: torch.Tensor) -> torch.Tensor:
         """What the head reads: the class token (B, D), or DINOv2's [class token; mean of patch tokens] (B, 2D)."""
