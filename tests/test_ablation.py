@@ -22,7 +22,7 @@ from PIL import Image
 import vitdemo
 from tests.counting import count_forwards
 from vitdemo.explain import analyze
-from vitdemo.explain.sanity import ranks, spearman
+from vitdemo.explain.sanity import randomised_maps, ranks, spearman
 
 TOL = 1e-4
 HEADS, DEPTH = 4, 3
@@ -221,3 +221,19 @@ def test_sanity_is_reproducible_and_reuses_the_kept_block_inputs(pair):
     assert forwards == [0]
     again = analyze(model, photo(seed=1)).sanity("legrad")
     assert again == curve
+
+
+def test_each_randomised_step_gives_the_maps_of_that_model_analysed_from_scratch(pair):
+    """The cascade reruns only the randomised blocks and recomputes only the LeGrad layers a step changed; a
+    fresh analysis (its own forward, every backward) of each randomised model must give the same maps."""
+    _, _, analysis = pair
+    target = int(analysis.probabilities.argmax())
+    names = ("attention", "relevance", "legrad")
+    steps = 0
+    for randomised, maps in randomised_maps(analysis, names, target):
+        fresh = analyze(randomised, photo())
+        for name in names:
+            np.testing.assert_allclose(maps[name], fresh.attention_map(name, target=target), atol=1e-5,
+                                       err_msg=f"step {steps}, {name}")
+        steps += 1
+    assert steps == DEPTH + 1

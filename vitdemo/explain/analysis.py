@@ -254,6 +254,12 @@ class Analysis:
 
         return self._cached(("patch-lens",), lambda: lens.patch_lens(self))
 
+    def _legrad_rows_given(self, target: int, rows: np.ndarray) -> None:
+        """Take LeGrad's rows for `target` from the caller (the sanity cascade computes only the layers a step
+        changed, sanity.py) instead of running the short backwards."""
+        with self._backward_lock:
+            self._cached(("legrad-rows", target), lambda: rows)
+
     def nbytes(self) -> int:
         """Bytes this analysis holds now, exactly: the forward's results (attentions, stages, inputs, logits,
         the picture), the backward's tape, the last target's gradients and every computed view kept.

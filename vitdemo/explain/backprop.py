@@ -57,10 +57,12 @@ def attention_gradients(model: nn.Module, records: Sequence[BlockRecord], target
     return grads[::-1]
 
 
-def legrad_gradients(model: nn.Module, records: Sequence[BlockRecord], target: int) -> list[torch.Tensor]:
-    """[∂ s^l / ∂ A_l for every layer l], s^l the target's score read from block l's output (legrad.py)."""
+def legrad_gradients(model: nn.Module, records: Sequence[BlockRecord], target: int,
+                     start: int = 0) -> list[torch.Tensor]:
+    """[∂ s^l / ∂ A_l for every layer l from `start` on], s^l the target's score read from block l's output
+    (legrad.py). Each layer's is independent of the others', so a caller may keep some and ask for the rest."""
     grads = []
-    for block, record in zip(model.blocks, records, strict=True):
+    for block, record in zip(model.blocks[start:], records[start:], strict=True):
         grad = readout_gradient(model, record.output, target, layer_readout(model))
         with torch.inference_mode():
             grads.append(block_backward(block, record, grad, input_grad=False)[0])

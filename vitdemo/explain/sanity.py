@@ -15,7 +15,10 @@ randomised parts are fresh copies, the rest shared.
 
 Cost: no full forward. Blocks below the randomised ones compute what they did, so each step reruns only the
 randomised blocks, from the input the analysis kept (L(L+1)/2 block passes in all, about L/2 forwards), and
-each class method then runs its usual backward on the step's records.
+each class method then runs its backward on the step's records. LeGrad's layers are independent of each other
+(layer l reads block l's output through the norm and head), so a step recomputes only the layers whose block
+or input it changed, L(L+1)/2 + L short backwards instead of L(L+1); relevance's one backward runs through
+every layer at every step (its gradient comes down from the changed top).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import torch
 from torch import nn
 
 from ..model import BlockRecord, LayerScale, ViT, ViTOutput
+from . import backprop
+from .legrad import legrad_rows
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -78,9 +83,10 @@ def redrawn(module: nn.Module, generator: torch.Generator) -> nn.Module:
     return fresh
 
 
-def randomised_analyses(analysis: Analysis, seed: int = SEED) -> Iterator[Analysis]:
-    """The analysis of the same input on the cascade of randomised models: head and final norm, then blocks
-    L, L−1, …, 1 on top; depth + 1 analyses, each valid until the next is drawn (they share one copy)."""
+def randomised_analyses(analysis: Analysis, seed: int = SEED) -> Iterator[tuple[Analysis, int]]:
+    """(the analysis of the same input on the cascade of randomised models, the first block whose weights or
+    input that step changed): head and final norm (0: every layer's readout changed), then blocks L, L−1, …,
+    1 on top; depth + 1 analyses, each valid until the next is drawn (they share one copy)."""
     from .analysis import Analysis
 
     model: ViT = analysis.model
@@ -92,11 +98,11 @@ def randomised_analyses(analysis: Analysis, seed: int = SEED) -> Iterator[Analys
     if model.head_dist is not None:
         randomised.head_dist = redrawn(model.head_dist, generator)
     records = [record.map(lambda t: t[None]) for record in analysis._tape()]
-    yield Analysis(randomised, analysis.view, analysis.inputs, _output(randomised, analysis, records))
+    yield Analysis(randomised, analysis.view, analysis.inputs, _output(randomised, analysis, records)), 0
     for layer in reversed(range(len(model.blocks))):
         randomised.blocks[layer] = redrawn(model.blocks[layer], generator)
         records[layer:] = _run(randomised, records[layer].inputs, layer)
-        yield Analysis(randomised, analysis.view, analysis.inputs, _output(randomised, analysis, records))
+        yield Analysis(randomised, analysis.view, analysis.inputs, _output(randomised, analysis, records)), layer
 
 
 def correlations(analysis: Analysis, names: Sequence[str], seed: int = SEED) -> dict[str, list[float]]:
@@ -106,10 +112,23 @@ def correlations(analysis: Analysis, names: Sequence[str], seed: int = SEED) -> 
     target = int(analysis.probabilities.argmax()) if analysis.labels else None
     trained = {name: analysis.attention_map(name, target=target) for name in names}
     out: dict[str, list[float]] = {name: [] for name in names}
-    for step in randomised_analyses(analysis, seed):
+    for _, maps in randomised_maps(analysis, names, target, seed):
         for name in names:
-            out[name].append(spearman(trained[name], step.attention_map(name, target=target)))
+            out[name].append(spearman(trained[name], maps[name]))
     return out
+
+
+def randomised_maps(analysis: Analysis, names: Sequence[str], target: int | None,
+                    seed: int = SEED) -> Iterator[tuple[ViT, dict[str, np.ndarray]]]:
+    """(the randomised model, {method: its default map for `target`}) at each step of the cascade; the model
+    is valid until the next step. LeGrad reuses the rows of the layers the step left unchanged."""
+    rows: np.ndarray | None = None  # LeGrad's (layers, heads, T) of the step before
+    for step, changed in randomised_analyses(analysis, seed):
+        if "legrad" in names and target is not None:
+            fresh = legrad_rows(backprop.legrad_gradients(step.model, step._tape(), target, start=changed))
+            rows = fresh if rows is None else np.concatenate([rows[:changed], fresh])
+            step._legrad_rows_given(target, rows)
+        yield step.model, {name: step.attention_map(name, target=target) for name in names}
 
 
 def _shallow_copy(model: ViT) -> ViT:
