@@ -11,10 +11,21 @@ random ViT-B/16 in bf16, the app's precision on this CPU), each round analyses t
 * one ablation: `Analysis.ablate` of two heads in the middle layer (what a click in the gallery costs);
 * sanity: `Analysis.sanity_comparison()`, every method's curve over the depth + 1 randomised models.
 
-Medians over `--repeat` rounds (`--b16-repeat` for ViT-B/16) after one warm-up round; also the forward, for
-scale. The load average is printed before and after: this CPU is shared, and wall times follow it. Targets (issue 24):
-bundled head effects ≤ 0.3 s and sanity for every method ≤ 1 s; ViT-B/16 head effects ≤ 5 s, sanity ≤ 10 s.
-Prints a markdown table.
+Each subject also runs, in the same rounds (so background load hits all alike), the yardsticks head effects is
+read against:
+
+* bare batched forward: a plain forward of H copies of the picture (one per head), nothing recorded, the fused
+  attention kernel. The straightforward exact re-run (every head's layer and all above it, H·L(L+1)/2 block
+  passes) is (L+1)/2 of these; "effects ÷ bare" divides by that;
+* bf16 GEMM limit (bf16 models only): the matrix products of that batched forward alone, as bare bf16 GEMMs
+  (`benchmarks/bench_core.py`'s `GemmLimit`), times (L+1)/2: the straightforward re-run if nothing but its
+  matrix products cost anything. Head effects skips work that re-run does (ablation.py), so it can go under 1.
+
+Medians over `--repeat` rounds (`--b16-repeat` for ViT-B/16) after one warm-up (a forward, one ablation and
+the yardsticks, not a whole round: a ViT-B/16 round takes minutes on a loaded CPU). The load average is printed
+before and after: this CPU is shared, and wall times follow it; the ratios are what to compare. Targets
+(issue 24): bundled head effects ≤ 0.3 s and sanity for every method ≤ 1 s; ViT-B/16 head effects ≤ 5 s,
+sanity ≤ 10 s. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -32,6 +43,8 @@ from vitdemo.config import ViTConfig
 from vitdemo.explain import analyze
 from vitdemo.model import ViT
 
+from .bench_core import GemmLimit
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"bundled": (0.3, 1.0), "b16": (5.0, 10.0)}  # (head effects, sanity) in seconds
 
@@ -44,22 +57,43 @@ def random_vit_b16() -> ViT:
 
 
 def seconds(model: ViT, image: Image.Image, repeat: int) -> dict[str, float]:
-    """Median seconds of the forward, head effects, one two-head ablation and every method's sanity curve."""
-    rounds: dict[str, list[float]] = {k: [] for k in ("forward", "effects", "ablate", "sanity")}
-    middle = model.config.depth // 2
-    for _ in range(repeat + 1):  # the first round warms up and is dropped
+    """Median seconds of the forward, the yardsticks (bare batched forward, GEMM limit), head effects, one
+    two-head ablation and every method's sanity curve."""
+    c = model.config
+    middle = c.depth // 2
+    side = c.image_size // c.patch_size
+    batch = analyze(model, image).inputs.expand(c.heads, -1, -1, -1)
+    limit = (GemmLimit(c.heads, side * side + c.num_prefix_tokens, side * side, c.dim, c.depth, c.heads, c.mlp_dim,
+                       c.in_channels * c.patch_size ** 2, c.num_classes) if model.dtype == torch.bfloat16 else None)
+
+    def bare() -> None:
+        with torch.inference_mode():
+            model(batch, output_attentions=False)
+
+    analyze(model, image).ablate([(middle, 0)])  # warm-up: kernels, allocator
+    bare()
+    if limit is not None:
+        limit()
+    rounds: dict[str, list[float]] = {k: [] for k in ("forward", "bare", "limit", "effects", "ablate", "sanity")}
+    for _ in range(repeat):
         start = time.perf_counter()
         a = analyze(model, image)
         t1 = time.perf_counter()
-        a.head_effects()
+        bare()
         t2 = time.perf_counter()
-        a.ablate([(middle, 0), (middle, 1)])
+        if limit is not None:
+            limit()
         t3 = time.perf_counter()
-        a.sanity_comparison()
+        a.head_effects()
         t4 = time.perf_counter()
-        for key, value in zip(rounds, (t1 - start, t2 - t1, t3 - t2, t4 - t3), strict=True):
+        a.ablate([(middle, 0), (middle, 1)])
+        t5 = time.perf_counter()
+        a.sanity_comparison()
+        t6 = time.perf_counter()
+        for key, value in zip(rounds, (t1 - start, t2 - t1, t3 - t2 if limit else float("nan"), t4 - t3, t5 - t4,
+                                       t6 - t5), strict=True):
             rounds[key].append(value)
-    return {key: statistics.median(values[1:]) for key, values in rounds.items()}
+    return {key: statistics.median(values) for key, values in rounds.items()}
 
 
 def verdict(value: float, target: float | None) -> str:
@@ -88,16 +122,22 @@ def main() -> None:
     if not args.no_b16:
         subjects.append((random_vit_b16(), "random ViT-B/16", TARGETS["b16"], args.b16_repeat))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.1f}\n")
-    print("| model | precision | rounds | layers × heads | grid | forward (s) | head effects (s) | one ablation (s) | "
-          "sanity, every method (s) | head effects target | sanity target |")
-    print("|---|---|---:|---|---|---:|---:|---:|---:|---|---|")
+    print("| model | precision | rounds | layers × heads | grid | forward (s) | bare forward ×H (s) | "
+          "GEMM limit ×H (s) | head effects (s) | effects ÷ bare | effects ÷ limit | one ablation (s) | "
+          "sanity, every method (s) | sanity ÷ forward | head effects target | sanity target |")
+    print("|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for subject, name, (effects_target, sanity_target), repeat in subjects:
         t = seconds(subject, picture, repeat)
-        side = subject.config.image_size // subject.config.patch_size
-        print(f"| {name} | {getattr(subject, 'precision', '')} | {repeat} | "
-              f"{subject.config.depth} × {subject.config.heads} | "
-              f"{side}×{side} | {t['forward']:.3f} | {t['effects']:.3f} | {t['ablate']:.3f} | {t['sanity']:.3f} | "
-              f"{verdict(t['effects'], effects_target)} | {verdict(t['sanity'], sanity_target)} |", flush=True)
+        c = subject.config
+        side = c.image_size // c.patch_size
+        rerun = (c.depth + 1) / 2  # the straightforward re-run, in batched forwards
+        limit = "–" if t["limit"] != t["limit"] else f"{t['limit']:.3f}"
+        over_limit = "–" if t["limit"] != t["limit"] else f"{t['effects'] / (rerun * t['limit']):.2f}"
+        print(f"| {name} | {getattr(subject, 'precision', '')} | {repeat} | {c.depth} × {c.heads} | "
+              f"{side}×{side} | {t['forward']:.3f} | {t['bare']:.3f} | {limit} | {t['effects']:.3f} | "
+              f"{t['effects'] / (rerun * t['bare']):.2f} | {over_limit} | {t['ablate']:.3f} | {t['sanity']:.3f} | "
+              f"{t['sanity'] / t['forward']:.1f} | {verdict(t['effects'], effects_target)} | "
+              f"{verdict(t['sanity'], sanity_target)} |", flush=True)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

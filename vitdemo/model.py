@@ -237,11 +237,13 @@ class Block(nn.Module):
         `rows`: the output at the first `rows` tokens only (every token still attended to), all a last block
         has to compute when only the head reads it (`ViT.read_tokens`): a re-run of the top of the model
         (explain/ablation.py) skips the other tokens' projection and MLP."""
+        inputs = x
         qkv = self.attn.qkv(self.norm1(x))
         attended, weights = self.attn.attend(qkv, need_weights, heads_edit, rows)
-        mid = x[:, :rows] + self.ls1(self.attn.proj(attended))
+        x = x[:, :rows]  # the queries' own tokens: all of them unless `rows` is given
+        mid = x + self.ls1(self.attn.proj(attended))
         hidden, output = self.feed_forward(mid)
-        return BlockRecord(x, qkv, weights, mid, hidden, output)
+        return BlockRecord(inputs, qkv, weights, mid, hidden, output)
 
     def feed_forward(self, mid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(fc1's output before GELU, the block's output) from `mid`, the stream after the attention branch:
