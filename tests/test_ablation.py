@@ -237,3 +237,43 @@ def test_each_randomised_step_gives_the_maps_of_that_model_analysed_from_scratch
                                        err_msg=f"step {steps}, {name}")
         steps += 1
     assert steps == DEPTH + 1
+
+
+def test_head_effects_of_a_head_reading_every_token_match_a_full_forward_with_the_slice_zeroed():
+    """DINOv2's layout (LayerScale, registers, a head on [class; mean of patches]): the last block cannot be cut
+    to the class token. Reference: the model's own full forward with a pre-hook zeroing the head's slice at the
+    output projection, one forward per head (no ablation code involved)."""
+    from vitdemo.config import ViTConfig
+    from vitdemo.model import ViT
+
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=32, patch_size=8, dim=32, depth=DEPTH, heads=HEADS, mlp_dim=64, num_classes=10,
+                       layer_scale=True, num_registers=2, head_input="class+mean")
+    model = ViT(config).eval()
+    with torch.no_grad():
+        for block in model.blocks:  # LayerScale away from 1, so that its place in the subtraction matters
+            block.ls1.gamma.uniform_(0.5, 1.5)
+        model.head.weight.mul_(50.0)  # logits that feel a head (the default init's are all near 0)
+    analysis = analyze(model, photo())
+    size = config.dim // HEADS
+
+    def logit_without(layer: int, head: int, target: int) -> float:
+        def hook(module, args):
+            x = args[0].clone()
+            x[..., head * size:(head + 1) * size] = 0.0
+            return (x, *args[1:])
+
+        handle = model.blocks[layer].attn.proj.register_forward_pre_hook(hook)
+        try:
+            with torch.no_grad():
+                return model(analysis.inputs, output_attentions=False).logits[0, target].item()
+        finally:
+            handle.remove()
+
+    target = int(analysis.probabilities.argmax())
+    whole = analysis.logits[target].item()
+    expected = np.array([[whole - logit_without(layer, head, target) for head in range(HEADS)]
+                         for layer in range(DEPTH)])
+    assert model.read_tokens is None  # the shortcut must not apply here
+    assert np.abs(expected).max() > 0.01
+    np.testing.assert_allclose(analysis.head_effects(), expected, atol=TOL)
