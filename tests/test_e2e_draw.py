@@ -29,6 +29,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 TIMEOUT_MS = 120_000  # the shared CI machine can be slow; the first analysis also imports torch
 MIN_CORRECT = 9  # of the eleven scorecard drawings (measured: MODEL_CARD.md)
+REQUESTS_PER_STROKE = 4  # issue 23's target, Gradio's event stream included
 
 
 def _circle(cx: float, cy: float, r: float, n: int = 36) -> list[tuple[float, float]]:
@@ -198,12 +199,29 @@ def test_drawn_triangle_and_circles_are_named(request, new_page, viewport, local
 
 def test_a_stroke_is_analysed_once_and_the_pad_sends_nothing(desktop_drawings):
     """Per drawing, the pad itself sends no request (before: its blobs to `accept_blobs` and `/upload`, 20-100
-    a stroke) and the analysis runs once per stroke: one `update` event, not one per change."""
+    a stroke), the analysis runs once per stroke (one `update` event, not one per change) and a stroke sends at
+    most REQUESTS_PER_STROKE requests in all (before: 8, four follow-up events of every analysis)."""
     for name, (_, sent) in desktop_drawings.items():
         pad = [r for r in sent if "/upload" in r or "/component_server" in r or "/file=" in r]
         updates = [r for r in sent if r.endswith("/queue/join update")]
         assert not pad, (name, sent)
         assert 1 <= len(updates) <= len(STROKES[name]), (name, sent)
+        assert len(sent) <= REQUESTS_PER_STROKE * len(STROKES[name]), (name, sent)
+
+
+def test_with_the_tour_open_a_stroke_redraws_its_step_within_the_same_requests(new_page):
+    """With a tab the server draws open (the tour, at its first step: the input image), a stroke redraws it
+    through the one follow-up event, still within REQUESTS_PER_STROKE."""
+    page = drawing_page(new_page(1280, 800, timeout_ms=TIMEOUT_MS))
+    page.locator("#tour-start").click()
+    page.wait_for_function("() => !!document.querySelector('#tour-picture img')?.getAttribute('src')")
+    before = page.locator("#tour-picture img").first.get_attribute("src")
+    _, sent = draw(page, "circle")
+    assert [r for r in sent if "/queue/join" in r] == ["POST /gradio_api/queue/join update",
+                                                        "POST /gradio_api/queue/join redraw"], sent
+    assert len(sent) <= REQUESTS_PER_STROKE, sent
+    page.wait_for_function("s => document.querySelector('#tour-picture img')?.getAttribute('src') !== s", arg=before)
+    assert 'data-step="image"' in page.locator("#tour-progress").inner_html(), "the step the visitor was on"
 
 
 def test_drawn_shapes_scorecard(desktop_drawings):

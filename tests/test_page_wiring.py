@@ -97,3 +97,18 @@ def test_every_listener_of_the_model_control_is_attached_in_one_function(built):
     assert set(listening) <= set(wired_there)
     assert any(index not in wired_there for index in demo.fns)  # the other events are wired elsewhere
 
+
+
+def test_an_analysis_starts_a_server_event_only_through_the_follow_up_state(built):
+    """Issue 23's ≤ 4 requests per stroke: what the update writes (the explorer, the key, the top-5, the
+    summary) starts no server event of its own (before: the facts line and the side-by-side on the explorer's
+    change, the tour on the key's); the one follow-up is `redraw`, on the `followup` state."""
+    demo, _ = built
+    page = demo.vitdemo_page
+    written = {page.component(name)._id: name for name in ui.UPDATE_OUTPUTS + ("model_info",)}
+    started = {(written[target], fn.name) for fn in demo.fns.values() if fn.fn is not None
+               for target, event in fn.targets if target in written and event == "change"}
+    assert started == {("model", "info_line"), ("model", "proposed")}, "only a changed model, not each analysis"
+    following = [fn.name for fn in demo.fns.values() for target, event in fn.targets
+                 if target == page.followup._id]
+    assert following == ["redraw"]

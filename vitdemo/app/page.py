@@ -83,6 +83,7 @@ class Page:
     source: gr.State  # the (image, model, patch size, keep aspect) that key answers
     active_model: gr.State  # the model that runs (the picker may name one that failed to load)
     tab: gr.State  # the open tab, so a new analysis also refreshes its figures
+    followup: gr.State  # (analysis, open tab) a tab the server draws must show (after_analysis.py)
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))

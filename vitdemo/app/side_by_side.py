@@ -113,22 +113,26 @@ class SideBySide:
 
 
 def wire(page: Page, engine: Engine, concurrency: dict[str, Any]) -> None:
-    """Recompute the second panel when its tab opens, its model is picked, or the explorer gets a new analysis.
+    """Recompute the second panel when its tab opens or its model is picked.
 
-    (A new main model's partner is offered as the second model by `ui._wire_model`, with everything else the
-    model control does.)"""
+    (A new analysis redraws it while the tab is open, in the one event that follows every analysis:
+    after_analysis.py; a new main model's partner is offered as the second model by `ui._wire_model`.)"""
     side = SideBySide(engine)
     names = {page.component(name): name for name in INPUTS}
 
     def run(data: dict[Any, Any], request: gr.Request) -> Any:
         return side.value({names[c]: v for c, v in data.items()}, language(request), request.session_hash or "")
 
+    def opened(request: gr.Request) -> tuple[str, dict[str, Any]]:
+        """The tab is open, its panel blank until the second model answers (a closed tab is not redrawn, so
+        what it showed may be of an earlier image)."""
+        return TAB, {"bundle": None, "strings": browser_strings(language(request))}
+
     hidden = {"api_visibility": "undocumented", **concurrency}
     inputs, output = set(names), page.models_compare
-    page.tab_models.select(lambda: TAB, None, page.tab, api_visibility="private").then(
+    page.tab_models.select(opened, None, [page.tab, output], api_visibility="private", show_progress="hidden").then(
         run, inputs, output, show_progress="minimal", **hidden)
     page.models_second.select(run, inputs, output, show_progress="minimal", **hidden)
-    page.explorer.change(run, inputs, output, show_progress="hidden", **hidden)
 
     def choices(second: str | None, request: gr.Request) -> Any:
         """The picker's names in the reader's language (the page is built once, in English)."""

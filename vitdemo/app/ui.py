@@ -26,7 +26,7 @@ from starlette.middleware import Middleware
 
 from ..preprocessing import MAX_KEEP_ASPECT
 from ..settings import EXAMPLES_DIR, settings
-from . import draw, example_sets, figure_download, model_info, sessions, side_by_side
+from . import after_analysis, draw, example_sets, figure_download, model_info, sessions, side_by_side
 from . import tour as guided
 from .admission import concurrency, gate_queued_events
 from .api import register_endpoints
@@ -62,6 +62,10 @@ MODEL_GROUP = "model"  # the concurrency_id of every event that may run the mode
 REVEAL_RESULTS = ("() => { const V = window.vitdemo; V.revealUntil = performance.now() + 15000; "
                   "if (V.revealResults) V.revealResults(); }")
 TAB_OUTPUTS = ("compare", "recipe_table", "recipe_gallery", "probe_filters", "probe_positions", "probe_distance")
+# What the one event after an analysis reads and redraws (after_analysis.py): the open tab's figures, the
+# second model's panel, the tour's step.
+REDRAW_INPUTS = SOURCE_CONTROLS + STATES + ("compare_sizes", "models_second", "followup") + guided.INPUTS
+REDRAW_OUTPUTS = TAB_OUTPUTS + ("models_compare",) + guided.OUTPUTS
 CSS = """
 #header {align-items: baseline; gap: 12px;}
 #header h1 {font-size: 1.25rem; margin: 0;}
@@ -225,6 +229,7 @@ def _layout(engine: Engine, config: ViTConfig, store: PictureStore) -> Page:
     ui["source"] = gr.State(None)  # the (image, model, patch size, keep aspect) that key answers
     ui["active_model"] = gr.State(engine.default_key)
     ui["tab"] = gr.State("heads")  # the open tab, so a new analysis also refreshes its figures
+    ui["followup"] = gr.State(None)  # (analysis, open tab) the tab must show: see after_analysis.py
     return Page(**ui)
 
 
@@ -300,36 +305,37 @@ def _wire_model(demo: gr.Blocks, page: Page, handlers: Handlers, engine: Engine,
     1. The one event that answers for every control that needs the server (see callbacks.py): the model
        (`.select`: the dropdown fires `input` again when a failed switch puts the old value back), the
        image's change (upload, paste, webcam, example, clear), the patch size, keep-aspect and the page load.
-       It loads the model, refits every model-dependent control and analyses the image; then the open tab
-       redraws.
-    2. #model-info follows the pick before any download starts (and after each analysis: a download ended).
+       It loads the model, refits every model-dependent control (#model-info too, once a download ended) and
+       analyses the image; then, only when a tab the server draws is open, one event redraws it
+       (after_analysis.py: a stroke on the sketchpad costs one request, not five).
+    2. #model-info follows the pick before any download starts.
     3. The side-by-side tab offers the new model's partner as its second model.
     """
     controls = SOURCE_CONTROLS + STATES
     handlers.settle = lambda: _settled(engine, probe)
+    after = after_analysis.AfterAnalysis(handlers, engine)
     triggers = [page.image.change, page.model.select, page.patch.input, page.keep_aspect.input, page.prompts.submit,
                 page.prompts.blur, demo.load]
-    gr.on(triggers, *bind(handlers.update, page, controls, UPDATE_OUTPUTS, extra="update"),
+    gr.on(triggers, *bind(after.update, page, controls, UPDATE_OUTPUTS + ("model_info", "followup"), extra="update"),
           trigger_mode="always_last", show_progress="minimal", api_name="ui_update",
-          show_progress_on=[page.explorer, page.labels], **hidden).then(
-        *bind(handlers.refresh_tab, page, controls + ("compare_sizes",), TAB_OUTPUTS, extra="session"),
-        show_progress="hidden", **hidden)
+          show_progress_on=[page.explorer, page.labels], **hidden)
+    page.followup.change(*bind(after.redraw, page, REDRAW_INPUTS, REDRAW_OUTPUTS, extra="session"),
+                         trigger_mode="always_last", show_progress="hidden", **hidden)
 
     def info_line(model: str | None, request: gr.Request) -> str:
         return model_info.shown(engine, model, language(request))
 
-    gr.on([demo.load, page.model.change, page.explorer.change], info_line, page.model, page.model_info,
-          api_visibility="private", show_progress="hidden")
+    page.model.change(info_line, page.model, page.model_info, api_visibility="private", show_progress="hidden")
     page.model.change(side_by_side.SideBySide(engine).proposed, [page.model, page.models_second],
                       page.models_second, api_visibility="private", show_progress="hidden")
 
 
 def _wire_tour(page: Page, tour: guided.TourHandlers, hidden: dict[str, Any]) -> None:
     """The guided tour (tour.py): Next, Back, the block slider and the loss label redraw one step; opening the
-    tab (or the header's button) shows the step the visitor left; a new analysis redraws it while it is open."""
+    tab (or the header's button) shows the step the visitor left (a new analysis redraws it while it is open:
+    `_wire_model`)."""
     inputs, outputs = guided.INPUTS, guided.OUTPUTS
-    for event, handler in ((page.tour_next.click, tour.next), (page.tour_back.click, tour.back),
-                           (page.key.change, tour.shown_if_open)):
+    for event, handler in ((page.tour_next.click, tour.next), (page.tour_back.click, tour.back)):
         event(*bind(handler, page, inputs, outputs, extra="request"), trigger_mode="always_last", **hidden)
     for control in (page.tour_block, page.tour_label):  # the step stays: only its texts and picture follow
         control.input(*bind(tour.show, page, inputs, guided.STEP_CONTENT, extra="request"), trigger_mode="always_last",
