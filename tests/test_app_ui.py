@@ -175,7 +175,9 @@ def test_no_image_or_a_bad_one_leaves_a_clean_page(engine, tmp_path):
     bogus.write_text("not a picture")
     with pytest.warns(UserWarning, match="not an image we can read"):
         out = handlers.update(controls(engine, image=str(bogus)))
-    assert out == {**cleared(), "source": [str(bogus), "bundled", engine.model().config.patch_size, False]}
+    sent = controls(engine, image=str(bogus))
+    assert out == {**cleared(), "source": [str(bogus), "bundled", engine.model().config.patch_size, False,
+                                           sent.get("prompts")]}
     assert out["explorer"] is None and out["labels"] is None and out["key"] is None
 
 
