@@ -109,10 +109,12 @@ def test_the_figure_commands_help_says_layers_and_heads_count_from_1():
     add_figure_arguments(parser)
     text = " ".join(parser.format_help().split())
     assert "--layer and --head count from 1" in text and "or a head counted from 1" in text, text
+    # The help and a refusal list the same methods: every one the command accepts, the logit lens included.
+    assert "--method METHOD attention, rollout, relevance, legrad, logit-lens (" in text, text
 
 
 @pytest.mark.parametrize(("args", "says"), [
-    (["--method", "saliency"], "method must be one of attention, rollout, relevance, legrad"),
+    (["--method", "saliency"], "method must be one of attention, rollout, relevance, legrad, logit-lens, not "),
     (["--layer", "7"], "layer must be a whole number from 1 to 6"),
     (["--layer", "0"], "layer must be a whole number from 1 to 6"),
     (["--head", "5"], "head must be a head number from 1 to 4"),

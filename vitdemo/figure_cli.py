@@ -24,10 +24,16 @@ USAGE_ERROR = 2
 DEFAULT_MODEL = "bundled"
 
 
+def figure_methods() -> list[str]:
+    """What --method accepts, in the order the help and a refusal list them: the table's methods, then the lens."""
+    from .app.choices import method_choices
+
+    return [*method_choices(), LOGIT_LENS]
+
+
 def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
     """The figure command's options; argparse's own errors become one line and exit 2 as well."""
     from . import methods
-    from .app.choices import method_choices
     from .constants import COLORMAPS, DEFAULT_COLORMAP, HEAD_FUSIONS
 
     parser.add_argument("image", metavar="IMAGE", help="the picture: PNG, JPEG, GIF, WebP, BMP or TIFF")
@@ -35,8 +41,8 @@ def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
                         "%(default)s, which works offline)")
     parser.add_argument("--patch-size", default=None, metavar="P", help="pixels per patch side (default: the "
                         "model's own)")
-    parser.add_argument("--method", default="attention", help=f"{', '.join(method_choices())} or {LOGIT_LENS} "
-                        "(what each layer would answer; a figure of its own) (default: %(default)s)")
+    parser.add_argument("--method", default="attention", help=f"{', '.join(figure_methods())} ({LOGIT_LENS}: what "
+                        "each layer would answer, a figure of its own) (default: %(default)s)")
     chained = ", ".join(m.name for m in methods.rows() if m.chains_layers)
     parser.add_argument("--layer", default=None, metavar="L", help=f"counted from 1, as on the page; for {chained} "
                         "the last layer accumulated (default: the last)")
@@ -66,8 +72,8 @@ def run_figure(args: argparse.Namespace, argv: object = None) -> int:
     try:
         if not Path(args.image).is_file():
             raise ValueError(f"{args.image}: no such file")
-        lens = str(args.method).lower() == LOGIT_LENS
-        method = LOGIT_LENS if lens else validation.method(args.method)
+        method = _figure_method(args.method)
+        lens = method == LOGIT_LENS
         cmap = validation.colormap(args.cmap)
         opacity = validation.fraction(args.opacity, "opacity")
         from .app import prompts as prompt_text
@@ -131,6 +137,18 @@ def _lens_figure(args: argparse.Namespace, analysis: Analysis, layer: int | None
         return _refuse(f"{out}: could not write the figure ({exc.strerror or exc})")
     print(f"wrote {out} ({time.perf_counter() - started:.1f} s)")
     return 0
+
+
+def _figure_method(value: object) -> str:
+    """`value` as one of `figure_methods()`, lower-cased; the app's sentence listing all of them otherwise."""
+    from .app.i18n import Message
+    from .app.validation import UserError, echo
+
+    text = str(value).strip().lower()
+    offered = figure_methods()
+    if text not in offered:
+        raise UserError(Message("errors.one_of", name="method", choices=", ".join(offered), sent=echo(value)))
+    return text
 
 
 def _prompts_for(model: object, prompts: list[str], name: str) -> list[str] | None:

@@ -237,7 +237,7 @@ def _peak_bytes_per_pixel(image: Image.Image) -> float:
 
 
 def _decoder_bytes_per_pixel(image: Image.Image) -> float:
-    """What a format's decoder holds beyond the image, per pixel of the image (measured: BENCHMARKS.md §7).
+    """What a format's decoder holds beyond the image, per pixel of the image (measured: BENCHMARKS.md §13).
 
     WebP: Pillow decodes through libwebp's animation decoder, which holds two canvases and hands over a copy
     of the frame, 4 bytes a pixel each, whatever the file's mode (a 49 MP WebP of 104 KB cost +749 MB).
