@@ -47,17 +47,21 @@ def photo(width: int, height: int, seed: int = 0) -> Image.Image:
     return Image.fromarray((np.random.default_rng(seed).random((height, width, 3)) * 255).astype(np.uint8))
 
 
-def reference_probabilities(family: str, hf, tokenizer, pixels: torch.Tensor, prompts: list[str]) -> torch.Tensor:
-    """transformers' probabilities for the templated prompts, tokenised as each family's processor does."""
+def reference_text(family: str, tokenizer, prompts: list[str]) -> dict:
+    """The templated prompts tokenised as each family's processor does."""
     template = {"chinese_clip": "一张{}的照片。"}.get(family, "a photo of a {}.")
     texts = [template.format(p) for p in prompts]
     if family == "siglip":  # SigLIP's processor pads to the full length and passes no attention mask
-        text = {"input_ids": tokenizer(texts, padding="max_length", max_length=tiny.MAX_TEXT,
+        return {"input_ids": tokenizer(texts, padding="max_length", max_length=tiny.MAX_TEXT,
                                        return_tensors="pt")["input_ids"]}
-    else:
-        text = dict(tokenizer(texts, padding=True, return_tensors="pt"))
+    return dict(tokenizer(texts, padding=True, return_tensors="pt"))
+
+
+def reference_probabilities(family: str, hf, tokenizer, pixels: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+    """transformers' probabilities for the templated prompts."""
     with torch.no_grad():
-        logits = hf(pixel_values=pixels, interpolate_pos_encoding=True, **text).logits_per_image[0]
+        logits = hf(pixel_values=pixels, interpolate_pos_encoding=True,
+                    **reference_text(family, tokenizer, prompts)).logits_per_image[0]
     return torch.sigmoid(logits) if family == "siglip" else logits.softmax(-1)
 
 
@@ -164,6 +168,64 @@ def test_siglip_views_follow_the_probe_row(checkpoints):
     expected = probe_row @ last
     assert np.allclose(analysis.attention_map("attention"), expected.reshape(analysis.grid) / expected.sum(),
                        atol=TOL)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_logit_lens_reads_each_layer_through_the_pooling_and_projection_as_transformers(checkpoints, family):
+    """The lens of an image–text model: transformers' hidden state after each block, through its own post-norm
+    and pooling (CLIP: class token and visual projection; SigLIP: the attention-pooling head), cosine with its
+    text embeddings times exp(logit scale) (+ SigLIP's bias), then softmax (SigLIP: a sigmoid per prompt)."""
+    hf, tokenizer, _, _, model = checkpoints[family]
+    analysis = analyze(model, photo(45, 60, seed=5), prompts=PROMPTS[family])
+    with torch.no_grad():
+        out = hf(pixel_values=analysis.inputs, output_hidden_states=True, interpolate_pos_encoding=True,
+                 **reference_text(family, tokenizer, PROMPTS[family]))
+        vision, rows = hf.vision_model, []
+        for state in out.vision_model_output.hidden_states[1:]:  # [0] is the embeddings, before any block
+            normed = vision.post_layernorm(state)
+            pooled = vision.head(normed) if family == "siglip" else hf.visual_projection(normed[:, 0])
+            logits = hf.logit_scale.exp() * F.normalize(pooled, dim=-1) @ out.text_embeds.T
+            rows.append(torch.sigmoid(logits + hf.logit_bias) if family == "siglip" else logits.softmax(-1))
+    expected = torch.cat(rows).numpy()
+    lens = analysis.logit_lens()
+    assert lens.shape == (2, 3)
+    np.testing.assert_allclose(lens, expected, atol=TOL, rtol=0)
+    np.testing.assert_allclose(lens[-1], reference_probabilities(family, hf, tokenizer, analysis.inputs,
+                                                                 PROMPTS[family]).numpy(), atol=TOL, rtol=0)
+    # The first layer answers differently, by more than the rows' agreement with the reference (random tiny
+    # towers score near-uniformly: the rows differ by ~4e-4 for Chinese-CLIP).
+    assert not np.allclose(lens[0], lens[-1], atol=2 * TOL, rtol=0)
+    patch = analysis.patch_lens()
+    assert patch.classes.shape == (2, *analysis.grid) and patch.classes.max() < 3
+
+
+def test_the_lens_of_an_image_text_model_without_prompts_is_refused_in_one_sentence(checkpoints):
+    _, _, _, _, model = checkpoints["clip"]
+    analysis = analyze(model, photo(40, 40))
+    for read in (analysis.logit_lens, analysis.patch_lens):
+        with pytest.raises(ValueError, match=r"^this image–text model was analysed without prompts: .*prompts=\[") as e:
+            read()
+        assert "\n" not in str(e.value)
+
+
+def test_sanity_randomises_the_pooling_and_follows_siglips_randomised_probe(checkpoints):
+    """The first step of the cascade randomises the tower's head (CLIP's projection, SigLIP's probe), and every
+    step of SigLIP's is read from that step's probe row over the patches (no class token to fall back on)."""
+    from vitdemo.explain.sanity import randomised_analyses
+
+    _, _, _, _, clip = checkpoints["clip"]
+    trained = analyze(clip, photo(40, 40), prompts=PROMPTS["clip"])
+    first = next(randomised_analyses(trained))
+    assert not torch.equal(first.model.proj.weight, clip.proj.weight)
+    assert not np.allclose(first.probabilities.numpy(), trained.probabilities.numpy(), atol=1e-3)
+    _, _, _, _, siglip = checkpoints["siglip"]
+    trained = analyze(siglip, photo(40, 40), prompts=PROMPTS["siglip"])
+    queries = [step.query.copy() for step in randomised_analyses(trained)]
+    assert len(queries) == 3  # head, then blocks 2 and 1
+    for query in queries:
+        assert isinstance(query, np.ndarray) and query.sum() == pytest.approx(1.0, abs=1e-5)
+        assert not np.allclose(query, trained.query, atol=1e-4)  # the randomised probe's own row
+    assert len(trained.sanity("attention")) == 3
 
 
 def authors_legrad_clip(hf, text_embedding: torch.Tensor, pixels: torch.Tensor) -> list[np.ndarray]:

@@ -5,7 +5,9 @@ Every block leaves a sequence of tokens in the residual stream. The model reads 
 its final norm and its head; the lens reads each block's the same way, with the model's own code
 (`ViT.norm`, then `ViT.classify`), so each family's readout is the one it was trained with: the class
 token's head, DeiT's class and distillation heads averaged, DINOv2's head on [class token; mean of the patch
-tokens]. The last layer's row is then exactly the model's answer, softmax(logits).
+tokens], and for an image–text model analysed with prompts its pooling and projection scored against the
+prompts' text embeddings (CLIP: the class token; SigLIP: its attention probe over the patches). The last
+layer's row is then exactly the model's answer, its `probabilities` (softmax; SigLIP: a sigmoid per prompt).
 
 The per-patch lens reads each patch token through the same norm and head, as if that token were the whole
 image: every token the head reads (the class token, DeiT's distillation token, DINOv2's mean of patches)
@@ -41,10 +43,15 @@ class PatchLens(NamedTuple):
 
 
 def require_classifier(analysis: Analysis) -> None:
-    """ValueError in one sentence for a model without a head: the lens reads the classifier."""
-    if analysis.model.head is None:
-        raise ValueError("this model has no classifier (DINO-style, num_classes=0): the logit lens reads each "
-                         "layer through the classifier's head, so it needs one")
+    """ValueError in one sentence for an analysis without classes: the lens reads each layer as the model's
+    answer, which needs a classifier, or prompts for an image–text model."""
+    if analysis.labels:
+        return
+    if hasattr(analysis.model, "with_prompts"):
+        raise ValueError("this image–text model was analysed without prompts: the logit lens scores each layer "
+                         "against the prompts, so analyse it with prompts=[...]")
+    raise ValueError("this model has no classifier (DINO-style, num_classes=0): the logit lens reads each "
+                     "layer through the classifier's head, so it needs one")
 
 
 def block_outputs(analysis: Analysis, tokens: slice = slice(None)) -> torch.Tensor:
@@ -60,15 +67,17 @@ def layer_logits(analysis: Analysis) -> torch.Tensor:
     """(layers, classes) float32: the head's logits read from each block's output, the model's own readout."""
     require_classifier(analysis)
     model = analysis.model
-    # The norm is per token, so a head that reads the prefix tokens only (not DINOv2's mean) needs only those.
-    read = slice(None) if model.config.head_input == "class+mean" else slice(analysis.num_prefix_tokens)
+    # The norm is per token, so a head that reads the prefix tokens only (not DINOv2's mean, not SigLIP's probe
+    # over the patches) needs only those.
+    reads_patches = model.config.head_input == "class+mean" or model.config.pool == "probe"
+    read = slice(None) if reads_patches else slice(analysis.num_prefix_tokens)
     with torch.inference_mode():
         return model.classify(model.norm(block_outputs(analysis, read))).float().cpu()
 
 
 def logit_lens(analysis: Analysis) -> np.ndarray:
     """(layers, classes): row l the probabilities the model would give if it stopped after block l + 1."""
-    return layer_logits(analysis).softmax(-1).numpy()
+    return analysis.model.probabilities(layer_logits(analysis)).numpy()
 
 
 def patch_lens(analysis: Analysis) -> PatchLens:
@@ -82,7 +91,7 @@ def patch_lens(analysis: Analysis) -> PatchLens:
     with torch.inference_mode():
         for chunk in patches.split(CHUNK_TOKENS):
             logits = model.classify(model.norm(chunk).expand(-1, copies, -1)).float()  # the norm is per token
-            best = logits.softmax(-1).max(dim=-1)
+            best = model.probabilities(logits).max(dim=-1)
             classes.append(best.indices.cpu())
             probabilities.append(best.values.cpu())
     shape = (analysis.depth, *analysis.grid)

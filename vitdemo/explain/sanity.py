@@ -1,7 +1,8 @@
 """The cascading model-parameter randomisation test (Adebayo et al. 2018, "Sanity checks for saliency maps").
 
 A map that explains what the model *learned* must change when what it learned is destroyed. So the model is
-randomised from the top down, cumulatively: first the classifier head and the final norm, then the last
+randomised from the top down, cumulatively: first the classifier head and the final norm (an image–text
+tower's: the final norm and CLIP's projection or SigLIP's attention probe), then the last
 block, then the one before, … down to the first, and after each step the method's map is computed again (for
 the trained model's top-1 class, whatever the randomised model now predicts) and compared with the trained
 model's map by Spearman rank correlation. A map that stays near 1 all the way down shows the input, or the
@@ -97,6 +98,9 @@ def randomised_analyses(analysis: Analysis, seed: int = SEED) -> Iterator[tuple[
         randomised.head = redrawn(model.head, generator)
     if model.head_dist is not None:
         randomised.head_dist = redrawn(model.head_dist, generator)
+    for pooling in ("proj", "probe"):  # an image–text tower's head: CLIP's projection, SigLIP's attention probe
+        if getattr(model, pooling, None) is not None:
+            setattr(randomised, pooling, redrawn(getattr(model, pooling), generator))
     records = [record.map(lambda t: t[None]) for record in analysis._tape()]
     yield Analysis(randomised, analysis.view, analysis.inputs, _output(randomised, analysis, records)), 0
     for layer in reversed(range(len(model.blocks))):
@@ -155,6 +159,9 @@ def _run(model: ViT, tokens: torch.Tensor, start: int) -> list[BlockRecord]:
 def _output(model: ViT, analysis: Analysis, records: list[BlockRecord]) -> ViTOutput:
     """What `ViT.forward` would have returned for the records' image (batch of one): logits, attentions, records."""
     with torch.inference_mode():
-        logits = model.classify(model.norm(records[-1].output.to(model.device, model.dtype))).float()
+        encoded = model.norm(records[-1].output.to(model.device, model.dtype))
+        logits = model.classify(encoded).float()
     attentions = tuple(record.attention.float() for record in records)
-    return ViTOutput(logits, attentions, analysis.grid, analysis.patch_size, None, tuple(records))
+    # The final tokens, so that a model that pools with a probe (SigLIP) is followed through this model's probe row.
+    return ViTOutput(logits, attentions, analysis.grid, analysis.patch_size, {"encoded": encoded.cpu()},
+                     tuple(records))
