@@ -20,7 +20,7 @@ from PIL import Image
 import vitdemo
 from vitdemo.config import Preprocessing, ViTConfig
 from vitdemo.constants import FLEXIVIT_PATCH_SIZES
-from vitdemo.layouts import timm_preprocessing
+from vitdemo.layouts_timm import timm_preprocessing
 from vitdemo.model import resample_grid
 from vitdemo.preprocessing import shorter_side_to
 

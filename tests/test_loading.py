@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 import vitdemo
-from vitdemo import checkpoint, layouts, loading
+from vitdemo import checkpoint, layouts, layouts_timm, loading
 from vitdemo.config import ViTConfig
 from vitdemo.device import cpu_has_native_bf16
 from vitdemo.labels import imagenet_labels
@@ -161,18 +161,18 @@ def test_bundled_loads_the_vitdemo_folder_and_says_when_missing(tmp_path, monkey
 
 
 def test_timm_architecture_names_give_the_registry_shapes():
-    base = layouts.timm_args({"architecture": "vit_base_patch16_224"})
+    base = layouts_timm.timm_args({"architecture": "vit_base_patch16_224"})
     assert (base["embed_dim"], base["depth"], base["num_heads"], base["patch_size"]) == (768, 12, 12, 16)
-    deit = layouts.timm_args({"architecture": "deit_tiny_distilled_patch16_224"})
+    deit = layouts_timm.timm_args({"architecture": "deit_tiny_distilled_patch16_224"})
     assert (deit["embed_dim"], deit["num_heads"], deit["distilled"]) == (192, 3, True)
-    flexi = layouts.timm_args({"architecture": "flexivit_base"})
+    flexi = layouts_timm.timm_args({"architecture": "flexivit_base"})
     assert flexi["no_embed_class"] and flexi["flexi"]
-    large = layouts.timm_args({"architecture": "vit_large_patch14_224", "model_args": {"depth": 2}})
+    large = layouts_timm.timm_args({"architecture": "vit_large_patch14_224", "model_args": {"depth": 2}})
     assert (large["embed_dim"], large["depth"], large["patch_size"]) == (1024, 2, 14)
     with pytest.raises(CheckpointError, match="unknown timm architecture"):
-        layouts.timm_args({"architecture": "resnet50"})
+        layouts_timm.timm_args({"architecture": "resnet50"})
     with pytest.raises(CheckpointError, match="global_pool"):
-        layouts.timm_args({"architecture": "vit_base_patch16_224", "model_args": {"global_pool": "avg"}})
+        layouts_timm.timm_args({"architecture": "vit_base_patch16_224", "model_args": {"global_pool": "avg"}})
 
 
 def test_imagenet_labels_are_1000_distinct_names():
@@ -188,10 +188,10 @@ def test_labels_come_from_the_checkpoint():
     assert layouts.hf_labels({"id2label": {str(i): f"LABEL_{i}" for i in range(3)}}, 3) == ["class 0", "class 1",
                                                                                              "class 2"]
     synsets = [f"n{i:08d}" for i in range(1000)]
-    assert layouts.timm_labels({"label_names": synsets}, 1000) == imagenet_labels()
-    assert layouts.timm_labels({"pretrained_cfg": {}}, 1000)[134] == "crane (bird)"
+    assert layouts_timm.timm_labels({"label_names": synsets}, 1000) == imagenet_labels()
+    assert layouts_timm.timm_labels({"pretrained_cfg": {}}, 1000)[134] == "crane (bird)"
     described = {"pretrained_cfg": {"label_names": ["a", "b"], "label_descriptions": {"a": "apple", "b": "bee"}}}
-    assert layouts.timm_labels(described, 2) == ["apple", "bee"]
+    assert layouts_timm.timm_labels(described, 2) == ["apple", "bee"]
 
 
 def test_preprocessing_follows_the_source_library():
@@ -202,7 +202,7 @@ def test_preprocessing_follows_the_source_library():
                                      "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]},
                                     "deit", 224)
     assert (deit.crop_pct, deit.interpolation, deit.std) == (0.875, "bicubic", (0.229, 0.224, 0.225))
-    timm = layouts.timm_preprocessing({"crop_pct": 0.95, "interpolation": "bilinear", "mean": [0.1, 0.2, 0.3],
+    timm = layouts_timm.timm_preprocessing({"crop_pct": 0.95, "interpolation": "bilinear", "mean": [0.1, 0.2, 0.3],
                                        "std": [0.4, 0.5, 0.6]}, "flexivit_base")
     assert (timm.crop_pct, timm.interpolation, timm.mean, timm.squash) == (0.95, "bilinear", (0.1, 0.2, 0.3), False)
 
