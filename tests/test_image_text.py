@@ -199,6 +199,19 @@ def test_logit_lens_reads_each_layer_through_the_pooling_and_projection_as_trans
     assert patch.classes.shape == (2, *analysis.grid) and patch.classes.max() < 3
 
 
+def test_the_figure_command_draws_the_lens_of_an_image_text_model(checkpoints, tmp_path):
+    """`python -m vitdemo figure --method logit-lens` on a CLIP folder writes the lens figure (it used to end in
+    a traceback: the lens asked for a classifier head)."""
+    from vitdemo.__main__ import main
+
+    folder = checkpoints["clip"][3]
+    picture, out = tmp_path / "photo.png", tmp_path / "lens.png"
+    photo(40, 40).save(picture)
+    assert main(["figure", str(picture), "--model", str(folder), "--method", "logit-lens", "--prompts", "cat,dog",
+                 "--out", str(out)]) == 0
+    assert Image.open(out).size[0] > 0
+
+
 def test_the_lens_of_an_image_text_model_without_prompts_is_refused_in_one_sentence(checkpoints):
     _, _, _, _, model = checkpoints["clip"]
     analysis = analyze(model, photo(40, 40))
