@@ -228,12 +228,12 @@ def test_sanity_randomises_the_pooling_and_follows_siglips_randomised_probe(chec
 
     _, _, _, _, clip = checkpoints["clip"]
     trained = analyze(clip, photo(40, 40), prompts=PROMPTS["clip"])
-    first = next(randomised_analyses(trained))
+    first, _ = next(randomised_analyses(trained))
     assert not torch.equal(first.model.proj.weight, clip.proj.weight)
     assert not np.allclose(first.probabilities.numpy(), trained.probabilities.numpy(), atol=1e-3)
     _, _, _, _, siglip = checkpoints["siglip"]
     trained = analyze(siglip, photo(40, 40), prompts=PROMPTS["siglip"])
-    queries = [step.query.copy() for step in randomised_analyses(trained)]
+    queries = [step.query.copy() for step, _ in randomised_analyses(trained)]
     assert len(queries) == 3  # head, then blocks 2 and 1
     for query in queries:
         assert isinstance(query, np.ndarray) and query.sum() == pytest.approx(1.0, abs=1e-5)
