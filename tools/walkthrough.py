@@ -3,13 +3,15 @@
     python -m tools.walkthrough [--out assets/screenshots] [--model bundled] [--image assets/examples/shape_star.png]
     python -m tools.walkthrough --lang zh   # the page in Chinese (browser locale zh-CN), into assets/screenshots/zh
 
-Each step does what a visitor does (upload an image, pick patch sizes and methods, open the per-head gallery,
-click a patch, open the recipe and probing tabs, step through the guided tour) and saves `NN-name.png`: the
-same inputs give the same pictures, so a changed screenshot means a changed app. What keeps them
-deterministic: a fixed 1280×800 viewport, animations and transitions switched off, the mouse parked off the
-page, every pending event and image load awaited, and the one run-dependent text on the page (the analysis
-time) blanked. The screenshots are reduced to a 256-colour palette (no dithering), which keeps each well
-under 400 KB.
+Each step does what a visitor does (upload an image, draw a shape on the sketchpad, pick patch sizes and
+methods, read the logit lens at a middle layer, open the model view and the token matrix and click a row, open
+the per-head gallery and switch heads off until the answer changes, ask for the head effects, click a patch,
+open the recipe and probing tabs, step through the guided tour) and saves `NN-name.png`: the same inputs give
+the same pictures, so a changed screenshot means a changed app. What keeps them deterministic: a fixed
+1280×800 viewport, animations and transitions switched off, mouse strokes and clicks at fixed fractions of the
+element (no random jitter), the mouse parked off the page before each picture, every pending event and image
+load awaited, and the one run-dependent text on the page (the analysis time) blanked. The screenshots are
+reduced to a 256-colour palette (no dithering), which keeps each well under 400 KB.
 
 Chromium is Debian's `/usr/bin/chromium` (never `playwright install`, which downloads a browser); the app
 runs in this process on a free loopback port, offline, and is closed at the end.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import re
 import socket
@@ -140,9 +143,11 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
     """The steps, in the README's order."""
     camera.shoot("start-page")
 
-    page.locator("#input-image button[aria-label='Remove Image']").first.click()
-    page.locator("#input-image input[type=file]").set_input_files(str(image))
+    upload(page, image)
     camera.shoot("uploaded-image")
+    sketchpad(page, camera)
+    upload(page, image)  # back to the image for the rest of the walk
+    camera.settle()
 
     sizes = three_sizes(patch_options(page))
     for size in sizes:
@@ -151,14 +156,17 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
     click_option(page, "patch-size", sizes[len(sizes) // 2])  # the methods on a mid-size grid
 
     for method in ("attention", "rollout", "relevance"):
-        page.locator(f"#explorer .vx-method button[data-method={method}]").click()
+        pick_method(page, method)
         camera.shoot(f"method-{method}")
-    page.locator("#explorer .vx-method button[data-method=attention]").click()
+    logit_lens(page, camera)
+    pick_method(page, "attention")
+    model_view_and_matrix(page, camera)
 
     page.locator("#tab-heads-button").click()  # tabs by elem_id: their names are in the page's language
     camera.settle()
     scroll_to(page, "#tabs")
     camera.shoot("per-head-gallery")
+    heads_off(page, camera)
 
     page.evaluate("window.scrollTo(0, 0)")
     box = page.locator("#explorer .vx-map").first.bounding_box()
@@ -174,6 +182,113 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
 
     guided_tour(page, camera)
     registers_side_by_side(page, camera)
+
+
+def upload(page: Any, image: Path) -> None:
+    page.locator("#input-image button[aria-label='Remove Image']").first.click()
+    page.locator("#input-image input[type=file]").set_input_files(str(image))
+
+
+def pick_method(page: Any, method: str) -> None:
+    page.locator(f"#explorer .vx-method button[data-method={method}]").click()
+
+
+def set_layer(page: Any, layer: int) -> None:
+    """The explorer's layer slider at `layer` (counted from 1, as the page counts)."""
+    page.locator("#explorer-layer input[type=range]").fill(str(layer))
+
+
+def last_layer(page: Any) -> int:
+    return int(page.locator("#explorer-layer input[type=range]").get_attribute("max"))
+
+
+# A circle drawn with the mouse as one stroke, in fractions of the pad's drawing area (no jitter: deterministic).
+CIRCLE = [(0.5 + 0.38 * math.cos(2 * math.pi * k / 48), 0.5 + 0.38 * math.sin(2 * math.pi * k / 48))
+          for k in range(49)]
+BRUSH_READY = "() => window.editor?.current_tool === 'draw' && !!document.querySelector('#draw button.highlight')"
+PAINTED_AFTER = "t => Number(document.querySelector('#explorer')?.dataset.painted || 0) > t"
+
+
+def sketchpad(page: Any, camera: Camera) -> None:
+    """Open "Draw a shape", draw a circle with the mouse: the stroke is analysed when it ends (map, top-5)."""
+    page.locator("#draw-panel .label-wrap").first.click()  # the accordion is closed at first
+    page.wait_for_function(BRUSH_READY)
+    canvas = page.locator("#draw canvas").first
+    canvas.scroll_into_view_if_needed()
+    camera.settle()
+    box = canvas.bounding_box()
+    side = 0.7 * min(box["width"], box["height"])  # well inside the paper the pad shows
+    left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+    before = float(page.locator("#explorer").get_attribute("data-painted") or 0)
+    page.mouse.move(left + CIRCLE[0][0] * side, top + CIRCLE[0][1] * side)
+    page.mouse.down()
+    for u, v in CIRCLE[1:]:
+        page.mouse.move(left + u * side, top + v * side)
+    page.mouse.up()
+    page.wait_for_function(PAINTED_AFTER, arg=before, timeout=TIMEOUT_MS)
+    page.evaluate("window.scrollTo(0, 0)")
+    camera.shoot("sketchpad")
+    page.locator("#draw-panel .label-wrap").first.click()  # closed again: the rest shows the image
+
+
+def logit_lens(page: Any, camera: Camera) -> None:
+    """The logit lens at a middle layer: what the class token would answer there, each patch in its class's colour."""
+    pick_method(page, "logit-lens")
+    depth = last_layer(page)
+    set_layer(page, (depth + 1) // 2)
+    camera.shoot("logit-lens")
+    set_layer(page, depth)
+
+
+def model_view_and_matrix(page: Any, camera: Camera) -> None:
+    """The model view (every layer × head), then the token × token matrix with one patch's row clicked and its
+    query·key scores; back to the map view at the end."""
+    page.locator("#explorer .vx-modes button[data-mode=model]").click()
+    camera.shoot("model-view")
+    page.locator("#explorer .vx-modes button[data-mode=matrix]").click()
+    page.wait_for_function("() => !!document.querySelector('#explorer .vx-matrix-cells')?.dataset.head")
+    count = page.evaluate("() => window.vitdemo.decoded.payload.tokens.count")
+    grid = round((count - 1) ** 0.5)  # the square grid of the walkthrough's image (one class token)
+    query = 1 + (grid // 2) * grid + grid // 2  # a patch in the middle of the image, rows and columns from 0
+    cells = page.locator("#explorer .vx-matrix-cells")
+    box, band = cells.bounding_box(), 8  # the cells start 8 CSS px in (the token kinds' band)
+    cell = (box["width"] - band) / count
+    cells.click(position={"x": band + (count // 3 + 0.5) * cell, "y": band + (query + 0.5) * cell})
+    page.wait_for_function("() => document.querySelector('#explorer .vx-scores tbody tr')")
+    camera.settle()
+    scroll_to(page, "#explorer")
+    camera.shoot("token-matrix")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#explorer .vx-modes button[data-mode=map]").click()
+    camera.settle()
+
+
+# Heads of the last layer that, switched off together, turn the bundled model's star into a triangle
+# (patch 16: star 91% → triangle 50%), counted from 1 as the page counts them.
+FLIP_HEADS = (1, 3)
+
+
+def heads_off(page: Any, camera: Camera) -> None:
+    """In the per-head gallery (the explorer's layer, here the last), click heads off until the answer changes,
+    then ask for the layers × heads table of effects."""
+    depth = last_layer(page)
+    for n, head in enumerate(FLIP_HEADS, start=1):
+        page.locator(f"#heads-gallery figure[data-head='{depth}.{head}']").click()
+        page.wait_for_function(
+            "n => JSON.parse(document.querySelector('#heads-gallery [data-ablated]')?.dataset.ablated || '{}')"
+            ".heads?.length === n", arg=n)
+    scroll_to(page, "#tabs")
+    camera.shoot("heads-off")
+    page.locator("#heads-gallery .vg-effects-button").click()
+    page.wait_for_function("() => document.querySelector('#heads-gallery [data-effects]')")
+    scroll_to(page, "#heads-gallery .vg-effects")
+    camera.shoot("head-effects")
+    for head in FLIP_HEADS:  # back on, for the steps after
+        page.locator(f"#heads-gallery figure[data-head='{depth}.{head}']").click()
+    page.wait_for_function("() => !document.querySelector('#heads-gallery [data-ablated]')"
+                           " || !JSON.parse(document.querySelector('#heads-gallery [data-ablated]').dataset.ablated"
+                           " || '{}').heads?.length")
+    camera.settle()
 
 
 TOUR_STEP = """k => document.querySelector('#tour-progress [data-step]')?.dataset.step === k"""
