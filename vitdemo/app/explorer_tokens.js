@@ -107,6 +107,7 @@ function tokenViews({ element, set, tr, luts }) {
     const at = shown && modelTile(event);
     parts.hover.textContent = at ? tr("explorer.tokens.model_hover", { layer: at[0] + 1, head: at[1] + 1 }) : "";
   });
+  parts.modelCanvas.addEventListener("mouseleave", () => { parts.hover.textContent = ""; });
   parts.modelCanvas.addEventListener("click", (event) => {
     const at = shown && modelTile(event);
     if (!at) return;
@@ -207,6 +208,7 @@ function tokenViews({ element, set, tr, luts }) {
       percent: percent(m.rows[i][j]), score: score.toFixed(2) });
     parts.matrixCanvas.dataset.hover = JSON.stringify([i, j, m.rows[i][j]]);
   });
+  parts.matrixCanvas.addEventListener("mouseleave", () => { parts.hover.textContent = ""; });
   parts.matrixCanvas.addEventListener("click", (event) => {
     const at = matrixCell(event);
     if (at) set({ token: at[0] });
