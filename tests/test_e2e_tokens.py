@@ -99,6 +99,8 @@ def test_model_view_and_token_matrix_in_the_page(new_page, shots, width, height,
     canvas.hover(position=point)
     assert words["tile"] in page.locator("#explorer .vx-hover").inner_text()
     page.screenshot(path=str(shots / f"tokens_model_{width}_{locale}.png"), full_page=False)
+    page.mouse.move(0, 0)  # off the canvas: the readout goes (it stayed on the map view)
+    assert page.locator("#explorer .vx-hover").inner_text() == ""
     view = click_and_paint(page, canvas, position=point)
     assert view["mode"] == "map" and view["layer"] == 3 and view["head"] == 2, view  # data-view counts from 1
     assert page.locator("#explorer-layer input").input_value() == "3"
@@ -121,6 +123,8 @@ def test_model_view_and_token_matrix_in_the_page(new_page, shots, width, height,
     assert percent(attention[0, 5]) in hover and fixed(scores[0, 5], 2) in hover, hover
     i, j, p = json.loads(cells.get_attribute("data-hover"))
     assert (i, j) == (0, 5) and abs(p - attention[0, 5]) < 1e-9
+    page.mouse.move(0, 0)
+    assert page.locator("#explorer .vx-hover").inner_text() == ""
 
     # Click the row of patch 8 (row 2, col 2; index 8, the class token being index 0, as view.query counts):
     # its scores and probabilities, the keys it attends to most first, and its row over the image.

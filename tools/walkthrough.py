@@ -151,9 +151,9 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
 
     sizes = three_sizes(patch_options(page))
     for size in sizes:
-        click_option(page, "patch-size", size)
+        new_grid(page, size)
         camera.shoot(f"patch-grid-{size}px")
-    click_option(page, "patch-size", sizes[len(sizes) // 2])  # the methods on a mid-size grid
+    new_grid(page, sizes[len(sizes) // 2])  # the methods on a mid-size grid
 
     for method in ("attention", "rollout", "relevance"):
         pick_method(page, method)
@@ -182,6 +182,19 @@ def walk(page: Any, camera: Camera, image: Path) -> None:
 
     guided_tour(page, camera)
     registers_side_by_side(page, camera)
+
+
+def painted_at(page: Any) -> float:
+    """The explorer's data-painted: when it last painted (the page's clock)."""
+    return float(page.locator("#explorer").get_attribute("data-painted") or 0)
+
+
+def new_grid(page: Any, size: str) -> None:
+    """Pick the patch size and wait for the explorer to paint its grid: Gradio's progress goes away when the
+    answer arrives, a moment before the explorer has decoded and painted it."""
+    click_option(page, "patch-size", size)
+    page.wait_for_function("p => JSON.parse(document.querySelector('#explorer').dataset.view || '{}').patch_size"
+                           " === p", arg=int(size), timeout=TIMEOUT_MS)
 
 
 def upload(page: Any, image: Path) -> None:
@@ -219,7 +232,7 @@ def sketchpad(page: Any, camera: Camera) -> None:
     box = canvas.bounding_box()
     side = 0.7 * min(box["width"], box["height"])  # well inside the paper the pad shows
     left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
-    before = float(page.locator("#explorer").get_attribute("data-painted") or 0)
+    before = painted_at(page)
     page.mouse.move(left + CIRCLE[0][0] * side, top + CIRCLE[0][1] * side)
     page.mouse.down()
     for u, v in CIRCLE[1:]:
