@@ -249,7 +249,10 @@ def logit_lens(page: Any, camera: Camera) -> None:
     pick_method(page, "logit-lens")
     depth = last_layer(page)
     set_layer(page, (depth + 1) // 2)
+    camera.settle()
+    scroll_to(page, "#explorer")  # the lens's top-3 and legend sit under the map
     camera.shoot("logit-lens")
+    page.evaluate("window.scrollTo(0, 0)")
     set_layer(page, depth)
 
 
