@@ -197,8 +197,16 @@ def new_grid(page: Any, size: str) -> None:
                            " === p", arg=int(size), timeout=TIMEOUT_MS)
 
 
+def remove_image_button() -> str:
+    """The image input's clear button, whichever language the page speaks (Gradio's labels are translated)."""
+    from vitdemo.app.i18n import CHINESE, ENGLISH, text
+
+    labels = dict.fromkeys(text("explorer.gradio.remove_image", lang) for lang in (ENGLISH, CHINESE))
+    return ", ".join(f"#input-image button[aria-label='{label}']" for label in labels)
+
+
 def upload(page: Any, image: Path) -> None:
-    page.locator("#input-image button[aria-label='Remove Image']").first.click()
+    page.locator(remove_image_button()).first.click()
     page.locator("#input-image input[type=file]").set_input_files(str(image))
 
 
@@ -356,8 +364,7 @@ def registers_side_by_side(page: Any, camera: Camera) -> None:
     page.locator("#model input").click()
     page.get_by_role("option", name=main.title).first.click()
     page.wait_for_function("t => window.vitdemo.decoded?.payload.title === t", arg=main.title, timeout=600_000)
-    page.locator("#input-image button[aria-label='Remove Image']").first.click()
-    page.locator("#input-image input[type=file]").set_input_files(str(PHOTO))
+    upload(page, PHOTO)
     camera.settle()
     page.locator("#tab-models-button").click()
     page.wait_for_function("t => (document.querySelector('#models-compare')?.dataset.views || '').includes(t)",
