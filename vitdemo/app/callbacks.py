@@ -137,9 +137,13 @@ def refused_before(values: Values) -> bool:
 class Handlers:
     """The event functions, bound to one `Engine`."""
 
-    def __init__(self, engine: Engine, settle: Callable[[], str] | None = None):
+    def __init__(self, engine: Engine, settle: Callable[[], str] | None = None,
+                 as_sent: Callable[[str], str] = str):
         self.engine = engine
         self.settle = settle  # on page load: the model to show (the hub model, once the probe found the hub)
+        # An example's path as the image box will send it back (ui.py: Gradio's cached copy), so the image's
+        # change that follows an example click finds its analysis shown and sends nothing again.
+        self.as_sent = as_sent
 
     # -- the one event that answers for image, model, patch size and view ---------------------------------
 
@@ -152,10 +156,13 @@ class Handlers:
         `values["source"]` remembers which (image, model, patch size, keep aspect) the shown `key` answers, so
         a repeated trigger (Gradio fires `change` twice per upload) neither decodes nor sends anything again.
         `trigger` names the control that fired ("page" for the page load, which may switch to the hub model
-        the app was waiting for). The key shown is granted to `session`, the page's session hash: the
-        explorer's server functions answer that session for it (grants.py).
+        the app was waiting for; "example_table" for an example click, which puts the example in the image
+        box in this same event: `_example`). The key shown is granted to `session`, the page's session hash:
+        the explorer's server functions answer that session for it (grants.py).
         """
         values, out = self._model_for(values, trigger, progress, lang)
+        if trigger == "example_table":
+            values, out = self._example(values, out)
         if values["image"] is None:
             return {**out, **cleared(lang)}
         if refused_before(values):
@@ -167,8 +174,8 @@ class Handlers:
             warn(localized_error(exc, lang), lang)
             return {**out, **cleared(lang), "source": source}  # no key: `source` names the refused upload
         self.engine.grants.grant(session, result.key)
-        if tuple(result.key) == tuple(values["key"] or ()) and not out:
-            return {"source": source}
+        if tuple(result.key) == tuple(values["key"] or ()) and set(out) <= {"image"}:
+            return {**out, "source": source}  # shown already (the example on screen clicked again, say)
         from ..explain.payload import explorer_payload
 
         analysis = result.analysis
@@ -198,6 +205,21 @@ class Handlers:
             # a new model, or the page's first answer: its own patch size, and its prompts in the page's language
             values = {**values, "patch": out["patch"]["value"], "prompts": out["prompts"]["value"]}
         return {**values, "model": active, "active_model": active}, out
+
+    def _example(self, values: Values, out: Values) -> tuple[Values, Values]:
+        """(the controls with the clicked example as the image, the outputs with it for the image box).
+
+        One event for the click, not `gr.Examples`' two (load the picture, then its image's change asks for
+        the analysis): BENCHMARKS §15. The table's value is the index of the example clicked in the set of
+        the model that runs (`example_sets`), which the table shows."""
+        files = example_sets.example_files(self.engine.entry(values["active_model"]))
+        index = values.get("example_table")
+        if not isinstance(index, int) or not 0 <= index < len(files):
+            raise UserError(Message("messages.example_gone"))
+        image = self.as_sent(files[index])
+        if image == values["image"]:  # in the box already (the image's change that this event's output fires
+            return values, out        # reaches the page's one event as the click again: Gradio keeps the trigger)
+        return {**values, "image": image}, {**out, "image": image}
 
     def _analysed(self, values: Values, source: list[Any]) -> tuple[Analysed, Image.Image | None]:
         """The analysis the controls name, and the decoded image (None when it was not decoded): from the

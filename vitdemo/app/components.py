@@ -133,9 +133,12 @@ def admit_upload(payload: Any) -> Any:
 
 
 def example_index(count: int) -> Check:
-    """A check for an examples table's click: the index of one of its `count` samples (Gradio's own code fails
-    on anything else with a traceback, None included)."""
-    def check(value: Any) -> int:
+    """A check for an examples table's value: None (no example clicked yet: every other control's event sends
+    it too) or the index of one of its `count` samples (Gradio's own code fails on anything else with a
+    traceback)."""
+    def check(value: Any) -> int | None:
+        if value is None:
+            return None
         try:
             return whole(value, "example", 0, count - 1)
         except UserError as exc:

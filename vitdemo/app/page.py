@@ -46,8 +46,7 @@ class Page:
     figure_view: gr.Textbox  # #figure-view (hidden: the view the page sends)
     figure_file: gr.File  # #figure-file (hidden: the figure it downloads)
     labels: gr.Label  # #labels
-    examples: gr.helpers.Examples  # #examples (`gr.Examples` is a function that makes one)
-    example_table: gr.Dataset  # #examples again: the table of `examples`, whose pictures follow the model
+    example_table: gr.Dataset  # #examples: the example pictures, which follow the model
     # tabs
     tabs: gr.Tabs  # #tabs
     tab_heads: gr.Tab  # #tab-heads

@@ -159,7 +159,10 @@ def bind(fn: Callable[..., dict[str, Any]], page: Page, inputs: Iterable[str], o
     names = {page.component(name): name for name in inputs}
     outs = tuple(outputs)
     components = page.components(outs)
-    every = {component: name for name, component in page.items()}
+    # A component an event has updated reaches the handler as the session's copy of it: Gradio rebuilds it
+    # from its constructor's arguments, so it keeps its elem_id but has an id and identity of its own.
+    every = {**{component._id: name for name, component in page.items()},
+             **{component.elem_id: name for name, component in page.items() if component.elem_id}}
 
     def call(data: dict[Any, Any], **more: Any) -> dict[Any, Any]:
         values = {names[component]: value for component, value in data.items()}
@@ -179,7 +182,7 @@ def bind(fn: Callable[..., dict[str, Any]], page: Page, inputs: Iterable[str], o
         def run(data: dict[Any, Any], evt: gr.EventData, request: gr.Request,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[Any, Any]:  # noqa: B008 (Gradio's API)
             target = getattr(evt, "target", None)  # None for the page load: Gradio names no component for it
-            trigger = "page" if target is None or isinstance(target, gr.Blocks) else every.get(target)
+            trigger = "page" if target is None or isinstance(target, gr.Blocks) else every.get(target.elem_id or target._id)
             return call(data, trigger=trigger, progress=progress, lang=language(request),
                         session=request.session_hash or "")
     else:
@@ -222,8 +225,7 @@ def _layout(engine: Engine, config: ViTConfig, store: PictureStore) -> Page:
                     ui.update(figure_download.controls())  # "Download figure": the view on screen
                 with gr.Column(scale=1, min_width=200, elem_id="beside"):  # the top-5, then the examples
                     ui["labels"] = gr.Label(num_top_classes=5, label=t("page.top5"), elem_id=TOP5)
-                    ui["examples"] = _examples(ui["image"], engine)
-                    ui["example_table"] = ui["examples"].dataset
+                    ui["example_table"] = _examples(ui["image"], engine)
     _tabs(ui, engine, config, store)
     ui["key"] = gr.State(None)  # the AnalysisKey of the analysis shown
     ui["source"] = gr.State(None)  # the (image, model, patch size, keep aspect) that key answers
@@ -240,15 +242,16 @@ def _image_input(engine: Engine) -> gr.Image:
                         placeholder=t("page.image_placeholder", accepted=ACCEPTED_DESCRIPTION))
 
 
-def _examples(image: gr.Image, engine: Engine) -> gr.helpers.Examples:
-    """Clicking one sets the input image, whose change runs the (cached per image) analysis: examples are
-    thereby cached lazily, on first use, for every later visitor. Which pictures it offers follows the model
-    (`example_sets`; a model switch sends the new set: `callbacks.examples_for`)."""
+def _examples(image: gr.Image, engine: Engine) -> gr.Dataset:
+    """The examples table: the pictures that fit the model (`example_sets`; a model switch sends the new set:
+    `callbacks.examples_for`). A bare `gr.Dataset`, not `gr.Examples`: that one loads the picture into the image
+    box in an event of its own, and only the image's change then asks for the analysis (two round trips before
+    any work, BENCHMARKS §15); here one event does both (`Handlers.example`, wired in `_wire`)."""
     samples = [[path] for path in example_sets.example_files(engine.entry())]
-    examples = gr.Examples(samples, [image], label=t("page.examples"), examples_per_page=example_sets.MOST_EXAMPLES,
-                           elem_id="examples")
-    check_first(examples.dataset, example_index(example_sets.MOST_EXAMPLES))
-    return examples
+    table = gr.Dataset(components=[image], samples=samples, type="index", label=t("page.examples"),
+                       samples_per_page=example_sets.MOST_EXAMPLES, elem_id="examples")
+    check_first(table, example_index(example_sets.MOST_EXAMPLES))
+    return table
 
 
 def _tabs(ui: dict[str, Any], engine: Engine, config: ViTConfig, store: PictureStore) -> None:
@@ -304,7 +307,8 @@ def _wire_model(demo: gr.Blocks, page: Page, handlers: Handlers, engine: Engine,
 
     1. The one event that answers for every control that needs the server (see callbacks.py): the model
        (`.select`: the dropdown fires `input` again when a failed switch puts the old value back), the
-       image's change (upload, paste, webcam, example, clear), the patch size, keep-aspect and the page load.
+       image's change (upload, paste, webcam, drawing, clear), an example click (which sets the image in the
+       same event: one round trip, BENCHMARKS §15), the patch size, keep-aspect and the page load.
        It loads the model, refits every model-dependent control (#model-info too, once a download ended) and
        analyses the image; then, only when a tab the server draws is open, one event redraws it
        (after_analysis.py: a stroke on the sketchpad costs one request, not five).
@@ -313,10 +317,12 @@ def _wire_model(demo: gr.Blocks, page: Page, handlers: Handlers, engine: Engine,
     """
     controls = SOURCE_CONTROLS + STATES
     handlers.settle = lambda: _settled(engine, probe)
+    handlers.as_sent = page.image.move_resource_to_block_cache  # an example's path, as the image box sends it
     after = after_analysis.AfterAnalysis(handlers, engine)
     triggers = [page.image.change, page.model.select, page.patch.input, page.keep_aspect.input, page.prompts.submit,
-                page.prompts.blur, demo.load]
-    gr.on(triggers, *bind(after.update, page, controls, UPDATE_OUTPUTS + ("model_info", "followup"), extra="update"),
+                page.prompts.blur, page.example_table.click, demo.load]
+    gr.on(triggers, *bind(after.update, page, controls + ("example_table",),
+                          UPDATE_OUTPUTS + ("model_info", "followup", "image"), extra="update"),
           trigger_mode="always_last", show_progress="minimal", api_name="ui_update",
           show_progress_on=[page.explorer, page.labels], **hidden)
     page.followup.change(*bind(after.redraw, page, REDRAW_INPUTS, REDRAW_OUTPUTS, extra="session"),
