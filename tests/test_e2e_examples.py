@@ -8,9 +8,11 @@ phone), the top-1 the model gives that drawing, and hiding a patch. Needs /usr/b
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.browser import MARKS, stamp, wait_painted
+from tests.browser import MARKS, painted, settle, stamp, wait_painted
 from vitdemo.app.cache import AnalysisKey
 
 pytestmark = MARKS
@@ -87,4 +89,39 @@ def test_examples_first_screen_results_in_view_and_click_to_hide_in_the_top5(new
     page.evaluate(CLICK_MAP, [1, 2])  # the patch back: the model's own top-5 again
     page.wait_for_function("() => !document.querySelector('#labels .vx-top-without')")
     assert page.locator("#labels [data-testid=label-output-value]").inner_text().strip() == "heart"
+    assert page.errors == []
+
+
+COUNT_PAINTS = """() => { window.paints = 0; new MutationObserver(() => window.paints++).observe(
+    document.querySelector('#explorer'), {attributes: true, attributeFilter: ['data-painted']}); }"""
+
+
+def test_an_example_click_is_one_event_that_sets_the_picture_and_paints_once(new_page, app):
+    """BENCHMARKS §15 (first paint after an example click): the click's first request is the page's one update
+    event, fired by the examples table with the example's index, which sets the picture and sends the analysis
+    in the same answer. The slow path it replaced (gr.Examples: `/run/predict` to load the picture, then the
+    image's change queues the update) fails the first assertion; a second analysis sent (the image's change
+    repainting) fails the last."""
+    config = app.config
+    update = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "ui_update")
+    table = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "examples")
+    page = new_page(1280, 800)
+    sent: list[tuple[str, dict]] = []
+    page.on("request", lambda r: sent.append((r.url.split("?")[0].rsplit("/gradio_api/", 1)[-1],
+                                              json.loads(r.post_data or "{}"))) if r.method == "POST" else None)
+    page.evaluate(COUNT_PAINTS)
+    before = stamp(page)
+    page.locator("#examples .gallery-item").nth(SHAPES.index("shape_heart.png")).click()
+    wait_painted(page, before)
+    settle(page)
+
+    path, body = sent[0]
+    assert (path, body.get("fn_index"), body.get("trigger_id")) == ("queue/join", update, table), sent[0]
+    assert SHAPES.index("shape_heart.png") in body["data"], "the click sends the example's index"
+    assert not [p for p, _ in sent if p.startswith("run/")], "no event outside the queue (gr.Examples' load)"
+    updates = [b for p, b in sent if b.get("fn_index") == update]
+    assert len(updates) <= 2, "the click, then at most the image's change (which finds its analysis shown)"
+    assert page.evaluate("() => window.paints") == 1, "the analysis is sent and painted once"
+    assert page.locator("#input-image img").get_attribute("src").endswith("/shape_heart.png")
+    assert painted(page) and page.evaluate("() => window.vitdemo.decoded.payload.top[0][0]") == "heart"
     assert page.errors == []

@@ -21,14 +21,6 @@
     if (result && result.error) throw new Error(result.error);
     return result;
   }
-  async function stack(packed, levels) {
-    answer(packed);
-    const raw = await inflate(packed.q);
-    const q = levels === 255 ? raw : new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
-    const max = typeof packed.max === "number" ? new Float32Array([packed.max])
-      : new Float32Array((await inflate(packed.max)).buffer);
-    return { q, max, levels };
-  }
   function picture(src) {
     return new Promise((resolve, reject) => {
       const img = new Image();
@@ -38,30 +30,44 @@
     });
   }
 
-  // Decode a payload once: its arrays, and the upscaled view's pixels every paint starts from.
+  // Decode a payload once: its arrays, and the upscaled view's pixels every paint starts from. The picture
+  // and every array are decoded at once, not one after another: each inflate is a stream that yields to
+  // the page, which after a new analysis has Gradio's follow-up events to run too (BENCHMARKS §15).
   async function decode(payload) {
     const [w, h] = payload.size, s = payload.scale;
-    const img = await picture(payload.image);
+    const entries = (o) => Object.entries(o || {});
+    const maps = {}, classes = {};  // classes: {method: {class label: stack}}, a class method's maps per class
+    for (const { name } of payload.schema.methods) classes[name] = {};
+    for (const [method] of entries(payload.maps)) maps[method] = null;  // keys in the bundle's order
+    const [img, patches, lenses, logit] = await Promise.all([
+      picture(payload.image),
+      payload.patches ? stack(payload.patches, 255) : null,
+      payload.lenses ? decodeLenses(payload.lenses) : null,
+      window.vitdemo.lens.decode(payload.logit_lens, payload.depth),  // explorer_lens.js
+      ...entries(payload.maps).map(async ([method, packed]) => { maps[method] = await stack(packed, 65535); }),
+      ...entries(payload.classes).flatMap(([method, targets]) => entries(targets).map(async ([target, packed]) => {
+        classes[method][target] = await stack(packed, 65535);
+      })),
+    ]);
     const canvas = document.createElement("canvas");
     canvas.width = w * s; canvas.height = h * s;
     const ctx = canvas.getContext("2d");
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(img, 0, 0, w * s, h * s);
-    const maps = {}, classes = {};  // classes: {method: {class label: stack}}, a class method's maps per class
-    for (const [method, packed] of Object.entries(payload.maps)) maps[method] = await stack(packed, 65535);
-    for (const { name } of payload.schema.methods) classes[name] = {};
-    for (const [method, targets] of Object.entries(payload.classes || {})) {
-      for (const [target, packed] of Object.entries(targets)) classes[method][target] = await stack(packed, 65535);
-    }
-    const patches = payload.patches ? await stack(payload.patches, 255) : null;
-    const lenses = payload.lenses ? await decodeLenses(payload.lenses) : null;
-    const logit = await window.vitdemo.lens.decode(payload.logit_lens, payload.depth);  // explorer_lens.js
     return { payload, base: ctx.getImageData(0, 0, w * s, h * s), maps, classes, patches, lenses, logit, rows: {} };
   }
   async function decodeLenses(l) {
-    return { norms: new Float32Array((await inflate(l.norms)).buffer), outliers: l.outliers,
-             prefix: l.prefix ? await stack(l.prefix, 65535) : null, rgb: await inflate(l.rgb),
-             foreground: await inflate(l.foreground), similarity: l.similarity ? await stack(l.similarity, 255) : null };
+    const [norms, prefix, rgb, foreground, similarity] = await Promise.all([inflate(l.norms),
+      l.prefix ? stack(l.prefix, 65535) : null, inflate(l.rgb), inflate(l.foreground),
+      l.similarity ? stack(l.similarity, 255) : null]);
+    return { norms: new Float32Array(norms.buffer), outliers: l.outliers, prefix, rgb, foreground, similarity };
+  }
+  async function stack(packed, levels) {
+    answer(packed);
+    const [raw, max] = await Promise.all([inflate(packed.q),
+      typeof packed.max === "number" ? null : inflate(packed.max)]);
+    const q = levels === 255 ? raw : new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+    return { q, max: max ? new Float32Array(max.buffer) : new Float32Array([packed.max]), levels };
   }
 
   // The map a view asks for, as {values: Float32Array in [0, 1] (map / its max), peak: the max}, or null

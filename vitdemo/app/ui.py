@@ -182,7 +182,8 @@ def bind(fn: Callable[..., dict[str, Any]], page: Page, inputs: Iterable[str], o
         def run(data: dict[Any, Any], evt: gr.EventData, request: gr.Request,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[Any, Any]:  # noqa: B008 (Gradio's API)
             target = getattr(evt, "target", None)  # None for the page load: Gradio names no component for it
-            trigger = "page" if target is None or isinstance(target, gr.Blocks) else every.get(target.elem_id or target._id)
+            page_load = target is None or isinstance(target, gr.Blocks)
+            trigger = "page" if page_load else every.get(target.elem_id or target._id)
             return call(data, trigger=trigger, progress=progress, lang=language(request),
                         session=request.session_hash or "")
     else:
