@@ -88,3 +88,21 @@ def test_the_update_event_sends_the_examples_of_the_model_it_switches_to(hf_vit)
     again = handlers.update({**values, "model": "bundled", "active_model": "bundled", "key": switched["key"],
                              "source": switched["source"]}, trigger="image")
     assert "example_table" not in again, "the set is sent when the model changes, not with every analysis"
+
+
+@pytest.mark.slow
+def test_the_warmer_analyses_the_models_examples_once_and_only_while_the_cache_is_under_half_full():
+    from vitdemo.app.cache import AnalysisCache, AnalysisKey
+
+    engine = Engine(choose_startup("bundled"))
+    entry, native = engine.entry("bundled"), engine.model("bundled").config.patch_size
+    warmer = example_sets.Warmer(engine)
+    warmer.warm(entry).join()
+    for name in DRAWN_AS:  # the keys a click on each example asks for: the page's default patch size, no aspect
+        key = AnalysisKey(engine.digest(engine.decode(str(EXAMPLES / name))), "bundled", native, False)
+        assert engine.cached(key) is not None, name
+    assert warmer.warm(entry) is None, "each model once"
+
+    small = Engine(choose_startup("bundled"), cache=AnalysisCache(max_items=4))
+    example_sets.Warmer(small).warm(small.entry("bundled")).join()
+    assert len(small.cache) == 2, "stops once the cache holds half its count: a visitor's analyses stay"

@@ -37,19 +37,24 @@ def serve(demo: Any, **launch_kwargs: Any) -> None:
     does not include them. Before the launch, files earlier instances left in the upload folder (older than
     the cache age) are removed; at the end, however it comes (Ctrl-C, or a SIGTERM that `app.py` turns into
     `SystemExit`), the server is closed, which deletes the files this instance made, and so is its picture
-    folder (see `disk.py`).
+    folder (see `disk.py`). Once a model has loaded (the default one now, any other when a visitor picks it),
+    its example pictures are analysed in the background (`example_sets.Warmer`), so a first click on one is
+    answered from the cache.
     """
     from pathlib import Path
 
     from gradio.utils import get_upload_folder
 
     from ..settings import settings
+    from . import example_sets
     from .disk import kept_files, remove_leftovers
 
     remove_leftovers(Path(get_upload_folder()), settings().cache_seconds, keep=kept_files(demo))
     try:
         demo.launch(prevent_thread_lock=True, **{**launch_options(), **launch_kwargs})
-        demo.vitdemo_engine.warm_up()
+        engine = demo.vitdemo_engine
+        demo.vitdemo_handlers.warmer = example_sets.Warmer(engine)
+        demo.vitdemo_handlers.warmer.warm(engine.entry(), after=engine.warm_up())
         demo.block_thread()
     finally:
         demo.close()

@@ -94,6 +94,11 @@ class AnalysisCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def nbytes(self) -> int:
+        """What the stored analyses hold now, measured."""
+        with self._lock:
+            return sum(self.sizeof(v) for v in self._items.values())
+
     def _shrink(self) -> None:
         """Drop the oldest entries until both bounds hold; the newest always stays, however big."""
         while len(self._items) > self.max_items:

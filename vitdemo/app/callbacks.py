@@ -144,6 +144,9 @@ class Handlers:
         # An example's path as the image box will send it back (ui.py: Gradio's cached copy), so the image's
         # change that follows an example click finds its analysis shown and sends nothing again.
         self.as_sent = as_sent
+        # Analyses each model's examples in the background once it has loaded (the served app sets it:
+        # `vitdemo.app.serve`; tests and benchmarks leave it off, so they count every forward themselves).
+        self.warmer: example_sets.Warmer | None = None
 
     # -- the one event that answers for image, model, patch size and view ---------------------------------
 
@@ -250,6 +253,8 @@ class Handlers:
             warn(localized_error(exc, lang), lang)
             return {"model": gr.update(value=active)}
         self.engine.adopt_pending(entry.key)
+        if self.warmer is not None:
+            self.warmer.warm(entry)
         # the choices again, in the reader's language, and with the sizes of what is now downloaded
         return {"model": gr.update(value=entry.key, choices=model_choices(self.engine, lang)),
                 "active_model": entry.key, "status": self.status(entry.key, lang),

@@ -13,11 +13,19 @@ its config.json), so the page can show the right examples while the model itself
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..data.geometry import SHAPE_LABELS
 from ..settings import EXAMPLES_DIR
 from .models import ModelEntry, peek_labels
+
+if TYPE_CHECKING:
+    from .service import Engine
+
+logger = logging.getLogger(__name__)
 
 SHAPES = "shapes"
 PHOTOS = "photos"
@@ -55,3 +63,48 @@ def kind_of(entry: ModelEntry) -> str:
 def example_files(entry: ModelEntry) -> list[str]:
     """The paths of the example pictures for the model `entry` names, as the examples table takes them."""
     return [str(EXAMPLES_DIR / name) for name in EXAMPLE_SETS[kind_of(entry)].files]
+
+
+class Warmer:
+    """Analyses a model's examples in the background once it has loaded, so the first visitor to click one
+    gets a cached analysis too (BENCHMARKS §15): a forward is most of a click on a large model.
+
+    Never in a visitor's way: one example at a time, each in a slot of the engine's gate like any model work
+    (a visitor's request waits at most for one forward), and only while the analysis cache is less than half
+    full (by count and by bytes), so the examples never push a visitor's analyses out. Each model is warmed
+    once per app instance (`warm` after that does nothing)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._done: set[str] = set()
+        self._lock = threading.Lock()
+
+    def warm(self, entry: ModelEntry, after: threading.Thread | None = None) -> threading.Thread | None:
+        """Start warming `entry`'s examples (once `after`, the model's loading, has ended); → the thread, or
+        None when this model was warmed already."""
+        with self._lock:
+            if entry.key in self._done:
+                return None
+            self._done.add(entry.key)
+        thread = threading.Thread(target=self._run, args=(entry, after), name=f"warm-examples-{entry.key}",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def _run(self, entry: ModelEntry, after: threading.Thread | None) -> None:
+        if after is not None:
+            after.join()
+        engine = self.engine
+        for path in example_files(entry):
+            if not self._room():
+                return
+            try:
+                with engine.gate.slot():
+                    engine.analysis(engine.decode(path), entry.key)
+            except Exception:  # a visitor's click says it again, to the visitor
+                logger.exception("warming the example %s for %s failed", path, entry.key)
+                return
+
+    def _room(self) -> bool:
+        cache = self.engine.cache
+        return len(cache) < cache.max_items / 2 and cache.nbytes() < cache.max_bytes / 2

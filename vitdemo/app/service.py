@@ -95,7 +95,7 @@ class Engine:
         if startup.pending:
             self.entries[startup.pending.key] = startup.pending
         self.default_key = startup.entry.key
-        self.cache = cache or AnalysisCache()
+        self.cache = cache if cache is not None else AnalysisCache()  # an empty one is falsy
         self.pool = pool or ModelPool()
         self.pool.on_evict = self.cache.drop_model
         _POOLS[id(self.pool)] = self.pool

@@ -119,6 +119,7 @@ def build_app(model: str | None = None, engine: Engine | None = None) -> gr.Bloc
     gate_queued_events(demo, engine.gate, MODEL_GROUP)  # one limit for them and the explorer's server functions
     demo.vitdemo_engine = engine  # tests and benchmarks reach the cache through it
     demo.vitdemo_page = page  # and the components by name
+    demo.vitdemo_handlers = handlers  # `serve` turns on their warming of the examples
     demo.vitdemo_pictures = store
     return demo
 
