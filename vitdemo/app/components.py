@@ -205,6 +205,17 @@ def check_first(component: gr.components.Component, check: Check) -> None:
     _CHECKS[blocks][component._id] = check
 
 
+def _keep_own_preprocess(inputs: Sequence[Any], state: Any) -> None:
+    """An event that updates a component (a dict return leaves the outputs it does not name at `gr.skip()`)
+    makes Gradio rebuild it for the session from its constructor's arguments, without the preprocessing set
+    on the instance here (`upload_image`): the session's copy gets it back before Gradio preprocesses."""
+    blocks = getattr(getattr(state, "blocks_config", None), "blocks", {})
+    for block in inputs:
+        copy = blocks.get(getattr(block, "_id", None))
+        if copy is not None and copy is not block and "preprocess" in vars(block):
+            copy.preprocess = block.preprocess
+
+
 def _check_requests(blocks: gr.Blocks, checks: dict[int, Check]) -> None:
     """Wrap `blocks.preprocess_data`: for every event, count the values, run each input's check (its own, or
     `admit_files`), and turn whatever Gradio then fails on into one sentence without a traceback.
@@ -226,6 +237,7 @@ def _check_requests(blocks: gr.Blocks, checks: dict[int, Check]) -> None:
                                   names=names, count=len(inputs)))
         inputs = [checks.get(getattr(block, "_id", None), admit_files)(value)
                   for block, value in zip(block_fn.inputs, inputs)] + list(inputs[len(block_fn.inputs):])
+        _keep_own_preprocess(block_fn.inputs, state)
         try:
             return await original(block_fn, inputs, state, explicit_call)
         except gr.Error as exc:
