@@ -208,3 +208,23 @@ def test_the_figures_title_says_layer_with_a_space(analysis):
     assert headline(analysis, FigureView(method="attention", layer=5, head="mean")) == (
         f"Attention · layer 6 of {DEPTH} · mean of 4 heads")
     assert headline(analysis, FigureView(method="rollout", layer=2, head="mean")).startswith("Rollout · layers 1–3 of")
+
+
+def test_chinese_text_prints_through_a_cjk_font_where_one_is_installed():
+    """A Chinese prompt or class name in a figure: no "Glyph … missing" (empty boxes) once the fallback is on.
+    CI and the Space install fonts-wqy-zenhei (.ci/run, packages.txt); without a CJK font there is nothing to
+    check."""
+    import warnings
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from vitdemo.explain.fonts import with_cjk_fallback
+
+    if not with_cjk_fallback():
+        pytest.skip("no CJK font installed here")
+    figure = Figure(figsize=(2, 1))
+    figure.text(0.1, 0.5, "红色的汽车 · star 91%")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FigureCanvasAgg(figure).draw()

@@ -9,7 +9,8 @@ through the layers instead, one frame per layer.
 The pictures inside are `vitdemo.explain.render`'s (overlay, patch grid), the maps `Analysis`'s: this
 module only arranges them, so a figure shows exactly what the page and the API show. It uses
 matplotlib's object API with the Agg canvas (no pyplot, no global figure state), so a server may draw
-figures from several threads. The text is English: matplotlib ships no CJK font.
+figures from several threads. The text is English; Chinese prompts and names print through a CJK font where one
+is installed (fonts.py).
 
     from vitdemo.explain.figure import FigureView, save
     save(analysis, "star.pdf", FigureView(method="rollout", layer=2), title="vitdemo-bundled")
@@ -30,6 +31,7 @@ from PIL import Image
 from .. import methods, numbering
 from . import render
 from .analysis import Analysis
+from .fonts import with_cjk_fallback
 from .maps import Head
 
 FORMATS = ("png", "svg", "pdf", "gif")
@@ -183,6 +185,8 @@ def build(analysis: Analysis, view: FigureView | None = None, title: str = "") -
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
+    with_cjk_fallback()
+
     view = view or FigureView()
     current, by_layer = chosen_map(analysis, view), layer_maps(analysis, view)
     depth, chosen = analysis.depth, view.layer % analysis.depth
@@ -298,6 +302,8 @@ def animation_frames(analysis: Analysis, view: FigureView | None = None, title: 
     """One RGB frame per layer: the view's map at that layer over the image, titled with the layer."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    with_cjk_fallback()
 
     view = view or FigureView()
     pictures = [render.overlay(analysis, m, view.cmap, view.opacity, view.smooth) for m in layer_maps(analysis, view)]

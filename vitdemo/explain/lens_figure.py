@@ -21,6 +21,7 @@ from PIL import Image
 from . import render
 from .analysis import Analysis
 from .figure import CAPTION_CHARS, GIF_DPI, GIF_FRAME_MS, HIGHLIGHT, PNG_DPI, WIDTH_IN, _picture, format_of
+from .fonts import with_cjk_fallback
 from .lens import class_colours, class_picture, settled_layer
 
 SMALL_COLUMNS = 6
@@ -67,6 +68,8 @@ def build(analysis: Analysis, layer: int = -1, opacity: float = 0.6, title: str 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
+
+    with_cjk_fallback()
 
     lens, patch = analysis.logit_lens(), analysis.patch_lens()
     colours = class_colours(lens, patch)
@@ -150,6 +153,8 @@ def animation_bytes(analysis: Analysis, opacity: float = 0.6, title: str = "") -
     """The patches through the layers as a looping GIF, each frame titled with the class token's answer."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    with_cjk_fallback()
 
     lens, labels = analysis.logit_lens(), analysis.labels
     frames = []
