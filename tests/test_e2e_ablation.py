@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.browser import MARKS
+from tests.browser import MARKS, shown_name
 from vitdemo.app.cache import AnalysisKey
 from vitdemo.app.i18n import CHINESE, ENGLISH, text
 
@@ -47,11 +47,16 @@ def test_switching_a_head_off_changes_the_top5(new_page, app, shots, width, heig
     assert max(abs(a - b) for a, b in zip(sorted(expected, reverse=True)[:5], before)) > 1e-3  # the top-5 changed
     line = page.locator("#heads-gallery .vg-ablated").inner_text()
     assert line.startswith(text("explorer.ablation.without", lang, heads=f"{depth}.1, {depth}.3", top="")[:6])
+    assert all(shown_name(locale, label) in line for label, _ in shown["top"]), line  # names in the page's language
+    if locale.startswith("zh"):
+        assert not any(label in line for label, _ in shown["top"]), line
     assert page.locator(f"#heads-gallery figure[data-head='{depth}.1']").get_attribute("aria-pressed") == "true"
     page.locator("#heads-gallery .vg-effects-button").click()
     page.wait_for_function("() => document.querySelector('#heads-gallery [data-effects]')")
     effects = json.loads(page.locator("#heads-gallery [data-effects]").get_attribute("data-effects"))
     assert effects["target"] == analysis.top(1)[0][0]
+    effects_note = page.locator("#heads-gallery .vg-effects-note").inner_text()
+    assert f"“{shown_name(locale, effects['target'])}”" in effects_note, effects_note
     assert np.allclose(effects["effects"], analysis.head_effects(), atol=1e-6)
     assert page.locator("#heads-gallery .vg-effects tr").count() == depth + 1
     page.screenshot(path=str(shots / f"ablation-{width}-{lang[:2]}.png"), full_page=True)

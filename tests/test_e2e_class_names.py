@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import MARKS, stamp, wait_painted
+from tests.browser import MARKS, shown_name, stamp, wait_painted
 
 pytestmark = MARKS
 
-NAMES = {"zh-CN": {"circle": "圆", "square": "正方形", "triangle": "三角形", "star": "星形", "pentagon": "五边形",
-                   "cross": "十字", "ring": "圆环", "diamond": "菱形", "heart": "心形", "crescent": "月牙",
-                   "arrow": "箭头"}}
 CASES = {"zh-CN": {"width": 390, "height": 844, "relevance": "相关性"},
          "en-US": {"width": 1280, "height": 800, "relevance": "Relevance"}}
 
@@ -26,7 +23,7 @@ def test_class_names_follow_the_pages_language(new_page, shots, locale):
     case = CASES[locale]
     page = new_page(width=case["width"], height=case["height"], locale=locale)
     top = page.evaluate("window.vitdemo.decoded.payload.top.map(([label]) => label)")
-    named = [NAMES.get(locale, {}).get(label, label) for label in top]
+    named = [shown_name(locale, label) for label in top]
     assert top[0] == "star"  # the page opens on the star example
     assert named[0] in text_of(page, "#labels") and all(n in text_of(page, "#labels") for n in named)
     if locale == "zh-CN":

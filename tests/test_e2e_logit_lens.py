@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.browser import MARKS, STREAMS, stamp, wait_painted
+from tests.browser import MARKS, STREAMS, shown_name, stamp, wait_painted
 
 pytestmark = MARKS
 playwright = pytest.importorskip("playwright.sync_api")
@@ -43,8 +43,9 @@ def lens_of(page) -> dict:
     return json.loads(page.locator("#explorer").get_attribute("data-lens") or "{}")
 
 
-def check_layer(page, expected, layer: int) -> None:
-    """data-lens at `layer` (from 1) is the library's: top-3 of the class token, and each class's patch count."""
+def check_layer(page, expected, layer: int, locale: str = "en-US") -> None:
+    """data-lens at `layer` (from 1) is the library's: top-3 of the class token, and each class's patch count;
+    the legend names each class in the page's language (data-lens keeps the model's labels)."""
     view = json.loads(page.locator("#explorer").get_attribute("data-view"))
     lens, patches, labels = expected(view["patch_size"])
     shown = lens_of(page)
@@ -55,7 +56,9 @@ def check_layer(page, expected, layer: int) -> None:
     counts = Counter(labels[c] for c in patches.classes[layer - 1].ravel())
     assert dict(shown["legend"]) == dict(counts)
     legend = page.locator("#explorer .vx-legend")
-    assert legend.is_visible() and all(label in legend.inner_text() for label in counts)
+    assert legend.is_visible() and all(shown_name(locale, label) in legend.inner_text() for label in counts)
+    if locale.startswith("zh"):
+        assert not any(label in legend.inner_text() for label in counts), legend.inner_text()
 
 
 def check_colours(page, expected, layer: int) -> None:
@@ -96,17 +99,17 @@ def test_the_lens_follows_the_layer_slider_without_a_request(new_page, expected,
     view = wait_painted(page, before)
     assert view["method"] == "logit-lens"
     depth = int(page.locator("#explorer-layer input[type=range]").get_attribute("max"))
-    check_layer(page, expected, view["layer"])
+    check_layer(page, expected, view["layer"], locale)
     caption = page.locator("#explorer .vx-caption").inner_text()
     assert caption.startswith("Logit lens" if locale == "en-US" else "Logit 透镜")
-    assert all(label in caption for label, _ in lens_of(page)["top"])
+    assert all(shown_name(locale, label) in caption for label, _ in lens_of(page)["top"]), caption
     assert page.locator("#explorer-head select").is_disabled()  # the lens reads tokens, not heads
     page.locator("#explorer .vx").screenshot(path=str(shots / f"logit_lens_{width}_{locale}_layer{view['layer']}.png"))
     for layer in (1, depth // 2 or 1):
         before = stamp(page)
         page.locator("#explorer-layer input[type=range]").fill(str(layer))
         assert wait_painted(page, before)["layer"] == layer
-        check_layer(page, expected, layer)
+        check_layer(page, expected, layer, locale)
     page.locator("#explorer .vx").screenshot(path=str(shots / f"logit_lens_{width}_{locale}_layer{layer}.png"))
     check_colours(page, expected, layer)
     assert requests == []

@@ -45,14 +45,14 @@
   }
 
   function caption(d, view, tr, layer) {
-    const answers = top(d, view).map(([label, p]) => `${label} ${percent(p)}`).join(" · ");
+    const answers = top(d, view).map(([label, p]) => `${V.className(d.payload, label)} ${percent(p)}`).join(" · ");
     return tr("explorer.caption.logit_lens", { title: tr("explorer.title.logit-lens"), layer, top: answers });
   }
 
   // "patch (r, c) would answer: star 73%" for the hover line.
   function hover(d, view, at) {
     const lens = d.logit, i = (view.layer - 1) * lens.n + at;
-    return V.tr("explorer.lens_hover", { label: lens.labels[lens.classes[i]], percent: percent(lens.prob[i] / 255) });
+    return V.tr("explorer.lens_hover", { label: V.className(d.payload, lens.labels[lens.classes[i]]), percent: percent(lens.prob[i] / 255) });
   }
 
   // The legend under the caption (made once, beside it), shown for the lens only; and data-lens on the root.
@@ -70,7 +70,7 @@
     const swatch = (c) => `<i style="background: rgb(${lens.colours[c].join(",")})"></i>`;
     const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
     box.innerHTML = `<span class="vx-why">${esc(V.tr("explorer.lens_legend"))}</span> ` + rows.map(([c, count]) =>
-      `<span>${swatch(c)}${esc(lens.labels[c])} ×${count}</span>`).join(" ");
+      `<span>${swatch(c)}${esc(V.className(d.payload, lens.labels[c]))} ×${count}</span>`).join(" ");
     root.dataset.lens = JSON.stringify({ layer: view.layer, top: top(d, view),
                                          legend: rows.map(([c, count]) => [lens.labels[c], count]) });
   }

@@ -89,7 +89,7 @@ async function ablate(d) {
   }
   if (offFor !== d || JSON.stringify(asked) !== JSON.stringify(off)) return;  // a newer click answers
   const was = Object.fromEntries(d.payload.top);
-  const listed = top.map(([label, p]) => `${label} ${percent(p)}` +
+  const listed = top.map(([label, p]) => `${V.className(d.payload, label)} ${percent(p)}` +
     (label in was ? V.tr("explorer.was", { percent: percent(was[label]) }) : "")).join(" · ");
   ablated.textContent = V.tr("explorer.ablation.without", { heads: heads.join(", "), top: listed });
   element.dataset.ablated = JSON.stringify({ heads, top });
@@ -119,7 +119,7 @@ effectsButton.addEventListener("click", async () => {
 function drawEffects(d) {
   const rows = effects.effects, top = Math.max(1e-9, ...rows.flat().map(Math.abs));
   const ranked = rows.flatMap((row, l) => row.map((e, h) => [e, V.core.counted(l), V.core.counted(h)])).sort((a, b) => Math.abs(b[0]) - Math.abs(a[0]));
-  effectsNote.textContent = V.tr("explorer.ablation.effects", { label: effects.target }) + " " +
+  effectsNote.textContent = V.tr("explorer.ablation.effects", { label: V.className(d.payload, effects.target) }) + " " +
     V.tr("explorer.ablation.strongest", { heads: ranked.slice(0, 5).map(([e, l, h]) => `${l}.${h} (${e >= 0 ? "+" : ""}${e.toFixed(2)})`).join(", ") });
   const n = V.core.counted, head = `<tr><th>${V.tr("explorer.layer")}</th>` + rows[0].map((_, h) => `<th>${n(h)}</th>`).join("") + "</tr>";
   const body = rows.map((row, l) => `<tr><th>${n(l)}</th>` + row.map((e, h) => {
