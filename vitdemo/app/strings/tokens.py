@@ -17,7 +17,8 @@ EN = {
     "explorer.tokens.matrix_caption": "Attention of every token (rows: queries) to every token (columns: keys), "
                                       "layer {layer} of {depth}, head {head}, {count} tokens; each row scaled by its "
                                       "largest value. Click a row to see that token.",
-    "explorer.tokens.matrix_caption_fused": "The matrix is one head's: head {head} is shown (pick a head above). "
+    "explorer.tokens.matrix_caption_fused": "The matrix needs a single head, so it shows head {head} while "
+                                            "the head box combines heads (pick one head there to see another). "
                                             "Layer {layer} of {depth}, {count} tokens; rows are queries, columns keys, "
                                             "each row scaled by its largest value.",
     "explorer.tokens.legend_patches": "patches, row by row ({rows} × {cols}; rows in two greys)",
@@ -48,7 +49,8 @@ ZH = {
     "explorer.tokens.matrix_caption": "每个标记（行：查询）对每个标记（列：键）的注意力，"
                                       "第 {layer} 层（共 {depth} 层），第 {head} 个头，共 {count} 个标记；"
                                       "每行按其最大值缩放。点击一行查看该标记。",
-    "explorer.tokens.matrix_caption_fused": "矩阵只属于一个头：此处显示第 {head} 个头（请在上方选择头）。"
+    "explorer.tokens.matrix_caption_fused": "矩阵需要单个头，因此在头选项为多个头的合并时显示第 {head} 个头"
+                                            "（在上方选一个头可查看其他头）。"
                                             "第 {layer} 层（共 {depth} 层），共 {count} 个标记；行是查询，列是键，"
                                             "每行按其最大值缩放。",
     "explorer.tokens.legend_patches": "图像块，逐行排列（{rows} × {cols}；各行用两种灰色交替）",
