@@ -71,6 +71,15 @@ def test_top5_summary_and_bundle_in_the_readers_language_the_library_keeps_its_l
     assert bundle["name"].startswith("star_")
 
 
+def test_the_model_line_names_the_bundled_classes_in_the_readers_language():
+    from vitdemo.app.model_info import classifier_text
+    from vitdemo.app.models import Facts
+
+    facts = Facts(family="ViT", patch=(16,), tokens=("class",), classes=len(LABELS))
+    assert "圆, 正方形, 三角形, 星形, …" in classifier_text(facts, list(LABELS), i18n.CHINESE)
+    assert "circle, square, triangle, star, …" in classifier_text(facts, list(LABELS), i18n.ENGLISH)
+
+
 def call(app, endpoint: str, data: list, language: str | None) -> tuple[str, object]:
     """POST to /gradio_api/call/<endpoint> with (or without) an Accept-Language header, as a client would."""
     base, headers = app.local_url.rstrip("/"), ({"Accept-Language": language} if language else {})

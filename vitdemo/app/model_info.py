@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..class_names import shown_all
 from .i18n import ENGLISH, text
 from .models import BUNDLED, Facts, ModelEntry, hub_offline, is_cached, peek_config, peek_labels, title_of
 
@@ -91,7 +92,7 @@ def classifier_text(facts: Facts, labels: list[str] | None, lang: str) -> str:
     if not facts.classes:
         return text("models.info.no_classifier", lang)
     if labels and len(labels) <= MAX_LISTED_CLASSES:  # a handful: name the first few
-        named = ", ".join(labels[:LISTED]) + (", …" if len(labels) > LISTED else "")
+        named = ", ".join(shown_all(labels, lang)[:LISTED]) + (", …" if len(labels) > LISTED else "")
         return text("models.info.classes_listed", lang, count=facts.classes, labels=named)
     if not facts.classes_name:
         return text("models.info.classes_plain", lang, count=f"{facts.classes:,}")
