@@ -85,6 +85,7 @@ CSS = """
 @media (max-width: 640px) {
   #header {flex-direction: column; gap: 2px;}
   #header h1 {font-size: 1.05rem;}
+  #summary p {font-size: 0.72rem; line-height: 1.35;}  /* the map still on the first screen */
   #main-row {flex-direction: column;}
   #inputs {display: contents;}
   #inputs > * {order: 2;}
