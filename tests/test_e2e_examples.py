@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.browser import MARKS, painted, settle, stamp, wait_painted
+from tests.browser import MARKS, painted, settle, shown_name, stamp, wait_painted
 from vitdemo.app.cache import AnalysisKey
 
 pytestmark = MARKS
@@ -24,11 +24,6 @@ SHAPES = ["shape_star.png", "shape_heart.png", "drawn_circle.png", "shape_cresce
 FIRST_SCREEN = ("#input-image", "#examples", "#explorer .vx-grid", "#explorer .vx-map", "#labels")
 SCREENS = {"desktop-en": (1280, 800, "en-US"), "desktop-zh": (1280, 800, "zh-CN"), "phone-zh": (390, 844, "zh-CN")}
 WITHOUT_ONE = {"en-US": "Without 1 patch", "zh-CN": "去掉 1 个图像块后"}
-# The top-1 for the heart drawing as each page names it (issue 26 item 4: class names in the reader's language),
-# and the shapes' Chinese names copied by hand from vitdemo/data/geometry.py for the hidden-patch top-5.
-HEART = {"en-US": "heart", "zh-CN": "心形"}
-ZH = {"circle": "圆", "square": "正方形", "triangle": "三角形", "star": "星形", "pentagon": "五边形", "cross": "十字",
-      "ring": "圆环", "diamond": "菱形", "heart": "心形", "crescent": "月牙", "arrow": "箭头"}
 HIDE = {"en-US": "Click to hide patches", "zh-CN": "点击隐藏图像块"}
 CLICK_MAP = """([r, c]) => {
     const canvas = document.querySelector('#explorer .vx-map');
@@ -71,7 +66,7 @@ def test_examples_first_screen_results_in_view_and_click_to_hide_in_the_top5(new
                            arg=old_key)
     wait_painted(page, before)
     page.wait_for_function("h => document.querySelector('#labels [data-testid=label-output-value]')"
-                           "?.innerText.trim() === h", arg=HEART[locale])
+                           "?.innerText.trim() === h", arg=shown_name(locale, "heart"))
     assert in_view(page, "#explorer .vx-map") and in_view(page, "#labels"), "the new result painted out of view"
     page.screenshot(path=str(shots / f"examples-clicked-{screen}.png"))
 
@@ -83,7 +78,7 @@ def test_examples_first_screen_results_in_view_and_click_to_hide_in_the_top5(new
     page.wait_for_function("() => document.querySelectorAll('#labels .vx-top-without li').length === 5")
     assert panel.locator(".vx-tw-title").inner_text() == WITHOUT_ONE[locale]
     analysis = app.vitdemo_engine.cached(AnalysisKey(*page.evaluate("() => window.vitdemo.decoded.payload.key")))
-    expected = [label if locale == "en-US" else ZH[label] for label, _ in analysis.top_without([(1, 2)])]
+    expected = [shown_name(locale, label) for label, _ in analysis.top_without([(1, 2)])]
     assert panel.locator(".vx-tw-label").all_inner_texts() == expected
     assert not page.locator("#labels > .container").is_visible(), "the top-5 before hiding is covered"
     map_box, panel_box = (page.locator(s).bounding_box() for s in ("#explorer .vx-map", "#labels .vx-top-without"))
@@ -93,7 +88,7 @@ def test_examples_first_screen_results_in_view_and_click_to_hide_in_the_top5(new
     page.screenshot(path=str(shots / f"examples-hidden-{screen}.png"))
     page.evaluate(CLICK_MAP, [1, 2])  # the patch back: the model's own top-5 again
     page.wait_for_function("() => !document.querySelector('#labels .vx-top-without')")
-    assert page.locator("#labels [data-testid=label-output-value]").inner_text().strip() == HEART[locale]
+    assert page.locator("#labels [data-testid=label-output-value]").inner_text().strip() == shown_name(locale, "heart")
     assert page.errors == []
 
 
