@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,10 @@ def session_run(app: Any, work: Any) -> Any:
             await session.initialize()
             return await work(session)
 
-    return asyncio.run(go())
+    # A thread of its own: in the full suite Playwright's sync API keeps an event loop running on this thread,
+    # where asyncio.run refuses to start another.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, go()).result()
 
 
 def texts(result: Any) -> str:
