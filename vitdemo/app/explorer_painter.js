@@ -278,6 +278,6 @@
     return out;
   }
 
-  Object.assign(window.vitdemo, { bus, answer, inflate, decode, paintMap, paintGrid, patchAt, currentMap, lutsFrom,
+  Object.assign(window.vitdemo, { bus, answer, inflate, decode, paintMap, paintGrid, patchAt, currentMap, lutsFrom, baseCanvas,
                                   small, stack, view: null, decoded: null });
 })();

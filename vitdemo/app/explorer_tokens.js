@@ -56,14 +56,6 @@ function tokenViews({ element, set, tr, luts }) {
     ctx.putImageData(image, 0, 0);
     return canvas;
   }
-  function picture(d) {
-    if (!d.tokenPicture) {
-      d.tokenPicture = document.createElement("canvas");
-      d.tokenPicture.width = d.base.width; d.tokenPicture.height = d.base.height;
-      d.tokenPicture.getContext("2d").putImageData(d.base, 0, 0);
-    }
-    return d.tokenPicture;
-  }
   const boxWidth = (panel) => Math.max(200, Math.min(760, panel.clientWidth || element.clientWidth || 340));
 
   // -- the model view ----------------------------------------------------------------------------------------
@@ -81,7 +73,7 @@ function tokenViews({ element, set, tr, luts }) {
       heads.forEach((head, h) => {
         const x = left + h * (tile + gap);
         const map = V.currentMap(d, { ...view, method, layer, head, patch: null });
-        ctx.globalAlpha = 1; ctx.drawImage(picture(d), x, y, tile, tileHeight);
+        ctx.globalAlpha = 1; ctx.drawImage(V.baseCanvas(d), x, y, tile, tileHeight);
         if (!map) return;
         const heat = indexPicture(Array.from(map.values, (v) => Math.round(v * 255)), cols, rows, lut);
         ctx.globalAlpha = view.opacity; ctx.imageSmoothingEnabled = !!view.smooth;
